@@ -1,0 +1,316 @@
+import {
+  BTRFS_COMPRESSION,
+  CONNECTION,
+  DATASET_NAME,
+  HOST_NAME,
+  OBJECT_NAME,
+  ZFS_COMPRESSION,
+  ansibleBoolean,
+  isSafePath,
+  nonNegativeInteger,
+  treeName,
+} from './checks';
+import { InventoryError, type InventoryProblem } from './errors';
+import type { RawInventory } from './inventory';
+import type {
+  HostPlan,
+  Plan,
+  Role,
+  Settings,
+  SourceBackend,
+  SourcePlan,
+  TargetBackend,
+  TargetPlan,
+} from './types';
+
+/** Inventory groups the seed uses (kept) and the roles they give a host. */
+export const GROUPS = {
+  director: 'backup_director',
+  targets: 'backup_targets',
+  sources: 'backup_sources',
+  docker: ['docker_swarm', 'docker'],
+} as const;
+
+/** Seed defaults (DESIGN §2), by backend; variable names are the seed's templates' names. */
+export const SOURCE_DEFAULTS = {
+  gluster: { dir: '/docker', mount: '/gluster_backupsource', volume: 'docker' },
+  lvm: { dir: '/docker_local', mount: '/local_backupsource', vg: 'vg_docker_local', lv: 'lv_docker_local' },
+  btrfs: { dir: '/docker', mount: '/btrfs_backupsource' },
+  zfs: { dir: '/docker_local', mount: '/zfs_backupsource' },
+} as const;
+
+const SOURCE_BACKENDS: SourceBackend[] = ['gluster', 'lvm', 'btrfs', 'zfs'];
+const TARGET_BACKENDS: TargetBackend[] = ['zfs', 'btrfs', 'dir'];
+
+export const OPERATOR = { user: 'backupoperator', group: 'backupoperator', uid: 1901, gid: 1901, home: '/home/backupoperator' };
+export const PATHS = {
+  bin: '/opt/sbdi/backup/bin',
+  lib: '/opt/sbdi/lib',
+  share: '/opt/sbdi/backup/lib',
+  etc: '/etc/sbdi/backup',
+  run: '/run/sbdi-backup',
+};
+
+/** Reads one host's variables, recording every problem instead of stopping at the first. */
+class HostVars {
+  constructor(
+    readonly host: string | undefined,
+    private readonly vars: Record<string, unknown>,
+    private readonly problems: InventoryProblem[],
+  ) {}
+
+  has(name: string): boolean {
+    return this.vars[name] !== undefined && this.vars[name] !== null;
+  }
+
+  raw(name: string): unknown {
+    return this.vars[name];
+  }
+
+  problem(variable: string, value: unknown, allowed: string): void {
+    this.problems.push({ host: this.host, variable, value, allowed });
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    if (!this.has(name)) return fallback;
+    const b = ansibleBoolean(this.vars[name]);
+    if (b === undefined) {
+      this.problem(name, this.vars[name], 'expected a boolean Ansible reads as one: true/false, yes/no, on/off, 1/0');
+      return fallback;
+    }
+    return b;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    if (!this.has(name)) return fallback;
+    const n = nonNegativeInteger(this.vars[name]);
+    if (n === undefined || n < min || n > max) {
+      this.problem(name, this.vars[name], `expected a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  }
+
+  path(name: string, fallback: string): string {
+    if (!this.has(name)) return fallback;
+    const v = this.vars[name];
+    if (!isSafePath(v)) {
+      this.problem(
+        name,
+        v,
+        "expected an absolute path of letters, digits and '._-/', without '..', '//', a trailing '/', or '/' alone",
+      );
+      return fallback;
+    }
+    return v;
+  }
+
+  matching(name: string, fallback: string, pattern: RegExp, allowed: string): string {
+    if (!this.has(name)) return fallback;
+    const v = this.vars[name];
+    if (typeof v !== 'string' || !pattern.test(v)) {
+      this.problem(name, v, allowed);
+      return fallback;
+    }
+    return v;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    if (!this.has(name)) return fallback;
+    const v = this.vars[name];
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+      this.problem(name, v, `expected one of: ${allowed.join(', ')}`);
+      return fallback;
+    }
+    return v as T;
+  }
+}
+
+const NAME_RULE = "expected letters, digits and '._-' (starting with a letter or digit, at most 64 characters)";
+
+/** Builds the validated plan from a read inventory, or throws InventoryError listing every problem. */
+export function buildPlan(inv: RawInventory): Plan {
+  const problems: InventoryProblem[] = [];
+  const varsOf = (host: string | undefined): HostVars =>
+    new HostVars(host, host === undefined ? {} : inv.hostvars[host] ?? {}, problems);
+  const members = (group: string): string[] => inv.groups[group] ?? [];
+
+  const directors = members(GROUPS.director);
+  const targets = members(GROUPS.targets);
+  const sourceHosts = members(GROUPS.sources);
+  const dockerHosts = [...new Set(GROUPS.docker.flatMap((g) => members(g)))].sort();
+
+  if (directors.length !== 1) {
+    problems.push({
+      variable: `group [${GROUPS.director}]`,
+      value: directors.length === 0 ? undefined : directors,
+      allowed: 'expected exactly one host in this group',
+    });
+  }
+  if (targets.length !== 1) {
+    problems.push({
+      variable: `group [${GROUPS.targets}]`,
+      value: targets.length === 0 ? undefined : targets,
+      allowed: 'expected exactly one host in this group',
+    });
+  }
+  if (sourceHosts.length === 0) {
+    problems.push({ variable: `group [${GROUPS.sources}]`, allowed: 'expected at least one host in this group' });
+  }
+
+  const involved = [...new Set([...directors, ...targets, ...sourceHosts, ...dockerHosts])].sort();
+  for (const h of involved) {
+    if (!HOST_NAME.test(h)) {
+      problems.push({
+        host: h,
+        variable: 'inventory_hostname',
+        value: h,
+        allowed: `${NAME_RULE}; '@+' separates host and path in backups and may never appear`,
+      });
+    }
+  }
+
+  // Global settings are read from the director's variables ([all:vars] and group_vars reach it).
+  const director = directors[0];
+  const g = varsOf(director);
+  let deploymentPrefix = '';
+  if (director !== undefined) {
+    if (!g.has('deployment_prefix')) {
+      g.problem('deployment_prefix', undefined, "required in [all:vars]: the deployment's host name prefix, e.g. uat or prod");
+    } else {
+      deploymentPrefix = g.matching('deployment_prefix', '', HOST_NAME, NAME_RULE);
+    }
+  }
+  const settings: Settings = {
+    pauseDeadlineSeconds: g.integer('backup_pause_deadline', 60, 5, 3600),
+    syncConcurrency: g.integer('backup_sync_concurrency', 1, 1, 64),
+    connectTimeoutSeconds: g.integer('backup_connect_timeout', 10, 1, 300),
+  };
+
+  const hosts: HostPlan[] = involved.map((name) => {
+    const v = varsOf(name);
+    const roles: Role[] = [];
+    if (directors.includes(name)) roles.push('director');
+    if (dockerHosts.includes(name)) roles.push('docker');
+    if (sourceHosts.includes(name)) roles.push('source');
+    if (targets.includes(name)) roles.push('target');
+    const connectionDefault = `${deploymentPrefix}-${name}`;
+    const connection = v.has('ansible_host')
+      ? v.matching('ansible_host', connectionDefault, CONNECTION, "expected a host name or IP address of letters, digits and '._:-'")
+      : connectionDefault;
+    return { name, connection, port: v.integer('ansible_port', 22, 1, 65535), roles: roles.sort() };
+  });
+
+  const sources = sourceHosts.map((h) => buildSource(h, varsOf(h)));
+  const seenTrees = new Map<string, string>();
+  for (const s of sources) {
+    if (!s) continue;
+    const other = seenTrees.get(s.treeName);
+    if (other !== undefined) {
+      problems.push({
+        host: s.host,
+        variable: 'backup directory name',
+        value: s.treeName,
+        allowed: `already used by host '${other}': each source tree must map to its own directory in a backup`,
+      });
+    }
+    seenTrees.set(s.treeName, s.host);
+  }
+
+  const target = targets[0] === undefined ? undefined : buildTarget(targets[0], varsOf(targets[0]));
+
+  if (problems.length > 0 || director === undefined || target === undefined) throw new InventoryError(problems);
+  return {
+    schema: 1,
+    application: 'sbdi-backup',
+    deploymentPrefix,
+    operator: { ...OPERATOR },
+    paths: { ...PATHS },
+    settings,
+    hosts,
+    director,
+    target,
+    sources: (sources as SourcePlan[]).sort((a, b) => a.host.localeCompare(b.host)),
+    dockerHosts,
+  };
+}
+
+function buildSource(host: string, v: HostVars): SourcePlan | undefined {
+  const chosen = SOURCE_BACKENDS.filter((b) => v.bool(`${b}_backup_source`, false));
+  if (chosen.length !== 1) {
+    const given = Object.fromEntries(SOURCE_BACKENDS.filter((b) => v.has(`${b}_backup_source`)).map((b) => [`${b}_backup_source`, v.raw(`${b}_backup_source`)]));
+    v.problem(
+      SOURCE_BACKENDS.map((b) => `${b}_backup_source`).join('/'),
+      Object.keys(given).length === 0 ? undefined : given,
+      chosen.length === 0
+        ? 'a backup source needs exactly one of these set to true'
+        : `only one may be true, but ${chosen.join(' and ')} are`,
+    );
+    return undefined;
+  }
+  const backend = chosen[0]!;
+  const d = SOURCE_DEFAULTS[backend];
+  const liveDir = v.path(`${backend}_backup_source_dir`, d.dir);
+  const snapshotMount = v.path(`${backend}_backup_source_snapshot_mount_point`, d.mount);
+  if (snapshotMount === liveDir || snapshotMount.startsWith(`${liveDir}/`) || liveDir.startsWith(`${snapshotMount}/`)) {
+    v.problem(`${backend}_backup_source_snapshot_mount_point`, snapshotMount, `must lie outside ${backend}_backup_source_dir (${liveDir}) and not contain it`);
+  }
+  const snapshotStorage = v.has('backup_snapshot_storage') ? nonNegativeInteger(v.raw('backup_snapshot_storage')) : 0;
+  if (snapshotStorage === undefined) {
+    v.problem('backup_snapshot_storage', v.raw('backup_snapshot_storage'), 'expected a non-negative whole number of GiB (0 when not an LVM source)');
+  }
+  const common = { host, liveDir, snapshotMount, treeName: treeName(host, liveDir) };
+  switch (backend) {
+    case 'gluster':
+      return { ...common, backend, volume: v.matching('gluster_backup_source_volume', SOURCE_DEFAULTS.gluster.volume, OBJECT_NAME, NAME_RULE) };
+    case 'lvm': {
+      if (snapshotStorage === 0) {
+        v.problem('backup_snapshot_storage', v.raw('backup_snapshot_storage'), 'an LVM source needs a snapshot size of at least 1 GiB');
+      }
+      return {
+        ...common,
+        backend,
+        volumeGroup: v.matching('lvm_backup_source_volume_group', SOURCE_DEFAULTS.lvm.vg, OBJECT_NAME, NAME_RULE),
+        logicalVolume: v.matching('lvm_backup_source_volume', SOURCE_DEFAULTS.lvm.lv, OBJECT_NAME, NAME_RULE),
+        snapshotSizeGiB: snapshotStorage ?? 0,
+      };
+    }
+    case 'btrfs':
+      return { ...common, backend, snapshotDir: v.path('btrfs_backup_source_snapshot_dir', `${liveDir}/.sbdi-snapshot`) };
+    case 'zfs': {
+      if (!v.has('zfs_backup_source_dataset')) {
+        v.problem('zfs_backup_source_dataset', undefined, 'a zfs source needs the dataset mounted at its source dir, e.g. tank/docker_local');
+      }
+      return {
+        ...common,
+        backend,
+        dataset: v.matching('zfs_backup_source_dataset', '', DATASET_NAME, "expected a dataset name like pool/name of letters, digits and '._-'"),
+      };
+    }
+  }
+}
+
+function buildTarget(host: string, v: HostVars): TargetPlan {
+  const backend = v.oneOf('backup_target_backend', 'zfs', TARGET_BACKENDS);
+  const root = v.path('backup_root', '/backup');
+  const dataDevice = v.path('backup_data_device', '/dev/vdb');
+  const dataFileSizeGiB = v.integer('backup_data_file_size', 10, 1, 1_000_000);
+  const target: TargetPlan = { host, backend, root, current: `${root}/current`, restoreMount: `${root}/restore` };
+  if (backend === 'zfs') {
+    const pool = v.matching('backup_zfs_pool', 'backup', OBJECT_NAME, NAME_RULE);
+    target.zfs = {
+      pool,
+      dataset: `${pool}/current`,
+      compression: v.matching('backup_zfs_compression', 'gzip-7', ZFS_COMPRESSION, 'expected a ZFS compression: off, lz4, gzip, gzip-1..9, zstd, zstd-1..19'),
+      dataDevice,
+      dataFileSizeGiB,
+    };
+  } else if (backend === 'btrfs') {
+    target.btrfs = {
+      dataDevice,
+      dataFileSizeGiB,
+      compression: v.matching('backup_btrfs_compression', 'zstd:3', BTRFS_COMPRESSION, 'expected a btrfs compression: zstd, zstd:N, zlib, zlib:N, lzo, no'),
+    };
+  }
+  return target;
+}

@@ -1,0 +1,58 @@
+/**
+ * Value checks shared by plan building and by the capsules' own argument checks.
+ * Every value that ends up in a script, a sudoers line or an ssh option passes one of these.
+ */
+
+/** Host names and the deployment prefix: no '@+' separator, nothing a shell or sudoers treats specially. */
+export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+/** Absolute paths: no '..', no '//', no trailing '/', only portable characters. */
+export const PATH_CHARS = /^\/[A-Za-z0-9._/-]*$/;
+/** Names of LVM volume groups, logical volumes, gluster volumes, ZFS pools and datasets. */
+export const OBJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const DATASET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(\/[A-Za-z0-9][A-Za-z0-9._-]{0,63})*$/;
+/** Backup identifiers: `YYYYMMDD_HHMMSS`. */
+export const BACKUP_ID = /^[0-9]{8}_[0-9]{6}$/;
+/** A connection address: host name, FQDN, IPv4 or IPv6 literal. */
+export const CONNECTION = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
+export const ZFS_COMPRESSION = /^(on|off|lz4|lzjb|zle|gzip|gzip-[1-9]|zstd|zstd-([1-9]|1[0-9])|zstd-fast)$/;
+export const BTRFS_COMPRESSION = /^(no|zlib|lzo|zstd)(:[0-9]{1,2})?$/;
+
+/** What Ansible's `bool` reads as true and false (ansible.module_utils.parsing.convert_bool). */
+const TRUE_WORDS = new Set(['y', 'yes', 'on', '1', 'true', 't']);
+const FALSE_WORDS = new Set(['n', 'no', 'off', '0', 'false', 'f']);
+
+/** Returns the boolean Ansible would read, or undefined when Ansible would not read it as a boolean. */
+export function ansibleBoolean(v: unknown): boolean | undefined {
+  if (typeof v === 'boolean') return v;
+  if (v === 1 || v === 0) return v === 1;
+  if (typeof v === 'string') {
+    const w = v.trim().toLowerCase();
+    if (TRUE_WORDS.has(w)) return true;
+    if (FALSE_WORDS.has(w)) return false;
+  }
+  return undefined;
+}
+
+/** Non-negative integer, given as a number or a string of digits (INI values may arrive either way). */
+export function nonNegativeInteger(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+  if (typeof v === 'string' && /^[0-9]{1,9}$/.test(v.trim())) return Number(v.trim());
+  return undefined;
+}
+
+export function isSafePath(v: unknown): v is string {
+  return (
+    typeof v === 'string' &&
+    v.length <= 255 &&
+    PATH_CHARS.test(v) &&
+    v !== '/' &&
+    !v.endsWith('/') &&
+    !v.includes('//') &&
+    !v.split('/').some((part) => part === '..' || part === '.')
+  );
+}
+
+/** `/docker_local` → `+docker_local`: the seed's way to put a path into one directory name. */
+export function treeName(host: string, liveDir: string): string {
+  return `${host}@${liveDir.replace(/\//g, '+')}`;
+}

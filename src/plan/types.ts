@@ -1,0 +1,132 @@
+/**
+ * The plan: the single source of truth built from the inventory.
+ * Everything downstream (rendering, the roles, the director executable) reads
+ * only this structure; nothing else re-reads the inventory.
+ * It is plain JSON-serialisable data so it can be compiled into the director.
+ */
+
+export type SourceBackend = 'gluster' | 'lvm' | 'btrfs' | 'zfs';
+export type TargetBackend = 'zfs' | 'btrfs' | 'dir';
+export type Role = 'director' | 'target' | 'source' | 'docker' | 'remote';
+
+/** A host as the backup system addresses it. */
+export interface HostPlan {
+  /** Inventory name without deployment prefix, e.g. `manager-1`. */
+  name: string;
+  /** Name the director's ssh connects to: `ansible_host`, else `<prefix>-<name>`. */
+  connection: string;
+  /** ssh port (`ansible_port`, default 22). */
+  port: number;
+  /** Sorted roles this host plays. */
+  roles: Role[];
+}
+
+interface SourceCommon {
+  host: string;
+  backend: SourceBackend;
+  /** Live tree that is backed up and restored into, e.g. `/docker`. */
+  liveDir: string;
+  /** Where the read-only snapshot is exposed during a backup. */
+  snapshotMount: string;
+  /** Directory name inside a backup: `<host>@<liveDir with / replaced by +>`. */
+  treeName: string;
+}
+export interface GlusterSource extends SourceCommon {
+  backend: 'gluster';
+  volume: string;
+}
+export interface LvmSource extends SourceCommon {
+  backend: 'lvm';
+  volumeGroup: string;
+  logicalVolume: string;
+  /** GiB reserved for the snapshot LV (`backup_snapshot_storage`). */
+  snapshotSizeGiB: number;
+}
+export interface BtrfsSource extends SourceCommon {
+  backend: 'btrfs';
+  /** Directory holding the read-only snapshot subvolume (on the same filesystem as liveDir). */
+  snapshotDir: string;
+}
+export interface ZfsSource extends SourceCommon {
+  backend: 'zfs';
+  /** Dataset mounted at liveDir, e.g. `tank/docker_local`. */
+  dataset: string;
+}
+export type SourcePlan = GlusterSource | LvmSource | BtrfsSource | ZfsSource;
+
+export interface TargetPlan {
+  host: string;
+  backend: TargetBackend;
+  /** Root of the backup store, `/backup`. */
+  root: string;
+  /** The live backup tree every source syncs into: `<root>/current`. */
+  current: string;
+  /** Where an activated (restorable) backup is mounted read-only: `<root>/restore`. */
+  restoreMount: string;
+  zfs?: {
+    pool: string;
+    /** Dataset mounted at `current`, e.g. `backup/current`. */
+    dataset: string;
+    compression: string;
+    /** Block device for the pool (`backup_data_device`) or a file for a file-backed pool. */
+    dataDevice: string;
+    /** Size of the file created when dataDevice is not under /dev (`backup_data_file_size`, GiB). */
+    dataFileSizeGiB: number;
+  };
+  btrfs?: {
+    /** Block device or image file holding the btrfs filesystem mounted at `root`. */
+    dataDevice: string;
+    /** Size of the file created when dataDevice is not under /dev (`backup_data_file_size`, GiB). */
+    dataFileSizeGiB: number;
+    compression: string;
+  };
+}
+
+export interface Settings {
+  /** Seconds after which a docker host unpauses by itself (`backup_pause_deadline`). */
+  pauseDeadlineSeconds: number;
+  /** Parallel source syncs (`backup_sync_concurrency`, seed default 1 = sequential). */
+  syncConcurrency: number;
+  /** ssh connect timeout in seconds for the director. */
+  connectTimeoutSeconds: number;
+}
+
+export interface OperatorPlan {
+  user: string;
+  group: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+export interface Paths {
+  /** Capsules and operator commands: `/opt/sbdi/backup/bin`. */
+  bin: string;
+  /** Shared bash library (`log_utils`): `/opt/sbdi/lib`. */
+  lib: string;
+  /** Director bundle and data files: `/opt/sbdi/backup/lib`. */
+  share: string;
+  /** Root-owned keys used by capsules (source push/pull keys): `/etc/sbdi/backup`. */
+  etc: string;
+  /** Runtime state (watchdog pids, paused lists, locks): `/run/sbdi-backup`. */
+  run: string;
+}
+
+export interface Plan {
+  /** Bumped when the plan's shape changes. */
+  schema: 1;
+  /** Syslog application tag used by every capsule and the director. */
+  application: string;
+  deploymentPrefix: string;
+  operator: OperatorPlan;
+  paths: Paths;
+  settings: Settings;
+  /** Every host involved, sorted by name. */
+  hosts: HostPlan[];
+  director: string;
+  target: TargetPlan;
+  /** Sorted by host name. */
+  sources: SourcePlan[];
+  /** Hosts running docker (groups `docker_swarm` and `docker`), sorted. */
+  dockerHosts: string[];
+}
