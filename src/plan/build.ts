@@ -45,6 +45,7 @@ const TARGET_BACKENDS: TargetBackend[] = ['zfs', 'btrfs', 'dir'];
 export const OPERATOR = { user: 'backupoperator', group: 'backupoperator', uid: 1901, gid: 1901, home: '/home/backupoperator' };
 export const PATHS = {
   bin: '/opt/sbdi/backup/bin',
+  capsules: '/opt/sbdi/backup/libexec',
   lib: '/opt/sbdi/lib',
   share: '/opt/sbdi/backup/lib',
   etc: '/etc/sbdi/backup',
@@ -301,6 +302,7 @@ function buildTarget(host: string, v: HostVars): TargetPlan {
     target.zfs = {
       pool,
       dataset: `${pool}/current`,
+      package: v.oneOf('backup_zfs_package', 'zfsutils-linux', ['zfsutils-linux', 'zfs-fuse'] as const),
       compression: v.matching('backup_zfs_compression', 'gzip-7', ZFS_COMPRESSION, 'expected a ZFS compression: off, lz4, gzip, gzip-1..9, zstd, zstd-1..19'),
       dataDevice,
       dataFileSizeGiB,

@@ -68,6 +68,8 @@ export interface TargetPlan {
     /** Dataset mounted at `current`, e.g. `backup/current`. */
     dataset: string;
     compression: string;
+    /** Debian package giving `zpool`/`zfs`: OpenZFS (`zfsutils-linux`) or `zfs-fuse` (`backup_zfs_package`). */
+    package: 'zfsutils-linux' | 'zfs-fuse';
     /** Block device for the pool (`backup_data_device`) or a file for a file-backed pool. */
     dataDevice: string;
     /** Size of the file created when dataDevice is not under /dev (`backup_data_file_size`, GiB). */
@@ -100,8 +102,13 @@ export interface OperatorPlan {
 }
 
 export interface Paths {
-  /** Capsules and operator commands: `/opt/sbdi/backup/bin`. */
+  /** Operator commands on the director (seed path, on the operator's PATH): `/opt/sbdi/backup/bin`. */
   bin: string;
+  /**
+   * Capsules run through sudo on managed hosts: `/opt/sbdi/backup/libexec`. Apart from `bin` so a
+   * director that is also a docker host or target has no name clash (the seed's footnote 5).
+   */
+  capsules: string;
   /** Shared bash library (`log_utils`): `/opt/sbdi/lib`. */
   lib: string;
   /** Director bundle and data files: `/opt/sbdi/backup/lib`. */

@@ -1,0 +1,55 @@
+import type { Plan, Role } from '../plan/types';
+
+/** How a capsule takes its one possible argument; checked by sbdi-dispatch, sudoers and the capsule. */
+export type ArgKind = 'none' | 'backup-id' | 'tree';
+
+export interface CapsuleSpec {
+  name: string;
+  role: Role;
+  arg: ArgKind;
+  /** Reached by the director through sbdi-dispatch (false: only through a source key's forced command). */
+  viaDispatch: boolean;
+  /** Needs SSH_ORIGINAL_COMMAND through sudo (rrsync reads it). */
+  keepsSshCommand?: boolean;
+  purpose: string;
+}
+
+/** Every capsule there is, by the role whose hosts get it. */
+export const CAPSULES: CapsuleSpec[] = [
+  { name: 'pause_containers', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'arm the unpause deadline, then pause every running container' },
+  { name: 'unpause_containers', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'disarm the deadline and unpause every paused container' },
+  { name: 'stop_docker', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'stop the docker daemon and its socket' },
+  { name: 'start_docker', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'start the docker daemon and wait for it' },
+  { name: 'docker_status', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'report whether docker runs and how many containers' },
+  { name: 'prepare_source_snapshot', role: 'source', arg: 'none', viaDispatch: true, purpose: 'take the source snapshot and mount it read-only' },
+  { name: 'perform_rsync', role: 'source', arg: 'none', viaDispatch: true, purpose: "push the snapshot into this source's tree on the target" },
+  { name: 'remove_source_snapshot', role: 'source', arg: 'none', viaDispatch: true, purpose: 'unmount and remove the source snapshot (idempotent)' },
+  { name: 'restore_source', role: 'source', arg: 'none', viaDispatch: true, purpose: "pull this source's tree of the activated backup into the live dir" },
+  { name: 'prepare_target', role: 'target', arg: 'none', viaDispatch: true, purpose: 'ready the store for a backup and clean leftovers' },
+  { name: 'commit_backup', role: 'target', arg: 'backup-id', viaDispatch: true, purpose: 'store the manifest and snapshot the current tree as a backup' },
+  { name: 'list_backups', role: 'target', arg: 'none', viaDispatch: true, purpose: 'list committed backups with manifests and sizes' },
+  { name: 'activate_backup', role: 'target', arg: 'backup-id', viaDispatch: true, purpose: 'mount a backup read-only for a restore' },
+  { name: 'deactivate_backup', role: 'target', arg: 'none', viaDispatch: true, purpose: 'remove the restore activation' },
+  { name: 'receive_backup', role: 'target', arg: 'tree', viaDispatch: false, keepsSshCommand: true, purpose: "forced command of a source's push key: rrsync -wo into its tree" },
+  { name: 'send_restore', role: 'target', arg: 'tree', viaDispatch: false, keepsSshCommand: true, purpose: "forced command of a source's pull key: rrsync -ro from its activated tree" },
+];
+
+/** Helpers installed beside the capsules but not callable through sudo. */
+export const HELPERS = [{ name: 'sbdi-pause-watchdog', role: 'docker' as Role, purpose: 'detached deadline that unpauses by itself (started by pause_containers)' }];
+
+/** Operator commands installed on the director, seed names. */
+export const OPERATOR_COMMANDS: { name: string; purpose: string }[] = [
+  { name: 'perform_backup', purpose: 'take a consistent backup of every source' },
+  { name: 'list_backups', purpose: 'list backups with status, size and age' },
+  { name: 'restore_backup', purpose: 'restore a backup by id (docker must be stopped)' },
+  { name: 'restore_latest_backup', purpose: 'restore the newest complete backup' },
+  { name: 'stop_docker', purpose: 'stop docker on every docker host' },
+  { name: 'start_docker', purpose: 'start docker on every docker host' },
+  { name: 'pause_containers', purpose: 'pause every container on every docker host' },
+  { name: 'unpause_containers', purpose: 'unpause every container on every docker host' },
+];
+
+export function capsulesFor(plan: Plan, host: string): CapsuleSpec[] {
+  const roles = plan.hosts.find((h) => h.name === host)?.roles ?? [];
+  return CAPSULES.filter((c) => roles.includes(c.role));
+}

@@ -1,0 +1,175 @@
+import type { HostPlan, Plan, SourcePlan } from '../plan/types';
+import { BACKUP_ID } from '../plan/checks';
+import { CAPSULES, HELPERS, OPERATOR_COMMANDS, capsulesFor } from './capsules';
+import { renderTemplate } from './engine';
+import { forcedCommand, sudoersArg } from './quote';
+
+export type FileKind = 'file' | 'sudoers' | 'authorized_keys';
+
+/** One file a host gets: where it goes, who owns it, and why it is there. */
+export interface RenderedFile {
+  path: string;
+  content: string;
+  owner: string;
+  group: string;
+  mode: string;
+  kind: FileKind;
+  purpose: string;
+}
+
+export const SUDOERS_PATH = '/etc/sudoers.d/43-sbdi-backup';
+
+function hostOf(plan: Plan, name: string): HostPlan {
+  const h = plan.hosts.find((x) => x.name === name);
+  if (!h) throw new Error(`host ${name} is not in the plan`);
+  return h;
+}
+
+/** Paths inside a source's live dir that must never be synced (the btrfs snapshot subvolume). */
+function excludesOf(source: SourcePlan): string[] {
+  if (source.backend === 'btrfs' && source.snapshotDir.startsWith(`${source.liveDir}/`)) {
+    return [source.snapshotDir.slice(source.liveDir.length)];
+  }
+  return [];
+}
+
+/** Everything one host gets, in a stable order. */
+export function filesForHost(plan: Plan, hostName: string, directorBundle: string): RenderedFile[] {
+  const host = hostOf(plan, hostName);
+  const source = plan.sources.find((s) => s.host === hostName);
+  const target = plan.target.host === hostName ? plan.target : undefined;
+  const capsules = capsulesFor(plan, hostName);
+  const managed = capsules.length > 0;
+  const root = { owner: 'root', group: 'root' };
+  const base = {
+    host: hostName,
+    application: plan.application,
+    operator: plan.operator,
+    paths: plan.paths,
+    settings: plan.settings,
+  };
+  const files: RenderedFile[] = [];
+
+  files.push({
+    path: `${plan.paths.lib}/log_utils`,
+    content: renderTemplate('lib/log_utils.sh.hbs', base),
+    ...root,
+    mode: '0644',
+    kind: 'file',
+    purpose: 'log library sourced by every capsule: uniform syslog and stderr lines',
+  });
+
+  const context = {
+    ...base,
+    source,
+    target: plan.target,
+    targetHost: hostOf(plan, plan.target.host),
+    sourcePartial: source ? `source/${source.backend}` : undefined,
+    targetPartial: target ? `target/${target.backend}` : undefined,
+    targetIsCopyOnWrite: plan.target.backend !== 'dir',
+    excludes: source ? excludesOf(source) : [],
+    trees: plan.sources.map((s) => s.treeName),
+  };
+  const helpers = HELPERS.filter((x) => host.roles.includes(x.role));
+  for (const c of [...capsules, ...helpers]) {
+    files.push({
+      path: `${plan.paths.capsules}/${c.name}`,
+      content: renderTemplate(`capsules/${c.name}.sh.hbs`, { ...context, capsule: c.name, purpose: c.purpose, phase: c.name }),
+      ...root,
+      mode: '0755',
+      kind: 'file',
+      purpose: c.purpose,
+    });
+  }
+
+  if (managed) {
+    const viaDispatch = capsules.filter((c) => c.viaDispatch);
+    files.push({
+      path: `${plan.paths.capsules}/sbdi-dispatch`,
+      content: renderTemplate('capsules/sbdi-dispatch.sh.hbs', {
+        ...base,
+        noArg: viaDispatch.filter((c) => c.arg === 'none').map((c) => c.name),
+        idArg: viaDispatch.filter((c) => c.arg === 'backup-id').map((c) => c.name),
+      }),
+      ...root,
+      mode: '0755',
+      kind: 'file',
+      purpose: "forced command of the director's key: runs only this host's capsules through sudo",
+    });
+    files.push({
+      path: SUDOERS_PATH,
+      content: renderSudoers(plan, hostName),
+      ...root,
+      mode: '0440',
+      kind: 'sudoers',
+      purpose: `lets ${plan.operator.user} run only this host's capsules as root`,
+    });
+    files.push({
+      path: `${plan.operator.home}/.ssh/authorized_keys`,
+      content: renderAuthorizedKeys(plan, hostName),
+      ...root,
+      mode: '0644',
+      kind: 'authorized_keys',
+      purpose: 'the only keys that may log in as the operator, each confined by a forced command',
+    });
+  }
+
+  if (hostName === plan.director) {
+    for (const c of OPERATOR_COMMANDS) {
+      files.push({
+        path: `${plan.paths.bin}/${c.name}`,
+        content: renderTemplate('director/command.sh.hbs', { ...base, command: c.name }),
+        ...root,
+        mode: '0755',
+        kind: 'file',
+        purpose: `operator command: ${c.purpose}`,
+      });
+    }
+    files.push({
+      path: `${plan.paths.share}/director.cjs`,
+      content: `globalThis.__SBDI_PLAN__ = ${JSON.stringify(plan)};\n${directorBundle.replace(/^#!.*\n/, '')}`,
+      ...root,
+      mode: '0644',
+      kind: 'file',
+      purpose: 'the director: phases over ssh, with this plan compiled in',
+    });
+  }
+  return files;
+}
+
+function renderSudoers(plan: Plan, hostName: string): string {
+  const capsules = capsulesFor(plan, hostName);
+  const commands: string[] = [];
+  for (const c of capsules) {
+    const path = `${plan.paths.capsules}/${c.name}`;
+    if (c.arg === 'none') commands.push(`${path} ""`);
+    // sudo ≥ 1.9.10 matches arguments against ^…$ as a regular expression.
+    if (c.arg === 'backup-id') commands.push(`${path} ${BACKUP_ID.source}`);
+    if (c.arg === 'tree') for (const s of plan.sources) commands.push(`${path} ${sudoersArg(s.treeName)}`);
+  }
+  const env = capsules.filter((c) => c.keepsSshCommand).map((c) => `${plan.paths.capsules}/${c.name}`);
+  return renderTemplate('sudoers.hbs', { host: hostName, operator: plan.operator, commands: commands.join(', \\\n    '), env });
+}
+
+/** Placeholder the role replaces with a public key read from that host. */
+export function keyToken(host: string, key: 'director' | 'push' | 'pull'): string {
+  return `@@KEY:${host}:${key}@@`;
+}
+
+function renderAuthorizedKeys(plan: Plan, hostName: string): string {
+  const lines = [
+    `# sbdi-backup: generated for ${hostName}; every key is confined by a forced command and restrict.`,
+    `restrict,command="${forcedCommand(`${plan.paths.capsules}/sbdi-dispatch`)}" ${keyToken(plan.director, 'director')} sbdi-backup director`,
+  ];
+  if (hostName === plan.target.host) {
+    for (const s of plan.sources) {
+      const receive = CAPSULES.find((c) => c.name === 'receive_backup')!;
+      const send = CAPSULES.find((c) => c.name === 'send_restore')!;
+      lines.push(
+        `restrict,command="${forcedCommand(`/usr/bin/sudo -n ${plan.paths.capsules}/${receive.name} ${s.treeName}`)}" ${keyToken(s.host, 'push')} sbdi-backup push ${s.host}`,
+        `restrict,command="${forcedCommand(`/usr/bin/sudo -n ${plan.paths.capsules}/${send.name} ${s.treeName}`)}" ${keyToken(s.host, 'pull')} sbdi-backup pull ${s.host}`,
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,92 @@
+import type { Plan } from '../plan/types';
+
+/** A directory a role creates. */
+export interface DirectorySpec {
+  path: string;
+  owner: string;
+  group: string;
+  mode: string;
+}
+
+/** A key pair a role generates on this host (ed25519). */
+export interface KeySpec {
+  name: 'director' | 'push' | 'pull';
+  path: string;
+  owner: string;
+  group: string;
+}
+
+/** This host's slice of the plan: what the roles need beyond the files themselves. */
+export interface HostSlice {
+  name: string;
+  connection: string;
+  roles: string[];
+  operator: Plan['operator'];
+  paths: Plan['paths'];
+  packages: string[];
+  directories: DirectorySpec[];
+  keys: KeySpec[];
+  /** Hosts whose ssh host key this host must know, with the file it goes into. */
+  knownHosts: { file: string; owner: string; hosts: { host: string; connection: string; port: number }[] };
+  source?: Plan['sources'][number];
+  target?: Plan['target'];
+}
+
+const ROOT_DIR = { owner: 'root', group: 'root', mode: '0755' };
+
+export function hostSlice(plan: Plan, name: string): HostSlice {
+  const host = plan.hosts.find((h) => h.name === name)!;
+  const source = plan.sources.find((s) => s.host === name);
+  const target = plan.target.host === name ? plan.target : undefined;
+  const isDirector = plan.director === name;
+  const managed = host.roles.some((r) => r !== 'director');
+  const packages = new Set(['sudo', 'rsync', 'openssh-client', 'python3']);
+  const directories: DirectorySpec[] = [{ path: plan.paths.lib, ...ROOT_DIR }];
+  const keys: KeySpec[] = [];
+  const hostsOf = (names: string[]) =>
+    plan.hosts.filter((h) => names.includes(h.name)).map((h) => ({ host: h.name, connection: h.connection, port: h.port }));
+
+  if (managed) {
+    packages.add('openssh-server');
+    directories.push({ path: plan.paths.capsules, ...ROOT_DIR });
+  }
+  if (isDirector) {
+    packages.add('nodejs');
+    directories.push({ path: plan.paths.bin, ...ROOT_DIR }, { path: plan.paths.share, ...ROOT_DIR });
+    keys.push({ name: 'director', path: `${plan.operator.home}/.ssh/id_ed25519`, owner: plan.operator.user, group: plan.operator.group });
+  }
+  if (source) {
+    directories.push({ path: plan.paths.etc, owner: 'root', group: 'root', mode: '0700' });
+    directories.push({ path: source.snapshotMount, ...ROOT_DIR });
+    keys.push(
+      { name: 'push', path: `${plan.paths.etc}/push_ed25519`, owner: 'root', group: 'root' },
+      { name: 'pull', path: `${plan.paths.etc}/pull_ed25519`, owner: 'root', group: 'root' },
+    );
+    const tools: Record<string, string> = { gluster: 'glusterfs-server', lvm: 'lvm2', btrfs: 'btrfs-progs', zfs: 'zfsutils-linux' };
+    packages.add(tools[source.backend]!);
+  }
+  if (target) {
+    directories.push({ path: target.root, ...ROOT_DIR });
+    if (target.backend === 'zfs') packages.add(target.zfs!.package);
+    if (target.backend === 'btrfs') packages.add('btrfs-progs');
+  }
+  const knownHosts = isDirector
+    ? { file: `${plan.operator.home}/.ssh/known_hosts`, owner: plan.operator.user, hosts: hostsOf(plan.hosts.filter((h) => h.roles.some((r) => r !== 'director')).map((h) => h.name)) }
+    : source
+      ? { file: `${plan.paths.etc}/known_hosts`, owner: 'root', hosts: hostsOf([plan.target.host]) }
+      : { file: '', owner: 'root', hosts: [] };
+
+  return {
+    name,
+    connection: host.connection,
+    roles: host.roles,
+    operator: plan.operator,
+    paths: plan.paths,
+    packages: [...packages].sort(),
+    directories,
+    keys,
+    knownHosts,
+    ...(source ? { source } : {}),
+    ...(target ? { target } : {}),
+  };
+}
