@@ -1,0 +1,42 @@
+import type { HostSpec, Names } from './config';
+import { docker, dockerBash } from './exec';
+import type { Images } from './image';
+
+/** Label on every app container of an inner dockerd (value: the app name). */
+export const APP_LABEL = 'sbdi.sandbox.app';
+
+/** The file each writer appends to, inside its bind-mounted directory. */
+export const WRITER_FILE = 'writer.log';
+
+/** Appends "<counter> <epoch s> <app>" every 150 ms, so a pause (and a torn snapshot) would show. */
+export const WRITER_SCRIPT =
+  'i=0; while :; do i=$((i+1)); echo "$i $(date +%s) $APP" >> /data/' + WRITER_FILE + '; usleep 150000; done';
+
+export function appDir(spec: HostSpec, app: string): string {
+  return `${spec.sourceDir}/${app}`;
+}
+
+/** Loads the busybox app image into the host's inner dockerd (from the `docker save` tar). */
+export async function loadAppImage(n: Names, spec: HostSpec, img: Images): Promise<void> {
+  await docker('create', spec.name, ['exec', '-i', n.container(spec.name), 'docker', 'load', '-q'], {
+    inputFile: img.appTar,
+    timeoutMs: 300_000,
+  });
+}
+
+/** Starts the host's writer containers (restart unless-stopped), each writing under <source dir>/<app>/. */
+export async function startApps(n: Names, spec: HostSpec, img: Images): Promise<void> {
+  const c = n.container(spec.name);
+  for (const app of spec.apps) {
+    await dockerBash('create', spec.name, c, `mkdir -p '${appDir(spec, app)}'`);
+    await docker('create', spec.name, [
+      'exec', c, 'docker', 'run', '-d',
+      '--name', app,
+      '--restart', 'unless-stopped',
+      '--label', `${APP_LABEL}=${app}`,
+      '-e', `APP=${app}`,
+      '-v', `${appDir(spec, app)}:/data`,
+      img.app, 'sh', '-c', WRITER_SCRIPT,
+    ]);
+  }
+}

@@ -1,0 +1,63 @@
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Paths } from './config';
+import { SandboxError } from './errors';
+import { must, run } from './exec';
+import { track, type SandboxState } from './state';
+
+/** Size of each source's sparse loop image file. */
+export const BTRFS_IMAGE_SIZE = '1G';
+
+/** Name of the subvolume (inside each source's btrfs filesystem) that becomes the host's live dir. */
+export const LIVE_SUBVOLUME = 'live';
+
+/**
+ * Makes a source's btrfs filesystem on the machine (not in the container): a sparse image file,
+ * mkfs.btrfs, `mount -o loop` (autoclear: the loop device goes away with the unmount), and a subvolume
+ * `live` that is bind-mounted into the container at its live dir. Returns the subvolume's host path.
+ * Loop devices are global to the machine: this only ever releases its own, by unmounting.
+ */
+export async function makeBtrfsSource(p: Paths, state: SandboxState, host: string): Promise<string> {
+  const img = p.btrfsImage(host);
+  const mnt = p.btrfsMount(host);
+  mkdirSync(dirname(img), { recursive: true });
+  mkdirSync(mnt, { recursive: true });
+  track(p.state, state, 'files', img);
+  await must('create', host, 'truncate', ['-s', BTRFS_IMAGE_SIZE, img]);
+  await must('create', host, 'mkfs.btrfs', ['-q', '-f', img]);
+  track(p.state, state, 'mounts', mnt);
+  await must('create', host, 'mount', ['-o', 'loop', img, mnt]);
+  const live = join(mnt, LIVE_SUBVOLUME);
+  await must('create', host, 'btrfs', ['subvolume', 'create', live]);
+  return live;
+}
+
+/** Mount points of this machine's mount namespace (octal escapes of /proc/self/mountinfo decoded). */
+export function mountPoints(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (line.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+}
+
+/** Mount points at or below `dir`. */
+export function mountsUnder(dir: string): string[] {
+  return mountPoints().filter((m) => m === dir || m.startsWith(`${dir}/`));
+}
+
+/** Unmounts `mnt` if mounted (lazily when busy), then removes the empty directory. */
+export async function unmount(mnt: string): Promise<void> {
+  for (let i = 0; i < 5 && mountPoints().includes(mnt); i++) {
+    const r = await run('umount', [mnt]);
+    if (r.code !== 0) {
+      if (i < 4) {
+        await new Promise((res) => setTimeout(res, 400));
+        continue;
+      }
+      const lazy = await run('umount', ['-l', mnt]);
+      if (lazy.code !== 0) throw new SandboxError('destroy', undefined, `umount ${mnt}: ${r.stderr.trim()} / ${lazy.stderr.trim()}`);
+    }
+  }
+  if (mountPoints().includes(mnt)) throw new SandboxError('destroy', undefined, `${mnt} is still mounted`);
+  if (existsSync(mnt)) rmdirSync(mnt); // only an empty directory: never deletes into a filesystem
+}

@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { SandboxError } from './errors';
+
+/** One host of the sandbox platform. `name` is the inventory name and the container's hostname. */
+export interface HostSpec {
+  name: string;
+  /** Last octet of its fixed address on the sandbox network. */
+  octet: number;
+  /** Runs an inner dockerd (and joins the swarm). */
+  docker: boolean;
+  /** Live directory of a btrfs backup source, if it is one. */
+  sourceDir?: '/docker' | '/docker_local';
+  /** Busybox writer containers run by its inner dockerd (docker hosts only). */
+  apps: string[];
+}
+
+export const HOSTS: readonly HostSpec[] = [
+  { name: 'backup-director', octet: 10, docker: false, apps: [] },
+  { name: 'backup-target', octet: 11, docker: false, apps: [] },
+  { name: 'manager-1', octet: 21, docker: true, sourceDir: '/docker', apps: ['portal', 'registry', 'proxy'] },
+  { name: 'cassandra-1', octet: 22, docker: true, sourceDir: '/docker_local', apps: ['cassandra', 'indexer', 'metrics'] },
+  { name: 'solr-1', octet: 23, docker: false, sourceDir: '/docker_local', apps: [] },
+];
+
+/** Swarm manager and worker, in join order. */
+export const SWARM_MANAGER = 'manager-1';
+
+/** Every sandbox object carries this label with the prefix as value, so cleanup can also find strays. */
+export const LABEL = 'sbdi.sandbox.prefix';
+
+/** Where the backup system's target keeps its file-backed pool (a docker volume is mounted here). */
+export const TARGET_DATA_DIR = '/var/lib/sbdi';
+
+const PREFIX_RE = /^[a-z][a-z0-9]{0,11}$/;
+
+export function checkPrefix(prefix: string): string {
+  if (!PREFIX_RE.test(prefix)) {
+    throw new SandboxError('config', undefined, `prefix ${JSON.stringify(prefix)}: must match ${PREFIX_RE.source}`);
+  }
+  return prefix;
+}
+
+/** Fixed subnets for the two named deployments; any other prefix gets one derived from its name. */
+const KNOWN_SUBNETS: Record<string, number> = { uat: 1, prod: 2 };
+
+export function subnetFor(prefix: string): string {
+  const known = KNOWN_SUBNETS[prefix];
+  const third = known ?? 16 + (createHash('sha256').update(prefix).digest()[0]! % 224);
+  return `10.231.${third}.0/24`;
+}
+
+export function hostAddress(subnet: string, octet: number): string {
+  const m = /^(\d+\.\d+\.\d+)\.0\/24$/.exec(subnet);
+  if (!m) throw new SandboxError('config', undefined, `subnet ${subnet}: only a /24 ending in .0 is supported`);
+  return `${m[1]}.${octet}`;
+}
+
+export function gatewayAddress(subnet: string): string {
+  return hostAddress(subnet, 1);
+}
+
+/** The repository root: nearest ancestor of this module (or its bundle) holding package.json. */
+export function repoRoot(): string {
+  for (let d = __dirname; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'src', 'sandbox'))) return d;
+    if (dirname(d) === d) break;
+  }
+  return process.cwd();
+}
+
+export interface Names {
+  prefix: string;
+  network: string;
+  subnet: string;
+  container(host: string): string;
+  dockerVolume(host: string): string;
+  targetVolume: string;
+}
+
+export function names(prefix: string, subnet = subnetFor(prefix)): Names {
+  checkPrefix(prefix);
+  return {
+    prefix,
+    subnet,
+    network: `${prefix}-sbdi-sandbox`,
+    container: (h) => `${prefix}-${h}`,
+    dockerVolume: (h) => `${prefix}-${h}-var-lib-docker`,
+    targetVolume: `${prefix}-backup-target-var-lib-sbdi`,
+  };
+}
+
+export interface Paths {
+  root: string;
+  assets: string;
+  cache: string;
+  debs: string;
+  images: string;
+  /** Per-deployment directory: state.json, loop image files, host mount points. */
+  dir: string;
+  state: string;
+  lock: string;
+  btrfsImage(host: string): string;
+  btrfsMount(host: string): string;
+  /** The committed inventory if there is one for this prefix, else the generated one in `dir`. */
+  inventory: string;
+  committedInventory: string;
+}
+
+export function paths(prefix: string, root = repoRoot()): Paths {
+  const cache = resolve(root, '.cache', 'sandbox');
+  const dir = join(cache, prefix);
+  const committedInventory = join(root, 'tests', 'sandbox', 'inventory', prefix, 'hosts.yml');
+  return {
+    root,
+    assets: join(root, 'src', 'sandbox', 'assets'),
+    cache,
+    debs: join(cache, 'debs'),
+    images: join(cache, 'images'),
+    dir,
+    state: join(dir, 'state.json'),
+    lock: join(dir, 'lock'),
+    btrfsImage: (h) => join(dir, 'btrfs', `${h}.img`),
+    btrfsMount: (h) => join(dir, 'mnt', h),
+    inventory: existsSync(committedInventory) ? committedInventory : join(dir, 'inventory', 'hosts.yml'),
+    committedInventory,
+  };
+}
+
+/** The Debian mirror of this machine's own apt sources (never a name written into the project). */
+export function aptMirror(): string {
+  const candidates: string[] = [];
+  const sourcesDir = '/etc/apt/sources.list.d';
+  try {
+    for (const f of readdirSync(sourcesDir).sort()) {
+      if (!f.endsWith('.sources')) continue;
+      const text = readFileSync(join(sourcesDir, f), 'utf8');
+      for (const block of text.split(/\n\s*\n/)) {
+        const uris = /^URIs:\s*(.+)$/m.exec(block)?.[1];
+        const suites = /^Suites:\s*(.+)$/m.exec(block)?.[1] ?? '';
+        if (uris && /\bbookworm\b/.test(suites)) candidates.push(...uris.trim().split(/\s+/));
+      }
+    }
+  } catch {
+    /* no deb822 sources */
+  }
+  if (existsSync('/etc/apt/sources.list')) {
+    for (const line of readFileSync('/etc/apt/sources.list', 'utf8').split('\n')) {
+      const m = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/.exec(line.trim());
+      if (m?.[1]) candidates.push(m[1]);
+    }
+  }
+  const main = candidates.find((u) => !/security/.test(u));
+  if (!main) throw new SandboxError('create', undefined, 'no Debian bookworm mirror found in /etc/apt/sources.list{,.d/*.sources}');
+  return main;
+}

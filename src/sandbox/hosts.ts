@@ -1,0 +1,85 @@
+import { HOSTS, LABEL, TARGET_DATA_DIR, hostAddress, type HostSpec, type Names } from './config';
+import { SandboxError } from './errors';
+import { DOCKER, docker, run, waitFor } from './exec';
+
+/**
+ * What replaces --privileged here (it fails: the machine lacks CAP_SYS_RESOURCE and docker ignores
+ * --cap-drop with --privileged). Enough for sshd, mount, btrfs, an inner dockerd and zfs-fuse.
+ */
+export const HOST_RUN_FLAGS: readonly string[] = [
+  '--cap-add', 'ALL',
+  '--cap-drop', 'SYS_RESOURCE',
+  '--security-opt', 'seccomp=unconfined',
+  '--security-opt', 'systempaths=unconfined',
+  '--device-cgroup-rule', 'a *:* rwm',
+  '--device', '/dev/fuse',
+  '--device', '/dev/loop-control',
+];
+
+export function dockerRunArgs(n: Names, spec: HostSpec, image: string, liveSubvolume: string | undefined): string[] {
+  const c = n.container(spec.name);
+  const args = [
+    'run', '-d',
+    '--name', c,
+    '--hostname', spec.name,
+    '--network', n.network,
+    '--network-alias', c,
+    '--ip', hostAddress(n.subnet, spec.octet),
+    '--label', `${LABEL}=${n.prefix}`,
+    '--label', `sbdi.sandbox.host=${spec.name}`,
+    '--stop-timeout', '10',
+    ...HOST_RUN_FLAGS,
+  ];
+  if (spec.docker) args.push('-e', 'SBDI_SANDBOX_DOCKER=1', '-v', `${n.dockerVolume(spec.name)}:/var/lib/docker`);
+  if (spec.name === 'backup-target') args.push('-v', `${n.targetVolume}:${TARGET_DATA_DIR}`);
+  if (spec.sourceDir !== undefined) {
+    if (liveSubvolume === undefined) throw new SandboxError('create', spec.name, 'a source host needs its btrfs subvolume');
+    args.push('--mount', `type=bind,source=${liveSubvolume},target=${spec.sourceDir},bind-propagation=rprivate`);
+  }
+  args.push(image);
+  return args;
+}
+
+/** Volumes a deployment needs: inner /var/lib/docker per docker host (overlay2 needs a real fs) and the target's data dir. */
+export function volumesFor(n: Names): string[] {
+  return [...HOSTS.filter((h) => h.docker).map((h) => n.dockerVolume(h.name)), n.targetVolume];
+}
+
+/** Waits until sandbox-init is through and sshd runs; on docker hosts also until the inner dockerd answers. */
+export async function waitHostReady(n: Names, spec: HostSpec): Promise<void> {
+  const c = n.container(spec.name);
+  const upOk = await waitFor(
+    async () => (await run(DOCKER, ['exec', c, 'sh', '-c', 'test -e /run/sandbox-init.ready && pgrep -x sshd >/dev/null'])).code === 0,
+    30_000,
+  );
+  if (!upOk) throw new SandboxError('create', spec.name, `${c}: sandbox-init did not finish within 30 s (docker logs ${c})`);
+  if (!spec.docker) return;
+  const dockerOk = await waitFor(async () => (await run(DOCKER, ['exec', c, 'docker', 'info', '--format', '{{.ServerVersion}}'])).code === 0, 60_000, 500);
+  if (!dockerOk) {
+    const log = await run(DOCKER, ['exec', c, 'tail', '-n', '20', '/var/log/docker.log']);
+    throw new SandboxError('create', spec.name, `inner dockerd did not answer within 60 s:\n${log.stdout}`);
+  }
+}
+
+export async function containerRunning(name: string): Promise<boolean> {
+  const r = await run(DOCKER, ['inspect', '-f', '{{.State.Running}}', name]);
+  return r.code === 0 && r.stdout.trim() === 'true';
+}
+
+/** Removes a container (and its inner mounts with it); absent is fine. */
+export async function removeContainer(name: string): Promise<void> {
+  const r = await run(DOCKER, ['rm', '-f', '-v', name], { timeoutMs: 120_000 });
+  if (r.code !== 0 && !/No such container/i.test(r.stderr)) {
+    throw new SandboxError('destroy', name, `docker rm -f ${name}: ${r.stderr.trim()}`);
+  }
+}
+
+export async function labelled(kind: 'container' | 'network' | 'volume', prefix: string): Promise<string[]> {
+  const filter = `label=${LABEL}=${prefix}`;
+  const args =
+    kind === 'container'
+      ? ['ps', '-a', '--filter', filter, '--format', '{{.Names}}']
+      : [kind, 'ls', '--filter', filter, '--format', '{{.Name}}'];
+  const out = await docker('destroy', undefined, args);
+  return out.split('\n').map((s) => s.trim()).filter(Boolean);
+}

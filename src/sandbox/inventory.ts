@@ -1,0 +1,58 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { HOSTS, TARGET_DATA_DIR } from './config';
+
+/** The pool file the playbook creates on the target (a docker volume is mounted at its directory). */
+export const TARGET_POOL_FILE = `${TARGET_DATA_DIR}/backup-pool.img`;
+
+/**
+ * The YAML inventory of a sandbox deployment. `ansible_host` is the container name, which the docker
+ * connection plugin execs into and the director reaches over ssh on the sandbox network.
+ */
+export function inventoryYaml(prefix: string): string {
+  const h = (name: string): string => `${prefix}-${name}`;
+  const source = (name: string): string => {
+    const spec = HOSTS.find((x) => x.name === name)!;
+    return [
+      `        ${name}:`,
+      `          ansible_host: ${h(name)}`,
+      `          btrfs_backup_source: true`,
+      `          btrfs_backup_source_dir: ${spec.sourceDir}`,
+      `          backup_snapshot_storage: 0`,
+    ].join('\n');
+  };
+  return `# Sandbox inventory of deployment '${prefix}' (src/sandbox/inventory.ts writes this shape).
+# Hosts are docker containers named <prefix>-<host> on the sandbox network.
+all:
+  vars:
+    deployment_prefix: ${prefix}
+    ansible_connection: community.docker.docker
+    ansible_python_interpreter: /usr/bin/python3
+    backup_pause_deadline: 30
+  children:
+    backup_director:
+      hosts:
+        backup-director:
+          ansible_host: ${h('backup-director')}
+    backup_targets:
+      hosts:
+        backup-target:
+          ansible_host: ${h('backup-target')}
+          backup_data_device: ${TARGET_POOL_FILE}
+          backup_data_file_size: 4
+    backup_sources:
+      hosts:
+${source('manager-1')}
+${source('cassandra-1')}
+${source('solr-1')}
+    docker_swarm:
+      hosts:
+        manager-1:
+        cassandra-1:
+`;
+}
+
+export function writeInventory(file: string, prefix: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, inventoryYaml(prefix));
+}
