@@ -1,0 +1,133 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import yaml from 'js-yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { planFromInventory } from '../../../src/plan';
+import { renderPlan, writeRendered } from '../../../src/render';
+
+const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'inventories');
+const GOLDEN = join(__dirname, '..', '..', 'golden');
+const INVENTORIES = { seed: join(FIXTURES, 'seed', 'hosts'), full: join(FIXTURES, 'full', 'hosts.yml') };
+/** A stand-in for dist/director.cjs so the golden files do not change with every director edit. */
+const BUNDLE = '#!/usr/bin/env node\n// director bundle stand-in for golden tests\n';
+
+function listFiles(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d).sort()) {
+      const p = join(d, e);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(relative(root, p));
+    }
+  };
+  walk(root);
+  return out;
+}
+
+describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, inventory) => {
+  let out: string;
+  beforeAll(() => {
+    out = mkdtempSync(join(tmpdir(), `sbdi-render-${name}-`));
+    writeRendered(renderPlan(planFromInventory(inventory), BUNDLE), out);
+  });
+
+  it('matches the golden files byte for byte (UPDATE_GOLDEN=1 rewrites them)', () => {
+    const golden = join(GOLDEN, name);
+    if (process.env.UPDATE_GOLDEN === '1') execFileSync('bash', ['-c', `rm -rf '${golden}' && mkdir -p '${golden}' && cp -a '${out}/.' '${golden}/'`]);
+    expect(listFiles(out)).toEqual(listFiles(golden));
+    for (const f of listFiles(out)) expect(readFileSync(join(out, f), 'utf8'), f).toBe(readFileSync(join(golden, f), 'utf8'));
+  });
+
+  it('is byte-identical when rendered again from the same inventory', () => {
+    const again = mkdtempSync(join(tmpdir(), `sbdi-render-${name}-again-`));
+    writeRendered(renderPlan(planFromInventory(inventory), BUNDLE), again);
+    expect(execFileSync('diff', ['-r', out, again], { encoding: 'utf8' })).toBe('');
+  });
+
+  it('lists every rendered file in MANIFEST.yml with owner, mode and purpose, and nothing else', () => {
+    for (const host of readdirSync(out)) {
+      const manifest = yaml.load(readFileSync(join(out, host, 'MANIFEST.yml'), 'utf8')) as Record<string, string>[];
+      const listed = manifest.map((m) => m.src).sort();
+      const present = listFiles(join(out, host)).filter((f) => f !== 'MANIFEST.yml' && f !== 'host.json').sort();
+      expect(listed).toEqual(present);
+      for (const m of manifest) {
+        expect(m.owner).toBe('root');
+        expect(m.mode).toMatch(/^0[0-7]{3}$/);
+        expect(m.purpose?.length).toBeGreaterThan(10);
+        if (m.path!.includes('/libexec/') || m.path!.includes('/bin/')) expect(m.mode).toBe('0755');
+        if (m.kind === 'sudoers') expect(m.mode).toBe('0440');
+      }
+    }
+  });
+
+  it('renders bash that shellcheck passes, with set -euo pipefail and a root check in every capsule', () => {
+    const scripts = readdirSync(out).flatMap((h) =>
+      listFiles(join(out, h)).filter((f) => f.includes('libexec/')).map((f) => join(out, h, f)),
+    );
+    expect(scripts.length).toBeGreaterThan(10);
+    for (const s of scripts) {
+      const text = readFileSync(s, 'utf8');
+      expect(text, s).toMatch(/^#!\/bin\/bash\n/);
+      expect(text, s).toContain('set -euo pipefail');
+      if (!s.endsWith('sbdi-dispatch')) expect(text, s).toContain('sbdi_require_root');
+    }
+    const libs = readdirSync(out).map((h) => join(out, h, 'opt/sbdi/lib/log_utils'));
+    const r = spawnSync('shellcheck', ['-s', 'bash', ...scripts, ...libs], { encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('renders sudoers fragments that visudo accepts, naming only capsules', () => {
+    for (const host of readdirSync(out)) {
+      const f = join(out, host, 'etc/sudoers.d/43-sbdi-backup');
+      if (!existsSync(f)) continue;
+      const r = spawnSync('visudo', ['-cf', f], { encoding: 'utf8' });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      const text = readFileSync(f, 'utf8');
+      expect(text).not.toMatch(/\/usr\/bin\/rsync|\srsync\b/);
+      expect(text).not.toMatch(/ALL\s*$/m);
+      for (const line of text.split('\n').filter((l) => l.startsWith('    /'))) expect(line).toMatch(/^    \/opt\/sbdi\/backup\/libexec\/[a-z_]+ /);
+    }
+  });
+
+  it('confines every authorized key with restrict and a forced command', () => {
+    for (const host of readdirSync(out)) {
+      const f = join(out, host, 'home/backupoperator/.ssh/authorized_keys');
+      if (!existsSync(f)) continue;
+      const keys = readFileSync(f, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+      expect(keys.length).toBeGreaterThan(0);
+      for (const k of keys) expect(k).toMatch(/^restrict,command="[^"]+" @@KEY:[a-z0-9-]+:(director|push|pull)@@ sbdi-backup /);
+    }
+  });
+});
+
+describe('the CLI', () => {
+  const cli = join(__dirname, '..', '..', '..', 'dist', 'sbdi-backup.cjs');
+  it('refuses a bad inventory with exit 2, one line per problem, and writes nothing', () => {
+    const d = mkdtempSync(join(tmpdir(), 'sbdi-cli-'));
+    const inv = join(d, 'bad.ini');
+    writeFileSync(inv, '[backup_director]\nd\n[backup_targets]\nt\n[backup_sources]\ns gluster_backup_source=True lvm_backup_source=True\n');
+    const bundle = join(d, 'bundle.cjs');
+    writeFileSync(bundle, BUNDLE);
+    const r = spawnSync('node', [cli, 'render', '--inventory', inv, '--out', join(d, 'out'), '--director-bundle', bundle], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("host 'd': deployment_prefix is missing");
+    expect(r.stderr).toContain("host 's': gluster_backup_source/lvm_backup_source/btrfs_backup_source/zfs_backup_source");
+    expect(existsSync(join(d, 'out'))).toBe(false);
+  });
+
+  it('prints the plan as JSON and as text', () => {
+    const json = JSON.parse(execFileSync('node', [cli, 'plan', '--inventory', INVENTORIES.seed, '--json'], { encoding: 'utf8' }));
+    expect(json.director).toBe('backup-director');
+    const text = execFileSync('node', [cli, 'plan', '--inventory', INVENTORIES.seed], { encoding: 'utf8' });
+    expect(text).toContain('manager-1        gluster /docker → /gluster_backupsource → /backup/current/manager-1@+docker');
+  });
+
+  it('answers bad arguments with usage and exit 2', () => {
+    const r = spawnSync('node', [cli, 'render', '--bogus'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('usage:');
+  });
+});
