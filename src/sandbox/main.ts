@@ -1,0 +1,86 @@
+// CLI of the sandbox platform: npm run sandbox -- up|create|converge|idempotence|verify|down|destroy|status [--prefix uat]
+import { SandboxError } from './errors';
+import { converge, create, destroy, idempotence, status, verify, type SandboxOptions } from './steps';
+
+const USAGE = `usage: sandbox <command> [--prefix NAME] [--subnet A.B.C.0/24] [--keep-on-failure]
+commands:
+  up | create    build images if needed; network, volumes, btrfs sources, hosts, swarm, writer apps
+  converge       ansible-playbook -i <inventory> playbooks/backup.yml
+  idempotence    converge again; fails when any host reports changed > 0
+  verify         platform checks (services, ssh, btrfs, swarm, writers)
+  test           create, converge, idempotence, verify, then destroy (always)
+  down | destroy remove everything the deployment made (works after a crash)
+  status         what exists for the deployment`;
+
+function parseArgs(argv: string[]): { command: string; opts: SandboxOptions } {
+  const opts: SandboxOptions = {};
+  let command = '';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new SandboxError('cli', undefined, `${a} needs a value`);
+      return v;
+    };
+    if (a === '--prefix') opts.prefix = value();
+    else if (a.startsWith('--prefix=')) opts.prefix = a.slice('--prefix='.length);
+    else if (a === '--subnet') opts.subnet = value();
+    else if (a === '--keep-on-failure') opts.keepOnFailure = true;
+    else if (a === '-h' || a === '--help') command = 'help';
+    else if (!command) command = a;
+    else throw new SandboxError('cli', undefined, `unexpected argument ${JSON.stringify(a)}\n${USAGE}`);
+  }
+  return { command, opts };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { command, opts } = parseArgs(argv);
+  switch (command) {
+    case 'up':
+    case 'create':
+      await create(opts);
+      return 0;
+    case 'converge':
+      await converge(opts);
+      return 0;
+    case 'idempotence':
+      await idempotence(opts);
+      return 0;
+    case 'verify':
+      await verify(opts);
+      return 0;
+    case 'test':
+      try {
+        await create(opts);
+        await converge(opts);
+        await idempotence(opts);
+        await verify(opts);
+      } finally {
+        await destroy(opts);
+      }
+      return 0;
+    case 'down':
+    case 'destroy':
+      await destroy(opts);
+      return 0;
+    case 'status': {
+      const s = await status(opts);
+      process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+      return 0;
+    }
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(e instanceof SandboxError && e.step === 'cli' ? 2 : 1);
+  },
+);
