@@ -1,0 +1,378 @@
+/**
+ * perform_backup: the seed's phases as a straight line with one guarded detour.
+ *
+ *   connect → [cleanup of a crashed run] → prepare_target
+ *     → pause ─► snapshot ─┐  (both bounded by the pause deadline)
+ *                          └─► unpause   (ALWAYS, on every docker host, whatever happened above)
+ *     → sync → commit → remove_snapshots
+ *
+ * The run record in the state dir is rewritten at every phase change, so a crash at any point
+ * leaves enough to clean up: whether a pause may be in force, whether snapshots may exist.
+ */
+import type { CapsuleResult } from '../ssh/types';
+import { num } from './capsule';
+import { linkedSignal, sleep } from './concurrency';
+import { interruptSignalName, type Context } from './context';
+import { DirectorError, InterruptedError, PhaseError, asDirectorError } from './errors';
+import { EXIT } from './exit-codes';
+import { formatDuration } from './format';
+import { withLock } from './guard';
+import { backupIdAt } from './ids';
+import { pauseWindow, planDigest, snapshotsInside, type Manifest, type PauseHostRecord, type PauseWindow, type SourceRecord } from './manifest';
+import { capsuleOnHosts, capsulePhase, connectAll, throwIfFailed } from './phase';
+import type { RunRecord } from './state';
+import { phaseTable } from './summary';
+
+/** An unpause that takes longer than this is given up on: the host's own deadline ends the pause. */
+const DEFAULT_UNPAUSE_TIMEOUT_MS = 60_000;
+
+export async function performBackup(ctx: Context): Promise<number> {
+  return withLock(ctx, 'perform_backup', async () => {
+    const id = await freshId(ctx);
+    return new BackupRun(ctx, id).run();
+  });
+}
+
+/** An id not used by an earlier run: two runs in the same second wait for the next one. */
+async function freshId(ctx: Context): Promise<string> {
+  for (let i = 0; i < 3; i++) {
+    const id = backupIdAt(ctx.now());
+    if (!ctx.state.hasRun(id)) return id;
+    await sleep(1000 - (ctx.now() % 1000) + 5);
+  }
+  throw new DirectorError('could not find an unused backup id', EXIT.INTERNAL, 'start');
+}
+
+/** Runs a crashed or half-cleaned earlier run left behind. The lock is ours, so none is alive. */
+function leftoversOf(records: RunRecord[]): RunRecord[] {
+  return records.filter((r) => r.status === 'running' || r.pauseInProgress || r.snapshotsMayExist);
+}
+
+class BackupRun {
+  private readonly record: RunRecord;
+  private committed = false;
+  private pause: PauseWindow | undefined;
+  private readonly snapshots = new Map<string, CapsuleResult>();
+  private readonly syncs = new Map<string, CapsuleResult>();
+
+  constructor(
+    private readonly ctx: Context,
+    readonly id: string,
+  ) {
+    this.record = {
+      id,
+      command: 'perform_backup',
+      pid: ctx.pid,
+      director: ctx.plan.director,
+      status: 'running',
+      phase: 'start',
+      startedAt: ctx.now(),
+      pauseInProgress: false,
+      snapshotsMayExist: false,
+      phases: [],
+    };
+  }
+
+  private get plan() {
+    return this.ctx.plan;
+  }
+  private get sourceHosts(): string[] {
+    return this.plan.sources.map((s) => s.host);
+  }
+
+  private save(): void {
+    this.record.phases = this.ctx.report.phases;
+    this.ctx.state.saveRun(this.record);
+  }
+
+  /** Moves to a phase: persisted first, and refused once the operator interrupted. */
+  private enter(phase: string): void {
+    this.record.phase = phase;
+    this.save();
+    if (this.ctx.interrupt.aborted) throw new InterruptedError(phase, interruptSignalName(this.ctx));
+  }
+
+  async run(): Promise<number> {
+    const { ctx, plan } = this;
+    const leftovers = leftoversOf(ctx.state.runs());
+    ctx.report.info('start', `backup ${this.id} of ${plan.sources.length} sources to ${plan.target.host}, pausing ${plan.dockerHosts.length} docker hosts`);
+    this.save();
+    let failure: DirectorError | undefined;
+    try {
+      this.enter('connect');
+      const hosts = [plan.target.host, ...this.sourceHosts, ...plan.dockerHosts];
+      await connectAll(ctx, hosts, EXIT.CONNECT);
+      if (leftovers.length > 0) {
+        this.enter('cleanup');
+        await this.cleanup(leftovers);
+      }
+      this.enter('prepare_target');
+      await capsulePhase(ctx, [plan.target.host], {
+        phase: 'prepare_target',
+        exitCode: EXIT.PREPARE_TARGET,
+        capsule: 'prepare_target',
+        exec: { signal: ctx.interrupt },
+        summarize: (r) => ({ detail: `${formatBytesField(r, 'freeBytes')} free` }),
+      });
+      await this.pauseWindow();
+      this.enter('sync');
+      await this.sync();
+      this.enter('commit');
+      await this.commit();
+      // After the commit the backup is complete whatever happens; no more interrupt checks.
+      this.record.phase = 'remove_snapshots';
+      this.save();
+      await this.removeSnapshots(true);
+    } catch (e) {
+      failure = asDirectorError(e, this.record.phase);
+      if (ctx.interrupt.aborted && !(failure instanceof InterruptedError)) {
+        failure = new InterruptedError(failure.phase, interruptSignalName(ctx));
+      }
+    }
+    if (failure !== undefined && !this.committed && this.record.snapshotsMayExist) {
+      // Do not leave snapshots filling their volumes until the next run.
+      await this.removeSnapshots(false);
+    }
+    return this.finish(failure);
+  }
+
+  private async cleanup(leftovers: RunRecord[]): Promise<void> {
+    const { ctx, plan } = this;
+    ctx.report.warn('cleanup', `cleaning up after ${leftovers.map((r) => `${r.id} (${r.status} in ${r.phase})`).join(', ')}`);
+    if (leftovers.some((r) => r.pauseInProgress)) {
+      await capsulePhase(ctx, plan.dockerHosts, {
+        phase: 'cleanup',
+        exitCode: EXIT.CLEANUP,
+        capsule: 'unpause_containers',
+        summarize: (r) => ({ detail: `unpaused ${String(r.unpaused ?? '?')}` }),
+      });
+    }
+    await capsulePhase(ctx, this.sourceHosts, {
+      phase: 'cleanup',
+      exitCode: EXIT.CLEANUP,
+      capsule: 'remove_source_snapshot',
+      summarize: (r) => ({ detail: r.removed === true ? 'removed a leftover snapshot' : 'no leftover snapshot' }),
+    });
+    await capsulePhase(ctx, [plan.target.host], { phase: 'cleanup', exitCode: EXIT.CLEANUP, capsule: 'prepare_target' });
+    for (const old of leftovers) {
+      if (old.status === 'running') {
+        old.status = 'failed';
+        old.failedPhase = old.phase;
+        old.error = `interrupted: the director stopped during ${old.phase} (cleaned up by ${this.id})`;
+        old.endedAt ??= old.startedAt;
+      }
+      old.pauseInProgress = false;
+      old.snapshotsMayExist = false;
+      ctx.state.saveRun(old);
+    }
+  }
+
+  /** pause → snapshot, then unpause no matter what. Only this method may leave containers paused. */
+  private async pauseWindow(): Promise<void> {
+    const { ctx, plan } = this;
+    const deadlineSeconds = plan.settings.pauseDeadlineSeconds;
+    // Persisted BEFORE the first pause: a crash from here on makes the next run unpause.
+    this.record.pauseInProgress = true;
+    this.enter('pause');
+    const requestedAt = ctx.now();
+    // The director gives up on pause and snapshots when the hosts' own deadline would unpause
+    // anyway: past it the snapshots cannot be consistent, so waiting longer gains nothing.
+    const window = linkedSignal(ctx.interrupt, deadlineSeconds * 1000);
+    const pauses = new Map<string, CapsuleResult>();
+    let failure: unknown;
+    try {
+      const paused = await capsulePhase(ctx, plan.dockerHosts, {
+        phase: 'pause',
+        exitCode: EXIT.PAUSE,
+        capsule: 'pause_containers',
+        exec: { signal: window.signal },
+        summarize: (r) => ({ detail: `${String(r.paused ?? '?')} containers paused` }),
+      });
+      paused.forEach((r, h) => pauses.set(h, r));
+      this.record.snapshotsMayExist = true;
+      this.enter('snapshot');
+      const snaps = await capsulePhase(ctx, this.sourceHosts, {
+        phase: 'snapshot',
+        exitCode: EXIT.SNAPSHOT,
+        capsule: 'prepare_source_snapshot',
+        exec: { signal: window.signal },
+        summarize: (r) => ({ detail: String(r.backend ?? '') }),
+      });
+      snaps.forEach((r, h) => this.snapshots.set(h, r));
+    } catch (e) {
+      failure = e;
+    } finally {
+      window.dispose();
+    }
+
+    // The unpause: every docker host, also those whose pause failed or never answered, and not
+    // abortable by the operator's interrupt (that is what the operator wants to happen).
+    this.record.phase = 'unpause';
+    this.save();
+    const unpauseRequestedAt = ctx.now();
+    const limit = linkedSignal(undefined, ctx.unpauseTimeoutMs ?? DEFAULT_UNPAUSE_TIMEOUT_MS);
+    const unpaused = await capsuleOnHosts(ctx, plan.dockerHosts, {
+      phase: 'unpause',
+      exitCode: EXIT.UNPAUSE,
+      capsule: 'unpause_containers',
+      exec: { signal: limit.signal },
+      summarize: (r) => ({ detail: `${String(r.unpaused ?? '?')} containers unpaused${r.watchdogFired === true ? ', DEADLINE HAD FIRED' : ''}` }),
+    });
+    limit.dispose();
+    if (unpaused.failures.length === 0) {
+      this.record.pauseInProgress = false;
+      this.save();
+    } else {
+      ctx.report.error('unpause', `containers may stay paused until the ${deadlineSeconds}s deadline unpauses them; or run unpause_containers`);
+    }
+    if (failure !== undefined) throw failure;
+    throwIfFailed({ phase: 'unpause', exitCode: EXIT.UNPAUSE }, unpaused);
+
+    const fired = [...unpaused.values].filter(([, r]) => r.watchdogFired === true).map(([h]) => h);
+    if (fired.length > 0) {
+      throw new PhaseError(
+        'unpause',
+        EXIT.UNPAUSE,
+        fired.map((host) => ({ host, message: `${host}: the ${deadlineSeconds}s pause deadline unpaused containers before the director did: snapshots may be inconsistent` })),
+      );
+    }
+
+    const hosts: PauseHostRecord[] = plan.dockerHosts.map((host) => {
+      const p: CapsuleResult = pauses.get(host) ?? {};
+      const u: CapsuleResult = unpaused.values.get(host) ?? {};
+      return { host, paused: num(p, 'paused'), armedAt: num(p, 'armedAt'), pausedAt: num(p, 'pausedAt'), unpausedAt: num(u, 'unpausedAt'), watchdogFired: u.watchdogFired === true };
+    });
+    this.pause = pauseWindow(hosts, requestedAt, unpauseRequestedAt, deadlineSeconds);
+    ctx.report.info('unpause', `pause window ${this.pause.durationMs} ms`);
+  }
+
+  private async sync(): Promise<void> {
+    const { ctx, plan } = this;
+    const outcome = await capsuleOnHosts(ctx, this.sourceHosts, {
+      phase: 'sync',
+      exitCode: EXIT.SYNC,
+      capsule: 'perform_rsync',
+      exec: { signal: ctx.interrupt, onStderr: ctx.progress },
+      concurrency: Math.max(1, plan.settings.syncConcurrency),
+      // A backup missing one source is never committed: no point starting the next ones.
+      stopOnFailure: true,
+      stop: () => ctx.interrupt.aborted,
+      announce: true,
+      summarize: (r) => ({ bytes: num(r, 'bytes'), files: num(r, 'files') }),
+    });
+    outcome.values.forEach((r, h) => this.syncs.set(h, r));
+    throwIfFailed({ phase: 'sync', exitCode: EXIT.SYNC }, outcome);
+  }
+
+  private manifest(): Manifest {
+    const { ctx, plan } = this;
+    if (this.pause === undefined) throw new DirectorError('no pause window recorded', EXIT.INTERNAL, 'commit');
+    const sources: SourceRecord[] = plan.sources.map((s) => {
+      const snap: CapsuleResult = this.snapshots.get(s.host) ?? {};
+      const sync: CapsuleResult = this.syncs.get(s.host) ?? {};
+      return {
+        host: s.host,
+        treeName: s.treeName,
+        backend: s.backend,
+        snapshotStartedAt: num(snap, 'snapshotStartedAt'),
+        snapshotAt: num(snap, 'snapshotAt') ?? Number.NaN,
+        bytes: num(sync, 'bytes'),
+        files: num(sync, 'files'),
+        transferredBytes: num(sync, 'transferredBytes'),
+        syncSeconds: num(sync, 'seconds'),
+        syncDurationMs: this.stepDuration('sync', s.host),
+        exitStatus: 0,
+        rsyncExit: num(sync, 'rsyncExit'),
+      };
+    });
+    const inside = snapshotsInside(this.pause, sources);
+    if (!inside) ctx.report.warn('commit', 'a snapshot time lies outside the pause window: are the hosts\' clocks in sync (NTP)?');
+    return {
+      schema: 1,
+      id: this.id,
+      status: 'complete',
+      planDigest: planDigest(plan),
+      application: plan.application,
+      deploymentPrefix: plan.deploymentPrefix,
+      director: plan.director,
+      target: { host: plan.target.host, backend: plan.target.backend },
+      startedAt: this.record.startedAt,
+      createdAt: ctx.now(),
+      pause: this.pause,
+      snapshotsInsidePauseWindow: inside,
+      sources,
+    };
+  }
+
+  private stepDuration(phase: string, host: string): number | undefined {
+    const p = this.ctx.report.phases.find((r) => r.phase === phase && r.host === host);
+    return p?.endedAt === undefined ? undefined : p.endedAt - p.startedAt;
+  }
+
+  private async commit(): Promise<void> {
+    const { ctx, plan } = this;
+    const manifest = this.manifest();
+    this.record.manifest = manifest;
+    this.save();
+    // Not abortable: a commit cut in half is worse than a few more seconds of waiting.
+    await capsulePhase(ctx, [plan.target.host], {
+      phase: 'commit',
+      exitCode: EXIT.COMMIT,
+      capsule: 'commit_backup',
+      arg: this.id,
+      exec: { stdin: `${JSON.stringify(manifest)}\n` },
+      summarize: (r) => ({ bytes: num(r, 'usedBytes'), detail: `backup ${this.id}` }),
+    });
+    this.committed = true;
+    this.record.status = 'complete';
+    this.save();
+  }
+
+  private async removeSnapshots(strict: boolean): Promise<void> {
+    const { ctx } = this;
+    const outcome = await capsuleOnHosts(ctx, this.sourceHosts, { phase: 'remove_snapshots', exitCode: EXIT.REMOVE_SNAPSHOTS, capsule: 'remove_source_snapshot' });
+    if (outcome.failures.length === 0) {
+      this.record.snapshotsMayExist = false;
+      this.save();
+    }
+    if (strict) throwIfFailed({ phase: 'remove_snapshots', exitCode: EXIT.REMOVE_SNAPSHOTS }, outcome);
+  }
+
+  private finish(failure: DirectorError | undefined): number {
+    const { ctx, record } = this;
+    record.endedAt = ctx.now();
+    if (failure === undefined) {
+      record.status = 'complete';
+      record.exitCode = EXIT.OK;
+    } else {
+      record.status = this.committed ? 'complete' : 'failed';
+      record.failedPhase = failure.phase;
+      record.exitCode = failure.exitCode;
+      record.error = failure.message;
+    }
+    this.save();
+
+    const lines = ['', phaseTable(ctx.report.phases)];
+    if (this.pause !== undefined) {
+      lines.push('', `pause window: ${this.pause.durationMs} ms (all containers paused ${new Date(this.pause.start).toISOString()} .. ${new Date(this.pause.end).toISOString()})`);
+    }
+    const took = formatDuration(record.endedAt - record.startedAt);
+    if (failure === undefined) {
+      lines.push('', `backup ${this.id} complete in ${took}`);
+      ctx.report.info('done', `backup ${this.id} complete in ${took}`);
+    } else if (this.committed) {
+      lines.push('', `backup ${this.id} complete, but ${failure.phase} failed (exit ${failure.exitCode}): ${failure.message}`);
+      ctx.report.warn('done', `backup ${this.id} complete, but ${failure.phase} failed: ${failure.message}`);
+    } else {
+      lines.push('', `backup ${this.id} FAILED in phase ${failure.phase} (exit ${failure.exitCode}): ${failure.message}`, 'nothing was committed; the run is recorded as failed');
+      ctx.report.error('done', `backup ${this.id} failed in phase ${failure.phase} (exit ${failure.exitCode}): ${failure.message}`);
+    }
+    ctx.print(lines.join('\n'));
+    return record.exitCode;
+  }
+}
+
+function formatBytesField(r: CapsuleResult, field: string): string {
+  const v = num(r, field);
+  return v === undefined ? '?' : `${(v / 1024 ** 3).toFixed(1)} GiB`;
+}

@@ -1,0 +1,94 @@
+/** Operator command names (the seed's) → their implementations, with argument parsing. */
+import { parseArgs } from 'node:util';
+import { performBackup } from './backup';
+import type { Context } from './context';
+import { dockerCommand } from './docker';
+import { DirectorError, UsageError, asDirectorError } from './errors';
+import { EXIT, EXIT_MEANING } from './exit-codes';
+import { listBackups } from './list';
+import { restoreBackup } from './restore';
+
+export const COMMANDS = [
+  'perform_backup',
+  'list_backups',
+  'restore_backup',
+  'restore_latest_backup',
+  'stop_docker',
+  'start_docker',
+  'pause_containers',
+  'unpause_containers',
+] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+export function isCommand(name: string | undefined): name is CommandName {
+  return (COMMANDS as readonly string[]).includes(name ?? '');
+}
+
+export function usage(): string {
+  return [
+    'usage: <command> [arguments]   (sbdi-backup director; run as the backup operator)',
+    '',
+    '  perform_backup              pause all containers, snapshot every source, unpause, sync, commit',
+    '  list_backups [--json]       backups on the target and failed runs (id, status, size, age)',
+    '  restore_backup ID           restore backup ID (YYYYMMDD_HHMMSS); run stop_docker first',
+    '  restore_latest_backup       restore the newest complete backup; run stop_docker first',
+    '  stop_docker | start_docker  stop / start docker on every docker host',
+    '  pause_containers            pause every container on every docker host (ends by itself at the deadline)',
+    '  unpause_containers          unpause every container on every docker host',
+    '',
+    'exit codes:',
+    ...Object.entries(EXIT_MEANING).map(([code, meaning]) => `  ${code.padStart(3)}  ${meaning}`),
+  ].join('\n');
+}
+
+function parse(args: string[], options: Record<string, { type: 'boolean' }>, positionals: number): { values: Record<string, unknown>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    if (parsed.positionals.length !== positionals) {
+      throw new UsageError(positionals === 0 ? 'this command takes no arguments' : `expected ${positionals} argument(s)`);
+    }
+    return { values: parsed.values as Record<string, unknown>, positionals: parsed.positionals };
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** Runs argv = [command, ...args]; returns the exit code. Never throws. */
+export async function runCommand(ctx: Context, argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    if (!isCommand(command)) throw new UsageError(`unknown command ${JSON.stringify(command ?? '')}`);
+    switch (command) {
+      case 'perform_backup':
+        parse(args, {}, 0);
+        return await performBackup(ctx);
+      case 'list_backups': {
+        const { values } = parse(args, { json: { type: 'boolean' } }, 0);
+        return await listBackups(ctx, { json: values.json === true });
+      }
+      case 'restore_backup': {
+        const { positionals } = parse(args, {}, 1);
+        return await restoreBackup(ctx, { id: positionals[0] as string });
+      }
+      case 'restore_latest_backup':
+        parse(args, {}, 0);
+        return await restoreBackup(ctx, { latest: true });
+      case 'stop_docker':
+      case 'start_docker':
+      case 'pause_containers':
+      case 'unpause_containers':
+        parse(args, {}, 0);
+        return await dockerCommand(ctx, command);
+    }
+  } catch (e) {
+    const error: DirectorError = asDirectorError(e, command ?? 'usage');
+    if (error instanceof UsageError) {
+      ctx.report.error('usage', error.message);
+      ctx.usage?.(usage());
+      return EXIT.USAGE;
+    }
+    ctx.report.error(error.phase, error.message);
+    return error.exitCode;
+  }
+}

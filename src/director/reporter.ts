@@ -1,0 +1,110 @@
+/**
+ * Everything the director says goes through here: one progress line per phase and host on
+ * stderr (stdout stays for results: tables, JSON), the same event to syslog in the uniform
+ * format every capsule uses, and a record of each phase's start and end per host for the
+ * final table and the run record.
+ */
+import { spawn } from 'node:child_process';
+import { formatBytes, formatDuration } from './format';
+
+export type Level = 'info' | 'warn' | 'error';
+
+export interface PhaseRecord {
+  phase: string;
+  host: string;
+  startedAt: number;
+  endedAt?: number;
+  ok?: boolean;
+  bytes?: number;
+  files?: number;
+  detail?: string;
+  error?: string;
+}
+
+export interface ReporterSinks {
+  /** A human line (progress, warnings); the CLI writes it to stderr. */
+  line(text: string): void;
+  /** A uniform-format syslog line. */
+  syslog(line: string, level: Level): void;
+}
+
+/** What a finished step reports about itself. */
+export interface StepSummary {
+  bytes?: number;
+  files?: number;
+  detail?: string;
+}
+
+/** One line, no control characters: syslog and terminals both get exactly one event per line. */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n\t]+/g, ' ').replace(/[\x00-\x1f\x7f]/g, '').trim();
+}
+
+export class Reporter {
+  readonly phases: PhaseRecord[] = [];
+
+  constructor(
+    private readonly director: string,
+    private readonly sinks: ReporterSinks,
+    private readonly now: () => number,
+  ) {}
+
+  event(level: Level, phase: string, message: string, host?: string): void {
+    const msg = oneLine(host === undefined ? message : `${host}: ${message}`);
+    const clock = new Date(this.now()).toISOString().slice(11, 19);
+    const tag = level === 'info' ? '' : `${level.toUpperCase()} `;
+    this.sinks.line(`[${clock}] ${tag}${phase.padEnd(16)} ${msg}`);
+    this.sinks.syslog(`sbdi-backup host=${this.director} phase=${phase} level=${level} msg=${msg}`, level);
+  }
+
+  info(phase: string, message: string, host?: string): void {
+    this.event('info', phase, message, host);
+  }
+  warn(phase: string, message: string, host?: string): void {
+    this.event('warn', phase, message, host);
+  }
+  error(phase: string, message: string, host?: string): void {
+    this.event('error', phase, message, host);
+  }
+
+  /** Runs one phase's work on one host, recording its start, end and outcome. */
+  async step<T>(phase: string, host: string, fn: () => Promise<T>, summarize?: (value: T) => StepSummary, announce = false): Promise<T> {
+    const record: PhaseRecord = { phase, host, startedAt: this.now() };
+    this.phases.push(record);
+    // Long steps (sync, restore) say when they start; short ones only report their outcome.
+    if (announce) this.info(phase, 'started', host);
+    try {
+      const value = await fn();
+      const summary = summarize?.(value) ?? {};
+      Object.assign(record, { endedAt: this.now(), ok: true }, summary);
+      const parts = [`ok in ${formatDuration(record.endedAt! - record.startedAt)}`];
+      if (summary.bytes !== undefined) parts.push(formatBytes(summary.bytes));
+      if (summary.files !== undefined) parts.push(`${summary.files} files`);
+      if (summary.detail) parts.push(summary.detail);
+      this.info(phase, parts.join(', '), host);
+      return value;
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      Object.assign(record, { endedAt: this.now(), ok: false, error: message });
+      this.error(phase, `failed after ${formatDuration(record.endedAt! - record.startedAt)}: ${message}`, host);
+      throw e;
+    }
+  }
+}
+
+/**
+ * Sends a line to syslog through `logger`, like the capsules' log_utils. Fire and forget: a
+ * host without a syslog socket (or without logger) must not fail a backup over it.
+ */
+export function syslogViaLogger(tag: string): ReporterSinks['syslog'] {
+  const priority: Record<Level, string> = { info: 'user.info', warn: 'user.warning', error: 'user.err' };
+  return (line, level) => {
+    try {
+      const child = spawn('logger', ['-t', tag, '-p', priority[level], '--', line], { stdio: 'ignore', detached: false });
+      child.on('error', () => undefined);
+      child.unref();
+    } catch {
+      // no logger binary: nothing to do
+    }
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * The director's local state, under the operator's home: the lock and one record per backup
+ * run. A record is rewritten at every phase change (atomically: write + rename), so after a
+ * crash it says how far the run got, whether a pause may still be in force, and it lets
+ * list_backups show failed runs (which never exist on the target).
+ */
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { PhaseRecord } from './reporter';
+import type { Manifest } from './manifest';
+import { BACKUP_ID } from './ids';
+
+/** `~/.local/state/sbdi-backup` from the passwd entry, not $HOME: cron and `su -` must agree on one lock. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SBDI_STATE_DIR ?? join(userInfo().homedir, '.local', 'state', 'sbdi-backup');
+}
+
+export type RunStatus = 'running' | 'failed' | 'complete';
+
+export interface RunRecord {
+  id: string;
+  command: 'perform_backup';
+  pid: number;
+  director: string;
+  status: RunStatus;
+  /** The phase in progress, or the last one reached. */
+  phase: string;
+  startedAt: number;
+  endedAt?: number;
+  /** Set before the first pause_containers and cleared once every docker host unpaused. */
+  pauseInProgress: boolean;
+  /** Source snapshots may exist (set before prepare, cleared once all were removed). */
+  snapshotsMayExist: boolean;
+  failedPhase?: string;
+  exitCode?: number;
+  error?: string;
+  phases: PhaseRecord[];
+  manifest?: Manifest;
+}
+
+export class StateStore {
+  constructor(readonly dir: string) {}
+
+  get runsDir(): string {
+    return join(this.dir, 'runs');
+  }
+
+  get lockPath(): string {
+    return join(this.dir, 'lock');
+  }
+
+  ensure(): void {
+    mkdirSync(this.runsDir, { recursive: true, mode: 0o700 });
+  }
+
+  runPath(id: string): string {
+    if (!BACKUP_ID.test(id)) throw new Error(`not a backup id: ${id}`);
+    return join(this.runsDir, `${id}.json`);
+  }
+
+  saveRun(record: RunRecord): void {
+    this.ensure();
+    const path = this.runPath(record.id);
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, path);
+  }
+
+  hasRun(id: string): boolean {
+    try {
+      readFileSync(this.runPath(id));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Every readable run record, oldest first. Unreadable files are skipped: state must never block a backup. */
+  runs(): RunRecord[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.runsDir);
+    } catch {
+      return [];
+    }
+    const records: RunRecord[] = [];
+    for (const name of names.sort()) {
+      if (!/^[0-9]{8}_[0-9]{6}\.json$/.test(name)) continue;
+      try {
+        const value = JSON.parse(readFileSync(join(this.runsDir, name), 'utf8')) as RunRecord;
+        if (value && typeof value.id === 'string' && typeof value.status === 'string') records.push(value);
+      } catch {
+        // a half-written or foreign file: ignore
+      }
+    }
+    return records;
+  }
+}
