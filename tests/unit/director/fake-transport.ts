@@ -1,0 +1,169 @@
+/**
+ * A scripted Transport: answers every capsule like the real ones would (result fields as in
+ * docs/ARCHITECTURE.md §4) and lets a test replace any answer by a failure, a hang, an
+ * unreachable host or a fired watchdog. It keeps a log of calls with start and end order.
+ */
+import { TransportError, type CapsuleResult, type ExecOptions, type ExecResult, type Transport } from '../../../src/ssh/types';
+
+export interface FakeCall {
+  seq: number;
+  host: string;
+  capsule: string;
+  arg?: string;
+  stdin?: string;
+  /** Position in the global event order when the call started / ended. */
+  start: number;
+  end?: number;
+  outcome?: 'ok' | 'failed' | 'aborted' | 'error';
+}
+
+/** What a scripted capsule does. */
+export type Answer =
+  | { code?: number; result?: Record<string, unknown> | null; stderr?: string; delayMs?: number }
+  | 'hang'
+  | Error;
+export type Script = (call: FakeCall) => Answer | undefined | Promise<Answer | undefined>;
+
+export interface StoredBackup {
+  id: string;
+  usedBytes?: number;
+  compressRatio?: number;
+  manifest: Record<string, unknown> | null;
+}
+
+export class FakeTransport implements Transport {
+  readonly calls: FakeCall[] = [];
+  readonly connects: string[] = [];
+  readonly unreachable = new Set<string>();
+  readonly dockerRunning = new Set<string>();
+  /** The target's committed backups (commit_backup adds to it, list_backups reads it). */
+  readonly backups: StoredBackup[] = [];
+  closed = false;
+  private events = 0;
+  private readonly connected = new Set<string>();
+  private readonly scripts: Array<{ capsule: string; host?: string; script: Script }> = [];
+
+  /** Scripts a capsule (on one host, or all); later scripts win; returning undefined falls through. */
+  on(capsule: string, answer: Answer | Script, host?: string): this {
+    const script: Script = typeof answer === 'function' ? answer : () => answer;
+    this.scripts.unshift({ capsule, host, script });
+    return this;
+  }
+
+  fail(capsule: string, host?: string, error = `${capsule} failed on purpose`, code = 7): this {
+    return this.on(capsule, { code, result: { ok: false, code, error } }, host);
+  }
+
+  calledCapsules(capsule?: string): FakeCall[] {
+    return capsule === undefined ? this.calls : this.calls.filter((c) => c.capsule === capsule);
+  }
+
+  async connect(host: string): Promise<void> {
+    this.connects.push(host);
+    await Promise.resolve();
+    if (this.unreachable.has(host)) throw new TransportError(host, 'unreachable', `${host}:22: connect ECONNREFUSED`);
+    this.connected.add(host);
+  }
+
+  async exec(host: string, capsule: string, arg?: string, options: ExecOptions = {}): Promise<ExecResult> {
+    if (!this.connected.has(host)) throw new TransportError(host, 'not-connected', `not connected (exec ${capsule})`);
+    const call: FakeCall = { seq: this.calls.length, host, capsule, arg, stdin: options.stdin?.toString(), start: this.events++ };
+    this.calls.push(call);
+    // Let every parallel call start before any answers, as over a network.
+    await new Promise((r) => setImmediate(r));
+    let answer: Answer | undefined;
+    for (const s of this.scripts) {
+      if (s.capsule !== capsule || (s.host !== undefined && s.host !== host)) continue;
+      answer = await s.script(call);
+      if (answer !== undefined) break;
+    }
+    answer ??= { result: this.defaultResult(host, capsule, arg, call.stdin) };
+    const done = (outcome: FakeCall['outcome']) => {
+      call.end = this.events++;
+      call.outcome = outcome;
+    };
+    if (answer === 'hang') {
+      return new Promise<ExecResult>((_, reject) => {
+        const abort = () => {
+          done('aborted');
+          reject(new TransportError(host, 'aborted', `${capsule}: aborted`));
+        };
+        if (options.signal?.aborted) abort();
+        else options.signal?.addEventListener('abort', abort, { once: true });
+      });
+    }
+    if (answer instanceof Error) {
+      done('error');
+      throw answer;
+    }
+    if (answer.delayMs) {
+      const signal = options.signal;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, answer.delayMs);
+        signal?.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(new TransportError(host, 'aborted', `${capsule}: aborted`));
+        });
+      }).catch((e) => {
+        done('aborted');
+        throw e;
+      });
+    }
+    const code = answer.code ?? 0;
+    const result: CapsuleResult | undefined =
+      answer.result === null ? undefined : { ok: code === 0, ...(answer.result ?? this.defaultResult(host, capsule, arg, call.stdin)) };
+    if (answer.stderr) options.onStderr?.(Buffer.from(answer.stderr));
+    if (code === 0 && result?.ok !== false && capsule === 'commit_backup' && arg) {
+      this.backups.push({ id: arg, usedBytes: 5000, compressRatio: 2.1, manifest: JSON.parse(call.stdin ?? 'null') as Record<string, unknown> });
+    }
+    done(code === 0 && result?.ok !== false ? 'ok' : 'failed');
+    return {
+      code,
+      stdout: result === undefined ? 'no result\n' : `SBDI-RESULT ${JSON.stringify(result)}\n`,
+      stderr: answer.stderr ?? '',
+      result,
+    };
+  }
+
+  defaultResult(host: string, capsule: string, arg: string | undefined, stdin: string | undefined): Record<string, unknown> {
+    const now = Date.now();
+    switch (capsule) {
+      case 'pause_containers':
+        return { paused: 3, deadline: 60, armedAt: now, pausedAt: now };
+      case 'unpause_containers':
+        return { unpaused: 3, watchdogFired: false, unpausedAt: now };
+      case 'prepare_source_snapshot':
+        return { backend: host === 'manager-1' ? 'gluster' : 'lvm', snapshotStartedAt: now, snapshotAt: now };
+      case 'perform_rsync':
+        return { bytes: host === 'manager-1' ? 2_000_000 : 5_000_000, files: host === 'manager-1' ? 200 : 50, transferredBytes: 1000, seconds: 1, durationMs: 1000, rsyncExit: 0 };
+      case 'remove_source_snapshot':
+        return { removed: true };
+      case 'prepare_target':
+        return { backend: 'zfs', freeBytes: 10 * 1024 ** 3 };
+      case 'commit_backup':
+        return { id: arg, usedBytes: 5000, stdinBytes: stdin?.length ?? 0 };
+      case 'list_backups':
+        return { backups: this.backups };
+      case 'docker_status':
+        return { running: this.dockerRunning.has(host), containers: this.dockerRunning.has(host) ? 4 : 0, paused: 0 };
+      case 'stop_docker':
+        this.dockerRunning.delete(host);
+        return { running: false };
+      case 'start_docker':
+        this.dockerRunning.add(host);
+        return { running: true };
+      case 'activate_backup':
+        return { id: arg, mount: '/backup/restore' };
+      case 'deactivate_backup':
+        return { deactivated: true };
+      case 'restore_source':
+        return { bytes: 1000, files: 10, seconds: 1, rsyncExit: 0 };
+      default:
+        return {};
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
