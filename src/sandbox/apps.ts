@@ -8,9 +8,14 @@ export const APP_LABEL = 'sbdi.sandbox.app';
 /** The file each writer appends to, inside its bind-mounted directory. */
 export const WRITER_FILE = 'writer.log';
 
-/** Appends "<counter> <epoch s> <app>" every 150 ms, so a pause (and a torn snapshot) would show. */
+/**
+ * Appends "<counter> <epoch s> <app>" every 150 ms, so a pause (and a torn snapshot) would show. The counter
+ * continues from the file's last line after a restart (lines stay consecutive), and SIGTERM ends it at
+ * once: an app ignoring SIGTERM would make `service docker stop` (start-stop-daemon --retry 10) kill dockerd.
+ */
 export const WRITER_SCRIPT =
-  'i=0; while :; do i=$((i+1)); echo "$i $(date +%s) $APP" >> /data/' + WRITER_FILE + '; usleep 150000; done';
+  'trap "exit 0" TERM INT; f=/data/' + WRITER_FILE + '; i=$(tail -n 1 "$f" 2>/dev/null | cut -d " " -f 1); i=${i:-0}; ' +
+  'while :; do i=$((i+1)); echo "$i $(date +%s) $APP" >> "$f"; usleep 150000; done';
 
 export function appDir(spec: HostSpec, app: string): string {
   return `${spec.sourceDir}/${app}`;

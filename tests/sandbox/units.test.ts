@@ -1,0 +1,104 @@
+// Pure parts of the sandbox harness: recap parsing, inventory, subnets, image hash. No containers.
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { changedHosts } from '../../src/sandbox/ansible';
+import { names, paths, subnetFor } from '../../src/sandbox/config';
+import { imageHash } from '../../src/sandbox/image';
+import { inventoryYaml } from '../../src/sandbox/inventory';
+import { cidrsOverlap } from '../../src/sandbox/network';
+import { parseRecap } from '../../src/sandbox/recap';
+
+const ROOT = join(__dirname, '..', '..');
+
+const RECAP = `
+PLAY [all] *********
+
+TASK [x] ***********
+changed: [manager-1]
+
+PLAY RECAP *********************************************************************
+backup-director            : ok=5    changed=0    unreachable=0    failed=0    skipped=1    rescued=0    ignored=0
+manager-1                  : ok=7    changed=2    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0
+solr-1                     : ok=0    changed=0    unreachable=1    failed=0    skipped=0    rescued=0    ignored=0
+
+`;
+
+describe('recap', () => {
+  it('parses every host line of the last PLAY RECAP', () => {
+    const r = parseRecap(RECAP);
+    expect(r.map((l) => l.host)).toEqual(['backup-director', 'manager-1', 'solr-1']);
+    expect(r[1]).toMatchObject({ ok: 7, changed: 2, failed: 0 });
+    expect(r[2]).toMatchObject({ unreachable: 1 });
+  });
+  it('flags a host with changed > 0 and only that one', () => {
+    expect(changedHosts(parseRecap(RECAP)).map((l) => l.host)).toEqual(['manager-1']);
+    expect(changedHosts(parseRecap(RECAP.replace('changed=2', 'changed=0')))).toEqual([]);
+  });
+  it('tolerates colour codes and returns nothing without a recap', () => {
+    expect(parseRecap(`PLAY RECAP\n\x1b[0;33mmanager-1\x1b[0m : ok=1 \x1b[0;33mchanged=3\x1b[0m failed=0\n`)[0]?.changed).toBe(3);
+    expect(parseRecap('ERROR! the playbook could not be found')).toEqual([]);
+  });
+});
+
+describe('inventory', () => {
+  it('the committed uat inventory is what the generator writes', () => {
+    expect(readFileSync(join(ROOT, 'tests/sandbox/inventory/uat/hosts.yml'), 'utf8')).toBe(inventoryYaml('uat'));
+  });
+  it('ansible reads the prod inventory with the groups, hosts and vars of the contract', () => {
+    const file = join(ROOT, '.cache', 'sandbox', 'unit-inventory-prod.yml');
+    mkdirSync(join(ROOT, '.cache', 'sandbox'), { recursive: true });
+    writeFileSync(file, inventoryYaml('prod'));
+    const inv = JSON.parse(execFileSync('ansible-inventory', ['-i', file, '--list'], { encoding: 'utf8' })) as Record<string, any>;
+    expect(inv.backup_director.hosts).toEqual(['backup-director']);
+    expect(inv.backup_targets.hosts).toEqual(['backup-target']);
+    expect(inv.backup_sources.hosts).toEqual(['manager-1', 'cassandra-1', 'solr-1']);
+    expect(inv.docker_swarm.hosts).toEqual(['manager-1', 'cassandra-1']);
+    const hv = inv._meta.hostvars;
+    for (const h of ['backup-director', 'backup-target', 'manager-1', 'cassandra-1', 'solr-1']) {
+      expect(hv[h].ansible_host).toBe(`prod-${h}`);
+      expect(hv[h].deployment_prefix).toBe('prod');
+      expect(hv[h].ansible_connection).toBe('community.docker.docker');
+      expect(hv[h].backup_pause_deadline).toBe(30);
+    }
+    expect(hv['manager-1']).toMatchObject({ btrfs_backup_source: true, btrfs_backup_source_dir: '/docker', backup_snapshot_storage: 0 });
+    expect(hv['solr-1']).toMatchObject({ btrfs_backup_source: true, btrfs_backup_source_dir: '/docker_local' });
+    expect(hv['backup-target']).toMatchObject({ backup_data_device: '/var/lib/sbdi/backup-pool.img', backup_data_file_size: 4 });
+    rmSync(file);
+  });
+});
+
+describe('config', () => {
+  it('uat and prod get fixed, disjoint subnets; other prefixes a stable derived one', () => {
+    expect(subnetFor('uat')).toBe('10.231.1.0/24');
+    expect(subnetFor('prod')).toBe('10.231.2.0/24');
+    expect(cidrsOverlap(subnetFor('uat'), subnetFor('prod'))).toBe(false);
+    expect(subnetFor('sbxt')).toBe(subnetFor('sbxt'));
+    expect(subnetFor('sbxt')).toMatch(/^10\.231\.(\d+)\.0\/24$/);
+    expect(cidrsOverlap('10.231.0.0/16', '10.231.7.0/24')).toBe(true);
+    expect(cidrsOverlap('172.17.0.0/16', '10.231.7.0/24')).toBe(false);
+  });
+  it('names carry the prefix; bad prefixes are refused', () => {
+    const n = names('prod');
+    expect(n.container('manager-1')).toBe('prod-manager-1');
+    expect(n.network).toBe('prod-sbdi-sandbox');
+    expect(() => names('Prod')).toThrow(/prefix "Prod"/);
+    expect(() => names('a-b')).toThrow(/prefix/);
+  });
+  it('the image tag changes with the package list', () => {
+    const h = imageHash(paths('uat', ROOT).assets);
+    expect(h).toMatch(/^[0-9a-f]{12}$/);
+    expect(imageHash(paths('uat', ROOT).assets)).toBe(h);
+    const copy = mkdtempSync(join(tmpdir(), 'sbdi-assets-'));
+    try {
+      cpSync(paths('uat', ROOT).assets, copy, { recursive: true });
+      expect(imageHash(copy)).toBe(h);
+      appendFileSync(join(copy, 'packages.txt'), 'jq\n');
+      expect(imageHash(copy)).not.toBe(h);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+});
