@@ -15,7 +15,7 @@ import { linkedSignal, sleep } from './concurrency';
 import { interruptSignalName, type Context } from './context';
 import { DirectorError, InterruptedError, PhaseError, asDirectorError } from './errors';
 import { EXIT } from './exit-codes';
-import { formatDuration } from './format';
+import { formatBytes, formatDuration } from './format';
 import { withLock } from './guard';
 import { backupIdAt } from './ids';
 import { pauseWindow, planDigest, snapshotsInside, type Manifest, type PauseHostRecord, type PauseWindow, type SourceRecord } from './manifest';
@@ -112,7 +112,7 @@ class BackupRun {
         exitCode: EXIT.PREPARE_TARGET,
         capsule: 'prepare_target',
         exec: { signal: ctx.interrupt },
-        summarize: (r) => ({ detail: `${formatBytesField(r, 'freeBytes')} free` }),
+        summarize: (r) => ({ detail: `${formatBytes(num(r, 'freeBytes'))} free` }),
       });
       await this.pauseWindow();
       this.enter('sync');
@@ -370,9 +370,4 @@ class BackupRun {
     ctx.print(lines.join('\n'));
     return record.exitCode;
   }
-}
-
-function formatBytesField(r: CapsuleResult, field: string): string {
-  const v = num(r, field);
-  return v === undefined ? '?' : `${(v / 1024 ** 3).toFixed(1)} GiB`;
 }

@@ -67,7 +67,8 @@ async function waitForPort(port: number, deadlineMs: number): Promise<void> {
   }
 }
 
-export async function startSshd(): Promise<Sshd> {
+/** Starts sshd; `dispatch` replaces the forced command script (`@DIR@` is replaced by the server's dir). */
+export async function startSshd(dispatchScript: string = DISPATCH): Promise<Sshd> {
   const dir = mkdtempSync(join(tmpdir(), 'sbdi-sshd-'));
   chmodSync(dir, 0o755);
   const port = await freePort();
@@ -75,7 +76,7 @@ export async function startSshd(): Promise<Sshd> {
   const otherPub = keygen(join(dir, 'other_ed25519'));
   const clientPub = keygen(join(dir, 'client_ed25519'));
   const dispatch = join(dir, 'dispatch.sh');
-  writeFileSync(dispatch, DISPATCH, { mode: 0o755 });
+  writeFileSync(dispatch, dispatchScript.split('@DIR@').join(dir), { mode: 0o755 });
   writeFileSync(join(dir, 'authorized_keys'), `restrict,command="${dispatch}" ${clientPub}\n`, { mode: 0o644 });
   writeFileSync(
     join(dir, 'sshd_config'),

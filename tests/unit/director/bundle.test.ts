@@ -1,0 +1,201 @@
+/**
+ * The director as shipped: one esbuild cjs file, copied to a directory with no node_modules,
+ * run as a process against a real loopback sshd whose forced command plays every capsule.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../../../src/director/exit-codes';
+import type { BackupEntry } from '../../../src/director/list';
+import { startSshd, type Sshd } from '../ssh/sshd-harness';
+import { testPlan } from './plan-fixture';
+
+const CAPSULES = `#!/bin/bash
+set -u
+state=@DIR@/state
+mkdir -p "$state/backups"
+cmd="\${SSH_ORIGINAL_COMMAND:-}"
+echo "$cmd" >>"$state/calls.log"
+now() { date +%s%3N; }
+read -r capsule arg <<<"$cmd"
+case "$capsule" in
+  pause_containers) t=$(now); echo "SBDI-RESULT {\\"ok\\":true,\\"paused\\":2,\\"deadline\\":60,\\"armedAt\\":$t,\\"pausedAt\\":$t}" ;;
+  unpause_containers) echo "SBDI-RESULT {\\"ok\\":true,\\"unpaused\\":2,\\"watchdogFired\\":false,\\"unpausedAt\\":$(now)}" ;;
+  prepare_source_snapshot) [ -e "$state/hang_snapshot" ] && sleep 20; t=$(now); echo "SBDI-RESULT {\\"ok\\":true,\\"backend\\":\\"lvm\\",\\"snapshotStartedAt\\":$t,\\"snapshotAt\\":$t}" ;;
+  perform_rsync) echo "      1,234 100%  progress" >&2; echo 'SBDI-RESULT {"ok":true,"bytes":1234,"files":5,"seconds":0,"rsyncExit":0}' ;;
+  remove_source_snapshot) echo 'SBDI-RESULT {"ok":true,"removed":true}' ;;
+  prepare_target) echo 'SBDI-RESULT {"ok":true,"backend":"zfs","freeBytes":1000000}' ;;
+  commit_backup) cat >"$state/backups/$arg.json"; echo "SBDI-RESULT {\\"ok\\":true,\\"id\\":\\"$arg\\"}" ;;
+  list_backups)
+    json="["; sep=""
+    for f in "$state"/backups/*.json; do
+      [ -e "$f" ] || continue
+      id=$(basename "$f" .json)
+      json+="$sep{\\"id\\":\\"$id\\",\\"usedBytes\\":4096,\\"compressRatio\\":2.0,\\"manifest\\":$(cat "$f")}"; sep=","
+    done
+    echo "SBDI-RESULT {\\"ok\\":true,\\"backups\\":$json]}" ;;
+  docker_status) echo 'SBDI-RESULT {"ok":true,"running":true,"containers":3,"paused":0}' ;;
+  *) echo "refused: $cmd" >&2; echo 'SBDI-RESULT {"ok":false,"code":126,"error":"refused"}'; exit 126 ;;
+esac
+`;
+
+let sshd: Sshd;
+let dir: string;
+let bundle: string;
+
+beforeAll(async () => {
+  sshd = await startSshd(CAPSULES);
+  dir = mkdtempSync(join(tmpdir(), 'sbdi-bundle-'));
+  // Same options as scripts/build.mjs, so this is the file that ships.
+  await build({
+    entryPoints: [join(__dirname, '../../../src/director/main.ts')],
+    outfile: join(dir, 'director.cjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node18',
+    external: ['cpu-features', '*.node'],
+    banner: { js: '#!/usr/bin/env node' },
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  bundle = join(dir, 'director.cjs');
+  writeFileSync(join(dir, 'known_hosts'), `${sshd.knownHostsLine}\n`);
+  writeFileSync(join(dir, 'plan.json'), JSON.stringify(plan()));
+}, 60_000);
+
+afterAll(async () => {
+  await sshd?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+function plan() {
+  const p = testPlan({ connection: '127.0.0.1', port: sshd.port });
+  p.operator.user = sshd.user;
+  return p;
+}
+
+function run(file: string, args: string[], env: Record<string, string> = {}, onStart?: (pid: number) => void): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [file, ...args],
+      {
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: dir,
+          SBDI_SSH_KEY: join(sshd.dir, 'client_ed25519'),
+          SBDI_KNOWN_HOSTS: join(dir, 'known_hosts'),
+          SBDI_STATE_DIR: join(dir, 'state'),
+          SBDI_NO_SYSLOG: '1',
+          ...env,
+        },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) => {
+        const code = error && typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : error ? -1 : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    if (child.pid !== undefined) onStart?.(child.pid);
+  });
+}
+
+describe('the director bundle', () => {
+  it('is one file that runs with no node_modules: a bad command prints usage and exits 2', async () => {
+    expect(readdirSync(dir).some((f) => f === 'node_modules')).toBe(false);
+    const r = await run(bundle, ['bogus'], { SBDI_PLAN_FILE: join(dir, 'plan.json') });
+    expect(r.code).toBe(EXIT.USAGE);
+    expect(r.stderr).toMatch(/unknown command "bogus"/);
+    expect(r.stderr).toMatch(/usage: <command>/);
+    expect((await run(bundle, [])).code).toBe(EXIT.USAGE);
+  });
+
+  it('refuses to run without a plan (exit 2)', async () => {
+    const r = await run(bundle, ['list_backups']);
+    expect(r.code).toBe(EXIT.USAGE);
+    expect(r.stderr).toMatch(/no plan compiled into this director/);
+  });
+
+  it('performs a backup over real ssh, then lists it as complete', async () => {
+    const r = await run(bundle, ['perform_backup'], { SBDI_PLAN_FILE: join(dir, 'plan.json') });
+    if (process.env.SHOW) console.log(r.stderr, r.stdout);
+    expect(r.stderr + r.stdout).toContain('complete');
+    expect(r.code).toBe(EXIT.OK);
+    expect(r.stdout).toMatch(/PHASE\s+HOST\s+DURATION\s+BYTES\s+FILES\s+STATUS/);
+    expect(r.stdout).toMatch(/pause window: \d+ ms/);
+    const calls = readFileSync(join(sshd.dir, 'state', 'calls.log'), 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
+    expect(calls).toEqual([
+      'prepare_target',
+      'pause_containers',
+      'pause_containers',
+      'prepare_source_snapshot',
+      'prepare_source_snapshot',
+      'unpause_containers',
+      'unpause_containers',
+      'perform_rsync',
+      'perform_rsync',
+      'commit_backup',
+      'remove_source_snapshot',
+      'remove_source_snapshot',
+    ]);
+
+    const list = await run(bundle, ['list_backups', '--json'], { SBDI_PLAN_FILE: join(dir, 'plan.json') });
+    expect(list.code).toBe(EXIT.OK);
+    const entries = JSON.parse(list.stdout) as BackupEntry[];
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ status: 'complete', restorable: true, usedBytes: 4096 });
+    expect(entries[0]!.manifest?.sources?.map((s) => s.treeName)).toEqual(['cassandra-1@+docker_local', 'manager-1@+docker']);
+  });
+
+  it('runs with the plan compiled in as render installs it, and refuses a restore while docker runs (exit 20)', async () => {
+    const installed = join(dir, 'installed.cjs');
+    writeFileSync(installed, `globalThis.__SBDI_PLAN__ = ${JSON.stringify(plan())};\n${readFileSync(bundle, 'utf8').replace(/^#!.*\n/, '')}`);
+    const r = await run(installed, ['restore_latest_backup']);
+    expect(r.code).toBe(EXIT.DOCKER_RUNNING);
+    expect(r.stderr + r.stdout).toMatch(/run stop_docker first/);
+  });
+
+  it('fails closed on an unknown host key before touching anything (exit 4)', async () => {
+    writeFileSync(join(dir, 'other_known_hosts'), `${sshd.otherKnownHostsLine}\n`);
+    const before = readFileSync(join(sshd.dir, 'state', 'calls.log'), 'utf8');
+    const r = await run(bundle, ['perform_backup'], { SBDI_PLAN_FILE: join(dir, 'plan.json'), SBDI_KNOWN_HOSTS: join(dir, 'other_known_hosts') });
+    expect(r.code).toBe(EXIT.CONNECT);
+    expect(r.stderr).toMatch(/HOST KEY MISMATCH/);
+    expect(readFileSync(join(sshd.dir, 'state', 'calls.log'), 'utf8')).toBe(before);
+    const list = await run(bundle, ['list_backups'], { SBDI_PLAN_FILE: join(dir, 'plan.json') });
+    expect(list.stdout).toMatch(/failed \(connect\)/);
+  });
+
+  it('on SIGINT during the snapshot, still unpauses every docker host and exits 130', async () => {
+    const state = join(sshd.dir, 'state');
+    writeFileSync(join(state, 'hang_snapshot'), '');
+    writeFileSync(join(state, 'calls.log'), '');
+    try {
+      const r = await run(bundle, ['perform_backup'], { SBDI_PLAN_FILE: join(dir, 'plan.json') }, (pid) => {
+        // Interrupt once both snapshots are running.
+        const poll = setInterval(() => {
+          const log = readFileSync(join(state, 'calls.log'), 'utf8');
+          if ((log.match(/prepare_source_snapshot/g) ?? []).length === 2) {
+            clearInterval(poll);
+            process.kill(pid, 'SIGINT');
+          }
+        }, 50);
+      });
+      expect(r.code).toBe(EXIT.SIGINT);
+      expect(r.stderr).toMatch(/SIGINT: stopping/);
+      const calls = readFileSync(join(state, 'calls.log'), 'utf8').trim().split('\n');
+      expect(calls.filter((c) => c === 'unpause_containers')).toHaveLength(2);
+      expect(calls).not.toContain('perform_rsync');
+      expect(calls).not.toContain('commit_backup');
+      const runs = readdirSync(join(dir, 'state', 'runs')).map((f) => JSON.parse(readFileSync(join(dir, 'state', 'runs', f), 'utf8')) as { status: string; failedPhase?: string; exitCode?: number });
+      expect(runs.some((x) => x.status === 'failed' && x.failedPhase === 'snapshot' && x.exitCode === 130)).toBe(true);
+    } finally {
+      rmSync(join(state, 'hang_snapshot'), { force: true });
+    }
+  });
+});
