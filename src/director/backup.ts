@@ -171,9 +171,10 @@ class BackupRun {
   private async pauseWindow(): Promise<void> {
     const { ctx, plan } = this;
     const deadlineSeconds = plan.settings.pauseDeadlineSeconds;
+    this.enter('pause');
     // Persisted BEFORE the first pause: a crash from here on makes the next run unpause.
     this.record.pauseInProgress = true;
-    this.enter('pause');
+    this.save();
     const requestedAt = ctx.now();
     // The director gives up on pause and snapshots when the hosts' own deadline would unpause
     // anyway: past it the snapshots cannot be consistent, so waiting longer gains nothing.

@@ -6,7 +6,6 @@
  */
 import type { CapsuleResult } from '../ssh/types';
 import type { Context } from './context';
-import { PhaseError, asDirectorError } from './errors';
 import { EXIT } from './exit-codes';
 import { renderTable } from './format';
 import { withLock } from './guard';
@@ -58,8 +57,7 @@ export async function dockerCommand(ctx: Context, command: DockerCommand): Promi
     ctx.print(lines.join('\n'));
     if (unreachable.length > 0) return EXIT.CONNECT;
     if (outcome.failures.length > 0) {
-      const e = asDirectorError(new PhaseError(command, EXIT.DOCKER_COMMAND, outcome.failures.map((f) => ({ host: f.host ?? '?', message: f.message }))), command);
-      ctx.report.error(command, e.message);
+      ctx.report.error(command, `failed on ${outcome.failures.map((f) => f.host ?? '?').join(', ')}`);
       return EXIT.DOCKER_COMMAND;
     }
     return EXIT.OK;

@@ -11,6 +11,7 @@ import { EXIT, type ExitCode } from './exit-codes';
 import { formatAge, formatBytes, renderTable } from './format';
 import { BACKUP_ID, backupIdTime } from './ids';
 import type { Manifest } from './manifest';
+import { pidAlive } from './lock';
 import { connectAll } from './phase';
 import type { RunRecord } from './state';
 
@@ -58,17 +59,19 @@ export function isComplete(b: TargetBackup): boolean {
   return b.manifest?.status === 'complete' && b.manifest.id === b.id;
 }
 
-export function mergeBackups(target: TargetBackup[], runs: RunRecord[], now: number): BackupEntry[] {
+/** `alive` tells a live run from one whose director died (shown as failed before any cleanup). */
+export function mergeBackups(target: TargetBackup[], runs: RunRecord[], now: number, alive: (pid: number) => boolean = pidAlive): BackupEntry[] {
   const entries = new Map<string, BackupEntry>();
   for (const r of runs) {
     // Complete runs are listed from the target (the truth: it may have pruned them).
     if (r.status === 'complete') continue;
+    const died = r.status === 'running' && !alive(r.pid);
     entries.set(r.id, {
       id: r.id,
-      status: r.status,
+      status: died ? 'failed' : r.status,
       restorable: false,
       failedPhase: r.failedPhase ?? (r.status === 'running' ? r.phase : undefined),
-      error: r.error,
+      error: died ? `interrupted: the director stopped during ${r.phase}` : r.error,
     });
   }
   for (const b of target) {
@@ -127,7 +130,7 @@ export async function listBackups(ctx: Context, options: { json: boolean }): Pro
     failure = asDirectorError(e, 'list');
     ctx.report.error('list', `cannot list the target's backups (showing local runs only): ${failure.message}`);
   }
-  const entries = mergeBackups(target, ctx.state.runs(), ctx.now());
+  const entries = mergeBackups(target, ctx.state.runs(), ctx.now(), ctx.alive);
   if (options.json) ctx.print(JSON.stringify(entries, null, 2));
   else ctx.print(entries.length === 0 ? 'no backups' : backupsTable(entries));
   return failure?.exitCode ?? EXIT.OK;

@@ -81,7 +81,8 @@ function plan() {
 function run(file: string, args: string[], env: Record<string, string> = {}, onStart?: (pid: number) => void): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(
-      process.execPath,
+      // SBDI_TEST_NODE runs the bundle under another node (e.g. 18, the director's Debian 12 node).
+      process.env.SBDI_TEST_NODE ?? process.execPath,
       [file, ...args],
       {
         cwd: dir,

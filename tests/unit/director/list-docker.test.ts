@@ -101,3 +101,26 @@ describe('docker commands', () => {
     expect(h.printed.join('\n')).toMatch(/unpause by themselves after 60s/);
   });
 });
+
+describe('mergeBackups', () => {
+  it('shows a run whose director died as failed, a live one as running, and lets the target win', async () => {
+    const { mergeBackups } = await import('../../../src/director/list');
+    const base = { command: 'perform_backup' as const, director: 'd', startedAt: 0, pauseInProgress: false, snapshotsMayExist: false, phases: [] };
+    const entries = mergeBackups(
+      [{ id: '20240103_000000', usedBytes: 1, manifest: { id: '20240103_000000', status: 'complete' } }],
+      [
+        { ...base, id: '20240101_000000', pid: 4_194_304 + 3, status: 'running', phase: 'sync' },
+        { ...base, id: '20240102_000000', pid: process.pid, status: 'running', phase: 'pause' },
+        // A commit that reached the target although the director recorded a failure.
+        { ...base, id: '20240103_000000', pid: 1, status: 'failed', phase: 'commit', failedPhase: 'commit' },
+      ],
+      Date.UTC(2024, 0, 4),
+    );
+    expect(entries.map((e) => [e.id, e.status, e.failedPhase, e.restorable])).toEqual([
+      ['20240101_000000', 'failed', 'sync', false],
+      ['20240102_000000', 'running', 'pause', false],
+      ['20240103_000000', 'complete', undefined, true],
+    ]);
+    expect(entries[2]!.ageMs).toBe(86_400_000);
+  });
+});
