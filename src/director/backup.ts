@@ -85,6 +85,15 @@ class BackupRun {
     this.ctx.state.saveRun(this.record);
   }
 
+  /** For the paths that must go on whatever happens (unpause, cleanup): a full disk must not stop them. */
+  private trySave(): void {
+    try {
+      this.save();
+    } catch (e) {
+      this.ctx.report.warn(this.record.phase, `cannot write the run record: ${(e as Error).message}`);
+    }
+  }
+
   /** Moves to a phase: persisted first, and refused once the operator interrupted. */
   private enter(phase: string): void {
     this.record.phase = phase;
@@ -209,7 +218,7 @@ class BackupRun {
     // The unpause: every docker host, also those whose pause failed or never answered, and not
     // abortable by the operator's interrupt (that is what the operator wants to happen).
     this.record.phase = 'unpause';
-    this.save();
+    this.trySave();
     const unpauseRequestedAt = ctx.now();
     const limit = linkedSignal(undefined, ctx.unpauseTimeoutMs ?? DEFAULT_UNPAUSE_TIMEOUT_MS);
     const unpaused = await capsuleOnHosts(ctx, plan.dockerHosts, {
@@ -222,7 +231,7 @@ class BackupRun {
     limit.dispose();
     if (unpaused.failures.length === 0) {
       this.record.pauseInProgress = false;
-      this.save();
+      this.trySave();
     } else {
       ctx.report.error('unpause', `containers may stay paused until the ${deadlineSeconds}s deadline unpauses them; or run unpause_containers`);
     }
@@ -334,7 +343,7 @@ class BackupRun {
     const outcome = await capsuleOnHosts(ctx, this.sourceHosts, { phase: 'remove_snapshots', exitCode: EXIT.REMOVE_SNAPSHOTS, capsule: 'remove_source_snapshot' });
     if (outcome.failures.length === 0) {
       this.record.snapshotsMayExist = false;
-      this.save();
+      this.trySave();
     }
     if (strict) throwIfFailed({ phase: 'remove_snapshots', exitCode: EXIT.REMOVE_SNAPSHOTS }, outcome);
   }
@@ -351,7 +360,7 @@ class BackupRun {
       record.exitCode = failure.exitCode;
       record.error = failure.message;
     }
-    this.save();
+    this.trySave();
 
     const lines = ['', phaseTable(ctx.report.phases)];
     if (this.pause !== undefined) {

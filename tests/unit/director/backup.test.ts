@@ -378,3 +378,20 @@ describe('locks and crash recovery', () => {
     expect(h.state.runs().map((r) => r.status).sort()).toEqual(['complete', 'failed']);
   });
 });
+
+describe('perform_backup when the state dir breaks mid-run', () => {
+  it('still unpauses every docker host when the run record cannot be written', async () => {
+    const h = harness();
+    h.transport.on('pause_containers', (call) => {
+      // The disk "fills up" while the containers are paused (root ignores modes, so swap the store).
+      if (call.host === 'manager-1') h.ctx.state.saveRun = () => {
+        throw new Error('ENOSPC: no space left on device');
+      };
+      return undefined;
+    });
+    const code = await performBackup(h.ctx);
+    expect(code).not.toBe(EXIT.OK);
+    expectUnpausedEverywhere(h.transport);
+    expect(h.lines.join('\n')).toMatch(/cannot write the run record: ENOSPC/);
+  });
+});
