@@ -32,6 +32,8 @@ export async function runPlaybook(step: string, p: Paths, extraArgs: readonly st
       ANSIBLE_NOCOLOR: '1',
       ANSIBLE_HOST_KEY_CHECKING: 'False',
       ANSIBLE_RETRY_FILES_ENABLED: 'False',
+      // One `docker exec` per module instead of put-file + exec + cleanup: much faster, same result.
+      ANSIBLE_PIPELINING: process.env.ANSIBLE_PIPELINING ?? 'True',
       PYTHONUNBUFFERED: '1',
     },
   });

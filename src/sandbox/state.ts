@@ -17,6 +17,8 @@ export interface SandboxState {
   files: string[];
   baseImage?: string;
   appImage?: string;
+  /** layoutHash() of the harness that made it (hosts, writer, seed, run flags). */
+  layout?: string;
   /** True once create finished every step. */
   complete: boolean;
   createdAt: string;

@@ -1,17 +1,18 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { converge as convergeRun, idempotence as idempotenceRun, type PlaybookRun } from './ansible';
-import { loadAppImage, startApps } from './apps';
+import { WRITER_SCRIPT, loadAppImage, startApps } from './apps';
 import { makeBtrfsSource, mountsUnder, unmount } from './btrfs';
 import { HOSTS, checkPrefix, names, paths, subnetFor, type Names, type Paths } from './config';
 import { SandboxCleanupError, SandboxError } from './errors';
 import { docker } from './exec';
-import { containerRunning, dockerRunArgs, labelled, removeContainer, volumesFor, waitHostReady } from './hosts';
+import { HOST_RUN_FLAGS, containerRunning, dockerRunArgs, labelled, removeContainer, volumesFor, waitHostReady } from './hosts';
 import { ensureImages, type Images } from './image';
 import { writeInventory } from './inventory';
 import { withLock } from './lock';
 import { createNetwork, createVolume, removeNetwork, removeVolume } from './network';
-import { seedSource } from './seed';
+import { seedScript, seedSource } from './seed';
 import { emptyState, loadState, removeState, saveState, track, type SandboxState } from './state';
 import { formSwarm } from './swarm';
 import { baseChecks, extraChecks, runChecks, verifyContext, type VerifyCheck, type VerifyResult } from './verify';
@@ -66,6 +67,14 @@ async function timed<T>(c: Ctx, what: string, body: () => Promise<T>): Promise<T
   return r;
 }
 
+/** What a running deployment was made from besides the images; a change makes create rebuild it. */
+export function layoutHash(): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ HOSTS, WRITER_SCRIPT, HOST_RUN_FLAGS, seed: seedScript('/x') }))
+    .digest('hex')
+    .slice(0, 12);
+}
+
 export interface CreateResult {
   names: Names;
   images: Images;
@@ -82,7 +91,7 @@ export async function create(o: SandboxOptions = {}): Promise<CreateResult> {
   return withLock(c.p.lock, 'create', 900_000, async () => {
     const images = await timed(c, 'images ready', () => ensureImages(c.p, c.log));
     const prev = loadState(c.p.state);
-    if (prev?.complete && prev.baseImage === images.base) {
+    if (prev?.complete && prev.baseImage === images.base && prev.layout === layoutHash()) {
       const n = names(c.prefix, prev.subnet);
       const up = await Promise.all(HOSTS.map((h) => containerRunning(n.container(h.name))));
       if (up.every(Boolean)) {
@@ -98,6 +107,7 @@ export async function create(o: SandboxOptions = {}): Promise<CreateResult> {
     const st = emptyState(c.prefix, n.subnet);
     st.baseImage = images.base;
     st.appImage = images.app;
+    st.layout = layoutHash();
     saveState(c.p.state, st);
     try {
       await build(c, n, st, images);
