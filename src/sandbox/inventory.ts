@@ -40,6 +40,7 @@ all:
           ansible_host: ${h('backup-target')}
           backup_data_device: ${TARGET_POOL_FILE}
           backup_data_file_size: 4
+          backup_zfs_package: zfs-fuse
     backup_sources:
       hosts:
 ${source('manager-1')}
