@@ -5,7 +5,7 @@ import type { Plan } from './types';
 export * from './types';
 export * from './errors';
 export { buildPlan } from './build';
-export { readInventory, parseInventoryList } from './inventory';
+export { readInventory, parseInventoryList, type RawInventory } from './inventory';
 
 /** Inventory path → validated plan (throws InventoryError / InventoryReadError, both exit code 2). */
 export function planFromInventory(path: string): Plan {
