@@ -22,7 +22,8 @@ export function inventoryYaml(prefix: string): string {
     ].join('\n');
   };
   return `# Sandbox inventory of deployment '${prefix}' (src/sandbox/inventory.ts writes this shape).
-# Hosts are docker containers named <prefix>-<host> on the sandbox network.
+# Hosts are docker containers named <prefix>-<host> on the sandbox network. No ZFS kernel module on this
+# machine: the target uses zfs-fuse (baked into the sandbox image).
 all:
   vars:
     deployment_prefix: ${prefix}
@@ -40,6 +41,7 @@ all:
           ansible_host: ${h('backup-target')}
           backup_data_device: ${TARGET_POOL_FILE}
           backup_data_file_size: 4
+          backup_zfs_package: zfs-fuse
           backup_zfs_package: zfs-fuse
     backup_sources:
       hosts:

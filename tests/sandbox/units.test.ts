@@ -65,7 +65,7 @@ describe('inventory', () => {
     }
     expect(hv['manager-1']).toMatchObject({ btrfs_backup_source: true, btrfs_backup_source_dir: '/docker', backup_snapshot_storage: 0 });
     expect(hv['solr-1']).toMatchObject({ btrfs_backup_source: true, btrfs_backup_source_dir: '/docker_local' });
-    expect(hv['backup-target']).toMatchObject({ backup_data_device: '/var/lib/sbdi/backup-pool.img', backup_data_file_size: 4 });
+    expect(hv['backup-target']).toMatchObject({ backup_data_device: '/var/lib/sbdi/backup-pool.img', backup_data_file_size: 4, backup_zfs_package: 'zfs-fuse' });
     rmSync(file);
   });
 });
