@@ -5,6 +5,7 @@ import {
   HOST_NAME,
   OBJECT_NAME,
   ZFS_COMPRESSION,
+  ZFS_FUSE_COMPRESSION,
   ansibleBoolean,
   isSafePath,
   nonNegativeInteger,
@@ -299,14 +300,13 @@ function buildTarget(host: string, v: HostVars): TargetPlan {
   const target: TargetPlan = { host, backend, root, current: `${root}/current`, restoreMount: `${root}/restore` };
   if (backend === 'zfs') {
     const pool = v.matching('backup_zfs_pool', 'backup', OBJECT_NAME, NAME_RULE);
-    target.zfs = {
-      pool,
-      dataset: `${pool}/current`,
-      package: v.oneOf('backup_zfs_package', 'zfsutils-linux', ['zfsutils-linux', 'zfs-fuse'] as const),
-      compression: v.matching('backup_zfs_compression', 'gzip-7', ZFS_COMPRESSION, 'expected a ZFS compression: off, lz4, gzip, gzip-1..9, zstd, zstd-1..19'),
-      dataDevice,
-      dataFileSizeGiB,
-    };
+    const pkg = v.oneOf('backup_zfs_package', 'zfsutils-linux', ['zfsutils-linux', 'zfs-fuse'] as const);
+    const compression = v.matching('backup_zfs_compression', 'gzip-7', ZFS_COMPRESSION, 'expected a ZFS compression: off, lz4, gzip, gzip-1..9, zstd, zstd-1..19');
+    // zfs-fuse is pool version 23: no feature flags, so neither lz4 nor zstd.
+    if (pkg === 'zfs-fuse' && ZFS_COMPRESSION.test(compression) && !ZFS_FUSE_COMPRESSION.test(compression)) {
+      v.problem('backup_zfs_compression', compression, 'zfs-fuse (backup_zfs_package) supports only off, on, lzjb, zle, gzip, gzip-1..9');
+    }
+    target.zfs = { pool, dataset: `${pool}/current`, package: pkg, compression, dataDevice, dataFileSizeGiB };
   } else if (backend === 'btrfs') {
     target.btrfs = {
       dataDevice,

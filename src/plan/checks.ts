@@ -15,6 +15,8 @@ export const BACKUP_ID = /^[0-9]{8}_[0-9]{6}$/;
 /** A connection address: host name, FQDN, IPv4 or IPv6 literal. */
 export const CONNECTION = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
 export const ZFS_COMPRESSION = /^(on|off|lz4|lzjb|zle|gzip|gzip-[1-9]|zstd|zstd-([1-9]|1[0-9])|zstd-fast)$/;
+/** What zfs-fuse (pool version 23, no feature flags) accepts. */
+export const ZFS_FUSE_COMPRESSION = /^(on|off|lzjb|zle|gzip|gzip-[1-9])$/;
 export const BTRFS_COMPRESSION = /^(no|zlib|lzo|zstd)(:[0-9]{1,2})?$/;
 
 /** What Ansible's `bool` reads as true and false (ansible.module_utils.parsing.convert_bool). */

@@ -35,7 +35,10 @@ export const CAPSULES: CapsuleSpec[] = [
 ];
 
 /** Helpers installed beside the capsules but not callable through sudo. */
-export const HELPERS = [{ name: 'sbdi-pause-watchdog', role: 'docker' as Role, purpose: 'detached deadline that unpauses by itself (started by pause_containers)' }];
+export const HELPERS = [
+  { name: 'sbdi-pause-watchdog', role: 'docker' as Role, purpose: 'detached deadline that unpauses by itself (started by pause_containers)' },
+  { name: 'sbdi-target-setup', role: 'target' as Role, purpose: 'create or import the backup store, never formatting what exists (run by the playbook)' },
+];
 
 /** Operator commands installed on the director, seed names. */
 export const OPERATOR_COMMANDS: { name: string; purpose: string }[] = [

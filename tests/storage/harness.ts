@@ -1,0 +1,118 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { planFromInventory } from '../../src/plan';
+import { renderPlan, writeRendered } from '../../src/render';
+import { paths } from '../../src/sandbox/config';
+import { ensureImages } from '../../src/sandbox/image';
+
+/**
+ * Storage tests run the rendered capsules for real, as root, inside throwaway containers of the
+ * sandbox's base image (btrfs-progs, zfs-fuse, rsync, openssh, sudo, acl, attr), started with the
+ * capability set that works on this machine instead of --privileged. Containers are named
+ * `storagetest-*` and always removed; loop devices are only ever used through `mount -o loop`
+ * (autoclear), never detached wholesale.
+ */
+export const RUN_FLAGS = [
+  '--cap-add', 'ALL',
+  '--cap-drop', 'SYS_RESOURCE',
+  '--security-opt', 'seccomp=unconfined',
+  '--security-opt', 'systempaths=unconfined',
+  '--device-cgroup-rule', 'a *:* rwm',
+  '--device', '/dev/fuse',
+  '--device', '/dev/loop-control',
+];
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function docker(args: string[], input?: string, timeoutMs = 600_000): Run {
+  const r = spawnSync('docker', args, { encoding: 'utf8', input, timeout: timeoutMs, maxBuffer: 64 << 20 });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
+}
+
+export function dockerAvailable(): boolean {
+  return docker(['info', '--format', '{{.ServerVersion}}'], undefined, 20_000).code === 0;
+}
+
+/** The sandbox's base image, built if this machine has none yet (minutes when cold). */
+export async function baseImage(): Promise<string> {
+  const images = await ensureImages(paths('uat'), (m) => process.stderr.write(`storage tests: ${m}\n`));
+  return images.base;
+}
+
+/** Starts a container that stays up (tini + sleep), its hostname the rendered host's name. */
+export function startContainer(name: string, hostname: string, image: string): void {
+  removeContainer(name);
+  const r = docker(['run', '-d', '--name', name, '--hostname', hostname, '--label', 'sbdi.storagetest=1', ...RUN_FLAGS,
+    '--entrypoint', '/usr/bin/tini', image, '--', 'sleep', 'infinity']);
+  if (r.code !== 0) throw new Error(`docker run ${name}: ${r.stderr}`);
+}
+
+/**
+ * Removes a container after unmounting what its tests mounted inside it (a loop mount's loop
+ * device is released by its unmount), deepest first.
+ */
+export function removeContainer(name: string): void {
+  if (docker(['inspect', name], undefined, 30_000).code !== 0) return;
+  docker(['exec', name, 'bash', '-c',
+    'pkill -x rsync; for m in $(awk \'$2 ~ "^/(backup|docker|docker_local|mnt|srv)" {print $2}\' /proc/mounts | sort -r); do umount -l "$m"; done; ' +
+    'zpool export -a 2>/dev/null; pkill -x zfs-fuse; sleep 1; true'], undefined, 120_000);
+  docker(['rm', '-f', '-v', name], undefined, 120_000);
+}
+
+export function exec(name: string, script: string, timeoutMs = 600_000): Run {
+  return docker(['exec', name, 'bash', '-c', script], undefined, timeoutMs);
+}
+
+/** Renders an inventory (YAML text) and returns the directory holding DIR/<host>/…. */
+export function render(inventoryYaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sbdi-storagetest-'));
+  const inv = join(dir, 'hosts.yml');
+  writeFileSync(inv, inventoryYaml);
+  const out = join(dir, 'rendered');
+  writeRendered(renderPlan(planFromInventory(inv), '// director bundle stand-in\n'), out);
+  return out;
+}
+
+/** Copies a host's rendering and tests/storage into the container and installs the host there. */
+export function install(name: string, rendered: string, host: string): void {
+  for (const [from, to] of [[join(rendered, host), '/tmp/rendered'], [__dirname, '/tmp/storage']] as const) {
+    const r = docker(['cp', from, `${name}:${to}`]);
+    if (r.code !== 0) throw new Error(`docker cp ${from}: ${r.stderr}`);
+  }
+  const r = exec(name, 'bash /tmp/storage/install-host.sh /tmp/rendered');
+  if (r.code !== 0) throw new Error(`install-host.sh in ${name}: ${r.stdout}\n${r.stderr}`);
+  rmSync(join(rendered, '..'), { recursive: true, force: true });
+}
+
+/** An inventory of one host that is both target and source, plus the director the plan needs. */
+export function inventory(target: Record<string, string | number>, source: Record<string, string | number | boolean>): string {
+  const vars = (o: Record<string, unknown>) => Object.entries(o).map(([k, v]) => `          ${k}: ${JSON.stringify(v)}`).join('\n');
+  return `all:
+  vars:
+    deployment_prefix: storagetest
+  children:
+    backup_director:
+      hosts:
+        backup-director:
+    backup_targets:
+      hosts:
+        storage-1:
+          ansible_host: 127.0.0.1
+${vars(target)}
+    backup_sources:
+      hosts:
+        storage-1:
+${vars(source)}
+`;
+}
+
+/** `FIGURE name value` lines of a scenario's output. */
+export function figures(stdout: string): Record<string, string> {
+  return Object.fromEntries([...stdout.matchAll(/^FIGURE (\S+) (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+}

@@ -1,0 +1,58 @@
+#!/bin/bash
+# Installs one host's rendered files (`sbdi-backup render` output for that host, copied to DIR)
+# inside a throwaway test container, the way the role does: files at their paths, the operator
+# without a password, the sources' root-only keys, authorized_keys with the key tokens replaced,
+# known_hosts for the target. Only for hosts that are both source and target (storage tests:
+# the source's rsync reaches the target's forced commands over ssh to 127.0.0.1).
+#   install-host.sh DIR
+set -euo pipefail
+dir=${1:?usage: install-host.sh DIR}
+cd "$dir"
+host=$(python3 -c 'import json,sys; print(json.load(open("host.json"))["name"])')
+
+getent group backupoperator >/dev/null || groupadd -g 1901 backupoperator
+getent passwd backupoperator >/dev/null || useradd -u 1901 -g 1901 -m -d /home/backupoperator -s /bin/bash backupoperator
+usermod -p '*' backupoperator
+
+# MANIFEST.yml is simple enough to read without a YAML library: path, src, mode per entry.
+python3 - <<'PY'
+import os, re, shutil
+entries, cur = [], None
+for line in open("MANIFEST.yml"):
+    m = re.match(r'^- path: (.*)$', line)
+    if m:
+        cur = {"path": m.group(1).strip('"')}
+        entries.append(cur)
+        continue
+    m = re.match(r'^  (src|mode): "?([^"]*)"?$', line.rstrip("\n"))
+    if m and cur is not None:
+        cur[m.group(1)] = m.group(2)
+for e in entries:
+    os.makedirs(os.path.dirname(e["path"]), exist_ok=True)
+    shutil.copyfile(e["src"], e["path"])
+    os.chmod(e["path"], int(e["mode"], 8))
+    os.chown(e["path"], 0, 0)
+PY
+visudo -cf /etc/sudoers.d/43-sbdi-backup >/dev/null
+
+install -d -m 0700 /etc/sbdi/backup
+for k in push pull; do
+  [ -f "/etc/sbdi/backup/${k}_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "sbdi-backup ${k} ${host}" -f "/etc/sbdi/backup/${k}_ed25519"
+done
+keys=/home/backupoperator/.ssh/authorized_keys
+install -d -m 0700 -o backupoperator -g backupoperator /home/backupoperator/.ssh
+for k in push pull; do
+  pub=$(cut -d' ' -f1,2 "/etc/sbdi/backup/${k}_ed25519.pub")
+  sed -i "s|@@KEY:${host}:${k}@@|${pub}|" "$keys"
+done
+sed -i '/@@KEY:/d' "$keys"
+chown root:root "$keys"
+chmod 0644 "$keys"
+
+mkdir -p /run/sshd
+pgrep -x sshd >/dev/null || { ssh-keygen -A >/dev/null && /usr/sbin/sshd; }
+printf '127.0.0.1 %s\n' "$(cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub)" >/etc/sbdi/backup/known_hosts
+chmod 0600 /etc/sbdi/backup/known_hosts
+for n in $(seq 0 63); do [ -e "/dev/loop$n" ] || mknod -m 0660 "/dev/loop$n" b 7 "$n"; done
+[ -e /dev/btrfs-control ] || mknod -m 0600 /dev/btrfs-control c 10 234
+echo "installed ${host}"

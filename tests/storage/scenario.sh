@@ -1,0 +1,191 @@
+#!/bin/bash
+# One storage round trip with the rendered capsules, inside a test container where one host is
+# both source and target (install-host.sh ran): the source's perform_rsync and restore_source reach
+# the target's receive_backup and send_restore over ssh to 127.0.0.1, as between two hosts.
+#   scenario.sh SOURCE_BACKEND LIVE_DIR TREE [ZFS_SOURCE_DATASET]
+# Prints "CHECK <name>: ok" per check, "FIGURE <name> <value>" per measurement, and exits
+# non-zero at the first failed check, with the differing listings.
+set -euo pipefail
+export LC_ALL=C
+here=$(cd "$(dirname "$0")" && pwd)
+src_backend=$1 live=$2 tree=$3 zfs_dataset=${4:-}
+L=/opt/sbdi/backup/libexec
+current=/backup/current restore=/backup/restore
+id1=20260101_010101 id2=20260102_020202
+
+fail() {
+  echo "CHECK $1: FAILED${2:+ ($2)}"
+  exit 1
+}
+ok() { echo "CHECK $1: ok"; }
+figure() { echo "FIGURE $1 $2"; }
+
+# Runs a capsule; its result line must say ok. Sets $result to the line's JSON.
+capsule() {
+  local out
+  out=$("$L/$1" "${@:2}" 2>>/tmp/scenario.log) || {
+    tail -n 20 /tmp/scenario.log
+    fail "capsule $1 runs" "exit $?: ${out##*$'\n'}"
+  }
+  result=${out##*SBDI-RESULT }
+  python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1])["ok"] else 1)' "$result" || fail "capsule $1 result" "$result"
+}
+field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]); [v := v[int(k)] if isinstance(v, list) else v[k] for k in sys.argv[2].split(".")]; print(json.dumps(v))' "$result" "$1"; }
+
+manifest() { printf '{"id":"%s","status":"complete","sources":[]}' "$1"; }
+
+listing() { python3 "$here/treelist.py" --exclude .sbdi-snapshot "$@"; }
+same() { # same NAME LISTING_A LISTING_B
+  if ! diff -u "$2" "$3" >/tmp/scenario.diff; then
+    head -c 6000 /tmp/scenario.diff
+    fail "$1" "listings differ"
+  fi
+  ok "$1"
+}
+
+# --- the store -----------------------------------------------------------------------------
+capsule sbdi-target-setup
+[ "$(field changed)" = true ] || fail "first sbdi-target-setup creates the store" "$result"
+capsule sbdi-target-setup
+[ "$(field changed)" = false ] || fail "second sbdi-target-setup changes nothing" "$result"
+ok "sbdi-target-setup creates the store, then changes nothing"
+
+# Listing flags: zfs-fuse keeps whole-second mtimes only and reports no holes (FUSE).
+zfs_fuse=false
+if pgrep -x zfs-fuse >/dev/null; then zfs_fuse=true; fi
+store_flags=(--no-holes)
+restore_flags=()
+if [ "$zfs_fuse" = true ]; then
+  store_flags+=(--mtime-seconds)
+  restore_flags+=(--mtime-seconds)
+fi
+[ "$src_backend" != zfs ] || restore_flags+=(--no-holes)
+
+# --- the source: its filesystem, then the fidelity tree ----------------------------------------
+mkdir -p "$live" /var/lib/storagetest
+case "$src_backend" in
+  btrfs)
+    truncate -s 1G /var/lib/storagetest/source.img
+    mkfs.btrfs -q /var/lib/storagetest/source.img >/dev/null
+    mkdir -p /mnt/source-top
+    mount -o loop /var/lib/storagetest/source.img /mnt/source-top
+    btrfs subvolume create /mnt/source-top/live >/dev/null
+    umount /mnt/source-top
+    mount -o loop,subvol=live /var/lib/storagetest/source.img "$live"
+    ;;
+  zfs)
+    if ! pgrep -x zfs-fuse >/dev/null; then
+      grep -qx enable-xattr /etc/zfs/zfsrc || echo enable-xattr >>/etc/zfs/zfsrc
+      zfs-fuse --pidfile /run/zfs-fuse.pid
+      for _ in $(seq 1 40); do zpool list >/dev/null 2>&1 && break; sleep 0.25; done
+      zfs_fuse=true
+      store_flags+=(--mtime-seconds)
+      restore_flags+=(--mtime-seconds)
+    fi
+    truncate -s 1G /var/lib/storagetest/source.img
+    zpool create -m none "${zfs_dataset%%/*}" /var/lib/storagetest/source.img
+    zfs create -o mountpoint="$live" "$zfs_dataset"
+    ;;
+esac
+"$here/make-tree.sh" "$live"
+if [ "$src_backend" = zfs ] && [ "$zfs_fuse" = true ]; then
+  # setfacl on zfs-fuse leaves the permission bits as they were (a kernel filesystem sets them
+  # from the ACL): make the tree what it would be on a kernel filesystem, with the capsules' own
+  # function for that.
+  # shellcheck source=/dev/null
+  source <(sed -n '/^sbdi_acl_modes() {$/,/^}$/p' "$L/restore_source")
+  sbdi_acl_modes "$live" >/dev/null
+fi
+listing "${store_flags[@]}" "$live" >/tmp/L0.store
+listing "${restore_flags[@]}" "$live" >/tmp/L0.restore
+
+# --- backup 1, with writes after the snapshot ------------------------------------------------
+capsule prepare_target
+capsule prepare_source_snapshot
+echo "written after the snapshot" >"$live/after-snapshot"
+echo "appended after the snapshot" >>"$live/data/text/file-2.txt"
+chmod 0600 "$live/data/text/file-3.txt"
+capsule perform_rsync
+figure backup1_seconds "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["durationMs"]/1000)' "$result")"
+manifest "$id1" | capsule commit_backup "$id1"
+capsule remove_source_snapshot
+[ "$(field removed)" = true ] || fail "remove_source_snapshot removes it" "$result"
+capsule remove_source_snapshot
+[ "$(field removed)" = false ] || fail "remove_source_snapshot is idempotent" "$result"
+listing "${store_flags[@]}" "$current/$tree" >/tmp/B1.store
+same "the store holds the snapshot's tree, without what was written after it" /tmp/L0.store /tmp/B1.store
+
+# --- change /backup/current after the commit, in place and otherwise ---------------------------
+c="$current/$tree"
+printf 'in place' | dd of="$c/data/random/blob.bin" conv=notrunc status=none
+echo "appended in current" >>"$c/data/text/file-1.txt"
+chmod 0640 "$c/links/pair-1"
+chown 4321:4321 "$c/links/a/original"
+setfattr -n user.x -v changed "$c/meta/xattr-file"
+setfacl -m u:999:r "$c/meta/acl-file"
+touch -d '@1700000000' "$c/data/empty-file"
+rm -f "$c/symlinks/dangling"
+rm -rf "$c/empty/nested"
+echo new >"$c/new-in-current"
+capsule activate_backup "$id1"
+listing "${store_flags[@]}" "$restore/$tree" >/tmp/A1.store
+same "a committed backup does not change when /backup/current changes afterwards" /tmp/L0.store /tmp/A1.store
+[ ! -e "$restore/$tree/after-snapshot" ] || fail "data written after the snapshot is not in the backup"
+ok "data written after the snapshot is not in the backup"
+if touch "$restore/$tree/x" 2>/dev/null; then fail "the activated backup is read-only"; fi
+ok "the activated backup is read-only"
+capsule deactivate_backup
+[ "$(field deactivated)" = true ] || fail "deactivate_backup deactivates" "$result"
+capsule deactivate_backup
+[ "$(field deactivated)" = false ] || fail "deactivate_backup is idempotent" "$result"
+
+# --- backup 2: the source as it is now (incremental) -------------------------------------------
+listing "${store_flags[@]}" "$live" >/tmp/L1.store
+listing "${restore_flags[@]}" "$live" >/tmp/L1.restore
+capsule prepare_target
+capsule prepare_source_snapshot
+capsule perform_rsync
+figure backup2_seconds "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["durationMs"]/1000)' "$result")"
+manifest "$id2" | capsule commit_backup "$id2"
+capsule remove_source_snapshot
+listing "${store_flags[@]}" "$current/$tree" >/tmp/B2.store
+same "the second sync brings /backup/current back to the source" /tmp/L1.store /tmp/B2.store
+for pair in "$id1 /tmp/L0.store" "$id2 /tmp/L1.store"; do
+  set -- $pair
+  capsule activate_backup "$1"
+  listing "${store_flags[@]}" "$restore/$tree" >"/tmp/A-$1.store"
+  same "backup $1 holds its own tree after the next commit" "$2" "/tmp/A-$1.store"
+  capsule deactivate_backup
+done
+
+# --- listing: both backups, their manifests, sizes and compression ratios ---------------------
+capsule list_backups
+python3 - "$result" "$id1" "$id2" <<'PY' || fail "list_backups lists both backups with manifest, usedBytes and compressRatio"
+import json, sys
+r = json.loads(sys.argv[1])
+ids = [b["id"] for b in r["backups"]]
+assert ids == sys.argv[2:], ids
+for b in r["backups"]:
+    assert b["manifest"]["id"] == b["id"], b
+    assert isinstance(b["usedBytes"], int) and b["usedBytes"] >= 0, b
+    assert isinstance(b["compressRatio"], float) and b["compressRatio"] >= 1.0, b
+    print("FIGURE compress_ratio_%s %s" % (b["id"], b["compressRatio"]))
+    print("FIGURE used_bytes_%s %s" % (b["id"], b["usedBytes"]))
+PY
+ok "list_backups lists both backups with manifest, usedBytes and compressRatio"
+
+# --- restore backup 1 over a damaged live tree --------------------------------------------------
+rm -rf "$live/data/text" "$live/links/b"
+echo junk >"$live/junk"
+chmod 0777 "$live/modes/sticky"
+setfattr -x user.x "$live/meta/xattr-file"
+truncate -s 1 "$live/sparse/middle-holes"
+capsule activate_backup "$id1"
+capsule restore_source
+figure restore_seconds "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["durationMs"]/1000)' "$result")"
+capsule deactivate_backup
+listing "${restore_flags[@]}" "$live" >/tmp/R1.restore
+same "restoring backup 1 gives back the source tree exactly (content and metadata)" /tmp/L0.restore /tmp/R1.restore
+mountpoint -q "$restore" && fail "no activation is left behind"
+ok "no activation is left behind"
+echo "SCENARIO PASSED"
