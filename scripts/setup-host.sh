@@ -10,6 +10,8 @@ packages=(
   openssh-client openssh-server rsync sudo acl attr
   btrfs-progs zfs-fuse            # real storage backends on this kernel (no device-mapper)
   shellcheck
+  qemu-system-x86 qemu-utils      # the LVM/Gluster test VM (scripts/vm.sh): Debian's kernel under emulation, overlays
+  cpio busybox-static kmod e2fsprogs  # ... its initramfs (busybox, depmod) and root image (mkfs.ext4 -d)
   nodejs npm
 )
 

@@ -1,0 +1,140 @@
+// Test VMs for the production source backends (LVM, Gluster): Debian's own kernel under qemu
+// software emulation, booted by scripts/vm.sh from the image scripts/vm-build.sh caches. A test
+// file boots one VM in beforeAll and reuses it for all its tests.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const ROOT = join(__dirname, '..', '..');
+const VM = join(ROOT, 'scripts', 'vm.sh');
+const PROVISION = readFileSync(join(__dirname, 'provision.sh'), 'utf8');
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** One capsule run: exit code, the parsed `SBDI-RESULT` line (last stdout line), stderr. */
+export interface CapsuleRun extends Run {
+  result: Record<string, unknown> & { ok: boolean };
+}
+
+export function parseResult(stdout: string): CapsuleRun['result'] {
+  const last = stdout.trimEnd().split('\n').pop() ?? '';
+  const m = /^SBDI-RESULT (\{.*\})$/.exec(last);
+  if (!m) throw new Error(`no SBDI-RESULT as the last line of stdout:\n${stdout}`);
+  return JSON.parse(m[1]!) as CapsuleRun['result'];
+}
+
+export class TestVm {
+  /** Milliseconds from `vm.sh up` to a working ssh. */
+  bootMs = 0;
+  private sshBase: string[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly hostname: string,
+  ) {}
+
+  /** Boots a fresh VM (a stale one of the same name is stopped first); builds the image if absent. */
+  up(dataSize = '8G'): this {
+    spawnSync('bash', [VM, 'down', this.name], { stdio: 'ignore' });
+    const t0 = Date.now();
+    execFileSync('bash', [VM, 'up', this.name, '--hostname', this.hostname, '--data-size', dataSize], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      timeout: 900_000,
+    });
+    this.bootMs = Date.now() - t0;
+    const env = Object.fromEntries(
+      execFileSync('bash', [VM, 'env', this.name], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]),
+    );
+    this.sshBase = [
+      '-p', env.VM_PORT!, '-i', env.VM_KEY!, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
+      '-o', 'HostKeyAlias=sbdi-vm', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${env.VM_KNOWN_HOSTS}`,
+      '-o', 'LogLevel=ERROR', 'root@127.0.0.1',
+    ];
+    return this;
+  }
+
+  down(): void {
+    spawnSync('bash', [VM, 'down', this.name], { stdio: 'ignore' });
+  }
+
+  /** Runs a bash script as root in the VM; never throws on a non-zero exit. */
+  run(script: string, input?: string | Buffer, timeoutMs = 300_000): Run {
+    const r = spawnSync('ssh', [...this.sshBase, 'bash', '-c', shq(`set -euo pipefail; ${script}`)], {
+      input: input ?? '',
+      encoding: 'buffer',
+      timeout: timeoutMs,
+      maxBuffer: 64 << 20,
+    });
+    if (r.error) throw r.error;
+    return { code: r.status ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+  }
+
+  /** Like run, but the script must succeed; returns its stdout. */
+  sh(script: string, input?: string | Buffer): string {
+    const r = this.run(script, input);
+    if (r.code !== 0) throw new Error(`VM ${this.name}: exit ${r.code} from: ${script}\n${r.stderr}${r.stdout}`);
+    return r.stdout;
+  }
+
+  /** Starts a bash script in the VM without waiting; resolves when it ends. */
+  start(script: string): Promise<Run> {
+    return new Promise((resolve, reject) => {
+      const p = spawn('ssh', [...this.sshBase, 'bash', '-c', shq(`set -euo pipefail; ${script}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      p.on('error', reject);
+      p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+  }
+
+  /** One step of tests/vm/provision.sh in the VM. */
+  provision(...args: string[]): string {
+    const r = spawnSync('ssh', [...this.sshBase, 'bash', '-s', '--', ...args.map(shq)], { input: PROVISION, encoding: 'utf8', timeout: 300_000 });
+    if (r.status !== 0) throw new Error(`VM ${this.name}: provision ${args.join(' ')} failed (${r.status}):\n${r.stderr}${r.stdout}`);
+    return r.stdout;
+  }
+
+  /** Installs a host's rendered files (every MANIFEST.yml entry under /opt/sbdi) in the VM. */
+  installRendered(renderDir: string, host: string): void {
+    const tar = execFileSync('tar', ['-C', join(renderDir, host), '--owner=0', '--group=0', '-c', 'opt/sbdi']);
+    this.sh('tar -C / --no-same-owner -x && chmod 0755 /opt/sbdi /opt/sbdi/backup /opt/sbdi/backup/libexec /opt/sbdi/lib', tar);
+  }
+
+  /** Runs an installed capsule as root; returns exit code, result line and stderr. */
+  capsule(name: string, arg?: string): CapsuleRun {
+    const r = this.run(`/opt/sbdi/backup/libexec/${name}${arg ? ` ${shq(arg)}` : ''}`);
+    return { ...r, result: parseResult(r.stdout) };
+  }
+
+  async capsuleAsync(name: string): Promise<CapsuleRun> {
+    const r = await this.start(`/opt/sbdi/backup/libexec/${name}`);
+    return { ...r, result: parseResult(r.stdout) };
+  }
+}
+
+/** Renders an inventory into a fresh temporary directory (the CLI built by `npm run build`). */
+export function render(inventory: string): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'sbdi-vm-render-'));
+  execFileSync(process.execPath, [join(ROOT, 'dist', 'sbdi-backup.cjs'), 'render', '-i', inventory, '--out', dir, '--director-bundle', '/dev/null'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Tree listing with sizes and checksums, for comparing a snapshot, the live tree and a backup. */
+export const TREE_SUM = (dir: string): string =>
+  `cd ${shq(dir)} && find . -path ./lost+found -prune -o -type f -print0 | sort -z | xargs -0 -r sha256sum`;
