@@ -1,0 +1,181 @@
+// Checks of the Ansible side that need no managed host: lint, syntax, and that a bad inventory stops
+// the playbook on the controller before any host is contacted or anything is rendered.
+// Real-host convergence and idempotence are exercised by the sandbox (npm run sandbox -- test).
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(__dirname, '..', '..');
+const PLAYBOOK = join(ROOT, 'playbooks', 'backup.yml');
+const SEED = join(ROOT, 'tests', 'fixtures', 'inventories', 'seed', 'hosts');
+const CLI = join(ROOT, 'dist', 'sbdi-backup.cjs');
+
+const ENV = {
+  ...process.env,
+  ANSIBLE_NOCOLOR: '1',
+  ANSIBLE_FORCE_COLOR: '0',
+  ANSIBLE_RETRY_FILES_ENABLED: '0',
+  ANSIBLE_ROLES_PATH: join(ROOT, 'roles'),
+  // Never use anything from the invoking user's ssh setup.
+  ANSIBLE_HOST_KEY_CHECKING: 'False',
+};
+
+function run(cmd: string, args: string[], timeoutMs = 300_000): SpawnSyncReturns<string> {
+  return spawnSync(cmd, args, { cwd: ROOT, env: ENV, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+}
+
+let work: string;
+let bundle: string;
+
+beforeAll(() => {
+  if (!existsSync(CLI)) {
+    const b = run('npm', ['run', 'build', '--silent']);
+    if (b.status !== 0) throw new Error(`npm run build failed:\n${b.stdout}\n${b.stderr}`);
+  }
+  work = mkdtempSync(join(tmpdir(), 'sbdi-ansible-test-'));
+  bundle = join(work, 'director.cjs');
+  writeFileSync(bundle, '// stand-in director bundle for tests\n');
+});
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/**
+ * An inventory whose hosts cannot be reached: any task that tried to contact one would come back
+ * UNREACHABLE (ssh to 127.0.0.1 port 1), so "nothing touched a host" is observable.
+ */
+function unreachableInventory(sourceName: string): string {
+  return `all:
+  vars:
+    deployment_prefix: uat
+    ansible_connection: ssh
+    ansible_host: 127.0.0.1
+    ansible_port: 1
+  children:
+    backup_director:
+      hosts:
+        backup-director:
+    backup_targets:
+      hosts:
+        backup-target:
+    backup_sources:
+      hosts:
+        ${sourceName}:
+          gluster_backup_source: true
+    docker_swarm:
+      hosts:
+        ${sourceName}:
+`;
+}
+
+describe('ansible-lint', () => {
+  it('passes with the production profile (exceptions explained in .ansible-lint)', () => {
+    const r = run('ansible-lint', ['--nocolor']);
+    const out = `${r.stdout}\n${r.stderr}`;
+    expect(r.status, out).toBe(0);
+    expect(out).toMatch(/Passed with production profile: 0 failure\(s\), 0 warning\(s\)/);
+    expect(readFileSync(join(ROOT, '.ansible-lint'), 'utf8')).toMatch(/^profile: production$/m);
+  });
+});
+
+describe('playbooks/backup.yml', () => {
+  it('passes --syntax-check against the seed inventory', () => {
+    const r = run('ansible-playbook', ['--syntax-check', '-i', SEED, PLAYBOOK]);
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain('playbook: ');
+  });
+
+  it('wires every role to the seed groups and validates role arguments', () => {
+    const hosts = run('ansible-playbook', ['--list-hosts', '-i', SEED, PLAYBOOK]);
+    expect(hosts.status, `${hosts.stdout}\n${hosts.stderr}`).toBe(0);
+    const plays = hosts.stdout.split(/\n\s*play #\d+ /).slice(1).map((p) => ({
+      pattern: /^\(([^)]*)\)/.exec(p)?.[1],
+      hosts: [...p.matchAll(/^\s{6}(\S+)\s*$/gm)].map((m) => m[1]).sort(),
+    }));
+    expect(plays.map((p) => p.pattern)).toEqual([
+      'all',
+      'backup_director:backup_targets:backup_sources:docker_swarm:docker',
+      'backup_director',
+      'backup_targets',
+      'docker_swarm:docker',
+      'backup_sources',
+      'backup_director:backup_targets:backup_sources:docker_swarm:docker',
+      'all:!backup_director:!backup_targets:!backup_sources:!docker_swarm:!docker',
+    ]);
+    expect(plays[1]!.hosts).toEqual(['backup-director', 'backup-target', 'cassandra-1', 'manager-1']);
+    expect(plays[4]!.hosts).toEqual(['cassandra-1', 'manager-1']);
+    const tasks = run('ansible-playbook', ['--list-tasks', '-i', SEED, PLAYBOOK]);
+    expect(tasks.status, `${tasks.stdout}\n${tasks.stderr}`).toBe(0);
+    for (const role of ['render', 'directed', 'director', 'target', 'docker_control', 'source']) {
+      expect(existsSync(join(ROOT, 'roles', role, 'meta', 'argument_specs.yml')), role).toBe(true);
+      expect(tasks.stdout).toContain(`${role} : Validating arguments against arg spec 'main'`);
+    }
+  });
+
+  it('regenerates keys with --tags regenerate_keys: render, keys and authorized_keys only', () => {
+    const r = run('ansible-playbook', ['--list-tasks', '--tags', 'regenerate_keys', '-i', SEED, PLAYBOOK]);
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain("render : Validate the inventory and render every host's files");
+    expect(r.stdout).toContain("director : Generate the operator's ed25519 key pair");
+    expect(r.stdout).toContain('source : Generate the push and pull ed25519 key pairs');
+    expect(r.stdout).toContain('Install authorized_keys with the real public keys');
+    expect(r.stdout).not.toContain('directed : Install the rendered files');
+    expect(r.stdout).not.toContain('target : Set up ZFS storage');
+    expect(r.stdout).not.toContain('directed : Create the operator user');
+  });
+
+  it('fails on a bad inventory before touching any host, with the validation message, rendering nothing', () => {
+    const inv = join(work, 'bad.yml');
+    writeFileSync(inv, unreachableInventory('manager@+1'));
+    const renderDir = join(work, 'render-bad');
+    const r = run('ansible-playbook', ['-i', inv, PLAYBOOK, '-e', `sbdi_backup_render_dir=${renderDir}`, '-e', `sbdi_backup_director_bundle=${bundle}`]);
+    const out = `${r.stdout}\n${r.stderr}`;
+    expect(r.status, out).not.toBe(0);
+    expect(out).toContain("host 'manager@+1': inventory_hostname");
+    expect(out).toContain("'@+' separates host and path");
+    expect(out).toContain('nothing was written');
+    // Only the render play ran; no host was contacted and no later play started.
+    expect(out).not.toMatch(/UNREACHABLE/);
+    expect(out).not.toContain('PLAY [Set up the backup operator');
+    expect(out).toMatch(/backup-director\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=1/);
+    expect(existsSync(renderDir)).toBe(false);
+    expect(existsSync(`${renderDir}.new`)).toBe(false);
+  });
+
+  it('fails clearly when started with more than one inventory', () => {
+    const inv = join(work, 'good.yml');
+    writeFileSync(inv, unreachableInventory('manager-1'));
+    const r = run('ansible-playbook', ['-i', inv, '-i', SEED, PLAYBOOK, '-e', `sbdi_backup_render_dir=${join(work, 'render-two')}`]);
+    const out = `${r.stdout}\n${r.stderr}`;
+    expect(r.status, out).not.toBe(0);
+    expect(out).toContain('renders from one inventory');
+    expect(out).not.toMatch(/UNREACHABLE/);
+  });
+});
+
+describe('role render', () => {
+  it('renders every host from the whole inventory and replaces the previous rendering as a whole', () => {
+    const renderDir = join(work, 'render-seed');
+    const args = (inv: string) => [
+      '-i', inv, join(__dirname, 'render-only.yml'),
+      '-e', `sbdi_backup_render_dir=${renderDir}`, '-e', `sbdi_backup_director_bundle=${bundle}`, '-e', `sbdi_backup_cli=${CLI}`,
+    ];
+    const first = run('ansible-playbook', args(SEED));
+    expect(first.status, `${first.stdout}\n${first.stderr}`).toBe(0);
+    expect(first.stdout).toMatch(/changed=0/);
+    expect(readdirSync(renderDir).sort()).toEqual(['backup-director', 'backup-target', 'cassandra-1', 'manager-1']);
+    for (const h of readdirSync(renderDir)) {
+      expect(existsSync(join(renderDir, h, 'MANIFEST.yml'))).toBe(true);
+      expect(JSON.parse(readFileSync(join(renderDir, h, 'host.json'), 'utf8')).name).toBe(h);
+    }
+    // cassandra-1 leaves the inventory: its rendering must not survive.
+    const smaller = join(work, 'smaller');
+    writeFileSync(smaller, readFileSync(SEED, 'utf8').replace(/^cassandra-1.*$/gm, ''));
+    const second = run('ansible-playbook', args(smaller));
+    expect(second.status, `${second.stdout}\n${second.stderr}`).toBe(0);
+    expect(readdirSync(renderDir).sort()).toEqual(['backup-director', 'backup-target', 'manager-1']);
+  });
+});
