@@ -1,3 +1,5 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { HOSTS, LABEL, TARGET_DATA_DIR, hostAddress, type HostSpec, type Names } from './config';
 import { SandboxError } from './errors';
 import { DOCKER, docker, run, waitFor } from './exec';
@@ -66,8 +68,42 @@ export async function containerRunning(name: string): Promise<boolean> {
   return r.code === 0 && r.stdout.trim() === 'true';
 }
 
-/** Removes a container (and its inner mounts with it); absent is fine. */
+/**
+ * Thaws every frozen cgroup below a container's freezer cgroup. A `docker pause` inside a host (the backup's
+ * pause phase, left paused by a crash) freezes processes that SIGKILL cannot end, and `docker rm -f` of the
+ * host then fails with "did not receive an exit event". Returns how many cgroups were thawed.
+ */
+export async function thawContainer(name: string): Promise<number> {
+  const r = await run(DOCKER, ['inspect', '-f', '{{.State.Pid}}', name]);
+  const pid = Number(r.stdout.trim());
+  if (r.code !== 0 || !(pid > 0)) return 0;
+  let rel: string | undefined;
+  try {
+    rel = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+      .split('\n')
+      .map((l) => l.split(':'))
+      .find((f) => f[1]?.split(',').includes('freezer'))?.[2];
+  } catch {
+    return 0; // exited meanwhile
+  }
+  if (rel === undefined) return 0;
+  const top = join('/sys/fs/cgroup/freezer', rel);
+  let thawed = 0;
+  const walk = (dir: string): void => {
+    const state = join(dir, 'freezer.state');
+    if (existsSync(state) && readFileSync(state, 'utf8').trim() !== 'THAWED') {
+      writeFileSync(state, 'THAWED');
+      thawed++;
+    }
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(join(dir, e.name));
+  };
+  if (existsSync(top)) walk(top);
+  return thawed;
+}
+
+/** Removes a container (and its inner mounts with it), thawing paused inner containers first; absent is fine. */
 export async function removeContainer(name: string): Promise<void> {
+  await thawContainer(name).catch(() => 0);
   const r = await run(DOCKER, ['rm', '-f', '-v', name], { timeoutMs: 120_000 });
   if (r.code !== 0 && !/No such container/i.test(r.stderr)) {
     throw new SandboxError('destroy', name, `docker rm -f ${name}: ${r.stderr.trim()}`);

@@ -87,8 +87,25 @@ export interface CreateResult {
 /** molecule `create`: images, network, volumes, btrfs sources, containers, swarm, apps, inventory. */
 export async function create(o: SandboxOptions = {}): Promise<CreateResult> {
   const c = ctxOf(o);
+  try {
+    return await createLocked(c, o);
+  } finally {
+    removeDirIfEmpty(c.p.dir);
+  }
+}
+
+/** The deployment directory goes once nothing (state, lock, images, mounts) is left in it. */
+function removeDirIfEmpty(dir: string): void {
+  try {
+    if (existsSync(dir) && readdirSync(dir).length === 0) rmSync(dir, { recursive: true });
+  } catch {
+    /* another command took the lock meanwhile */
+  }
+}
+
+async function createLocked(c: Ctx, o: SandboxOptions): Promise<CreateResult> {
   const t0 = Date.now();
-  return withLock(c.p.lock, 'create', 900_000, async () => {
+  return withLock(c.p.lock, 'create', 900_000, async (): Promise<CreateResult> => {
     const images = await timed(c, 'images ready', () => ensureImages(c.p, c.log));
     const prev = loadState(c.p.state);
     if (prev?.complete && prev.baseImage === images.base && prev.layout === layoutHash()) {
@@ -182,14 +199,21 @@ async function destroyResources(c: Ctx, st: SandboxState): Promise<void> {
   const volumes = uniq([...st.volumes, ...(await labelled('volume', c.prefix).catch(() => []))]);
   for (const x of volumes) if (!(await attempt(() => removeVolume(x)))) left.volumes.push(x);
   const mounts = uniq([...st.mounts, ...mountsUnder(c.p.dir)]).sort().reverse();
-  for (const x of mounts) if (!(await attempt(() => unmount(x)))) left.mounts.push(x);
-  for (const f of st.files) {
-    if (!(await attempt(async () => rmSync(f, { force: true })))) left.files.push(f);
+  if (left.containers.length > 0) {
+    // A container still alive holds its btrfs filesystem in its own mount namespace: unmounting here and
+    // deleting the image would leave an attached loop device on a deleted file. Keep them for the next down.
+    left.mounts.push(...mounts);
+    left.files.push(...st.files);
+  } else {
+    for (const x of mounts) if (!(await attempt(() => unmount(x)))) left.mounts.push(x);
+    for (const f of st.files) {
+      if (!(await attempt(async () => rmSync(f, { force: true })))) left.files.push(f);
+    }
   }
   // Leftover directories of ours, only when nothing is mounted below them any more.
   for (const d of ['btrfs', 'mnt', 'inventory']) {
     const dir = join(c.p.dir, d);
-    if (existsSync(dir) && mountsUnder(dir).length === 0) {
+    if (left.containers.length === 0 && existsSync(dir) && mountsUnder(dir).length === 0) {
       await attempt(async () => rmSync(dir, { recursive: true, force: true }));
     }
   }
@@ -208,11 +232,7 @@ export async function destroy(o: SandboxOptions = {}): Promise<void> {
     const st = loadState(c.p.state) ?? emptyState(c.prefix, o.subnet ?? subnetFor(c.prefix));
     await destroyResources(c, st);
   });
-  try {
-    if (existsSync(c.p.dir) && readdirSync(c.p.dir).length === 0) rmSync(c.p.dir, { recursive: true });
-  } catch {
-    /* another command took the lock meanwhile */
-  }
+  removeDirIfEmpty(c.p.dir);
   c.log(`destroyed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 

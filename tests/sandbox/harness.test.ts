@@ -1,7 +1,7 @@
 // The sandbox platform for real: create -> checks -> destroy, with a prefix of its own so it never touches
 // a `uat` or `prod` deployment someone else has up on this machine.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -206,11 +206,20 @@ describe('sandbox platform', () => {
     }
   });
 
-  it('destroy removes every container, network, volume, mount and loop device of the deployment', async () => {
+  it('destroy removes every container, network, volume, mount and loop device, even with paused apps and a mounted snapshot', async () => {
+    // What a backup killed mid-way leaves: inner containers frozen, a snapshot bind-mounted, a zfs pool mounted.
+    const m1 = HOSTS.find((h) => h.name === 'manager-1')!;
+    sh('manager-1', `docker pause ${m1.apps.join(' ')} >/dev/null
+      btrfs subvolume snapshot -r /docker /docker/.sbdi-snapshot >/dev/null
+      mkdir -p /btrfs_backupsource && mount --bind -o ro /docker/.sbdi-snapshot /btrfs_backupsource`);
+    sh('backup-target', `zfs-fuse; for i in $(seq 50); do zpool list >/dev/null 2>&1 && break; sleep 0.1; done
+      truncate -s 256M /var/lib/sbdi/p.img && zpool create -m /backup sbxleft /var/lib/sbdi/p.img`);
+    expect(sh('manager-1', `docker ps --filter status=paused -q | wc -l`).trim()).toBe(String(m1.apps.length));
     await destroy(opts);
     expect(await leftovers(PREFIX)).toEqual([]);
     expect(loadState(deploymentPaths(opts).state)).toBeUndefined();
     expect((await status(opts)).containers).toEqual([]);
+    expect(existsSync(deploymentPaths(opts).dir)).toBe(false);
   });
 });
 
@@ -220,6 +229,7 @@ describe('sandbox cleanup after failures', () => {
     // 172.17.0.0/16 is the default bridge of the machine's dockerd: the overlap check refuses it.
     await expect(create(clash)).rejects.toThrow(/sandbox create: subnet 172\.17\.5\.0\/24 overlaps/);
     expect(await leftovers('sbxf')).toEqual([]);
+    expect(existsSync(deploymentPaths({ prefix: 'sbxf', root: ROOT }).dir)).toBe(false);
   });
 
   it('down from a fresh process cleans up after create was killed with SIGKILL half way', async () => {
@@ -237,7 +247,9 @@ describe('sandbox cleanup after failures', () => {
     await new Promise((r) => child.once('exit', r));
     expect(loadState(p.state)?.complete).toBe(false);
     const r = await run('node', [bundle, 'down', '--prefix', prefix], { cwd: ROOT, timeoutMs: 300_000 });
+    rmSync(bundle, { force: true });
     expect(r.code, r.stderr).toBe(0);
     expect(await leftovers(prefix)).toEqual([]);
+    expect(existsSync(p.dir)).toBe(false);
   });
 });
