@@ -37,7 +37,7 @@ manifest() { printf '{"id":"%s","status":"complete","sources":[]}' "$1"; }
 listing() { python3 "$here/treelist.py" --exclude .sbdi-snapshot "$@"; }
 same() { # same NAME LISTING_A LISTING_B
   if ! diff -u "$2" "$3" >/tmp/scenario.diff; then
-    head -c 6000 /tmp/scenario.diff
+    grep -a '^[-+][^-+]' /tmp/scenario.diff | cut -c1-400 | head -n 40
     fail "$1" "listings differ"
   fi
   ok "$1"
