@@ -42,7 +42,6 @@ all:
           backup_data_device: ${TARGET_POOL_FILE}
           backup_data_file_size: 4
           backup_zfs_package: zfs-fuse
-          backup_zfs_package: zfs-fuse
     backup_sources:
       hosts:
 ${source('manager-1')}

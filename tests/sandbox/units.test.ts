@@ -47,6 +47,22 @@ describe('inventory', () => {
   it('the committed uat inventory is what the generator writes', () => {
     expect(readFileSync(join(ROOT, 'tests/sandbox/inventory/uat/hosts.yml'), 'utf8')).toBe(inventoryYaml('uat'));
   });
+  it('no host variable is written twice (YAML would silently keep the last)', () => {
+    const lines = inventoryYaml('uat').split('\n');
+    let host = '';
+    const seen = new Set<string>();
+    for (const l of lines) {
+      const hostLine = /^ {8}([\w-]+):$/.exec(l);
+      if (hostLine) host = hostLine[1]!;
+      const v = /^ {10}(\w+):/.exec(l);
+      if (v) {
+        const key = `${host}.${v[1]}`;
+        expect(seen.has(key), key).toBe(false);
+        seen.add(key);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(10);
+  });
   it('ansible reads the prod inventory with the groups, hosts and vars of the contract', () => {
     const file = join(ROOT, '.cache', 'sandbox', 'unit-inventory-prod.yml');
     mkdirSync(join(ROOT, '.cache', 'sandbox'), { recursive: true });
