@@ -1,6 +1,7 @@
 // CLI of the sandbox platform: npm run sandbox -- up|create|converge|idempotence|verify|down|destroy|status [--prefix uat]
 import { SandboxError } from './errors';
-import { converge, create, destroy, idempotence, status, verify, type SandboxOptions } from './steps';
+import { demo, type DemoOptions } from './demo';
+import { converge, create, destroy, idempotence, status, verify } from './steps';
 
 const USAGE = `usage: sandbox <command> [--prefix NAME] [--subnet A.B.C.0/24] [--keep-on-failure]
 commands:
@@ -10,10 +11,11 @@ commands:
   verify         platform checks (services, ssh, btrfs, swarm, writers)
   test           create, converge, idempotence, verify, then destroy (always)
   down | destroy remove everything the deployment made (works after a crash)
-  status         what exists for the deployment`;
+  status         what exists for the deployment
+  demo [--keep]  the main job: create, install, back up, damage, restore, verify (then destroy)`;
 
-function parseArgs(argv: string[]): { command: string; opts: SandboxOptions } {
-  const opts: SandboxOptions = {};
+function parseArgs(argv: string[]): { command: string; opts: DemoOptions } {
+  const opts: DemoOptions = {};
   let command = '';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -26,6 +28,7 @@ function parseArgs(argv: string[]): { command: string; opts: SandboxOptions } {
     else if (a.startsWith('--prefix=')) opts.prefix = a.slice('--prefix='.length);
     else if (a === '--subnet') opts.subnet = value();
     else if (a === '--keep-on-failure') opts.keepOnFailure = true;
+    else if (a === '--keep') opts.keep = true;
     else if (a === '-h' || a === '--help') command = 'help';
     else if (!command) command = a;
     else throw new SandboxError('cli', undefined, `unexpected argument ${JSON.stringify(a)}\n${USAGE}`);
@@ -68,6 +71,9 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
       return 0;
     }
+    case 'demo':
+      await demo(opts);
+      return 0;
     case 'help':
       process.stdout.write(`${USAGE}\n`);
       return 0;

@@ -1,0 +1,121 @@
+// The main job, end to end on real hosts: a sandbox platform is created, installed by the
+// playbook (twice: the second run must change nothing), backed up by the operator, damaged,
+// restored and verified tree by tree against the backup, then started again.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HOSTS, type Names } from './config';
+import { SandboxError } from './errors';
+import { DOCKER, dockerBash, run, type RunResult } from './exec';
+import { converge, create, deploymentNames, deploymentPaths, destroy, idempotence, verify, type SandboxOptions } from './steps';
+
+export interface DemoOptions extends SandboxOptions {
+  /** Leave the sandbox running at the end (default: destroy it). */
+  keep?: boolean;
+}
+
+const SOURCES = HOSTS.filter((h) => h.sourceDir !== undefined);
+const DIRECTOR = 'backup-director';
+const TARGET = 'backup-target';
+
+function banner(text: string): void {
+  process.stdout.write(`\n=== ${text}\n`);
+}
+
+/** Runs an operator command on the director as the unprivileged operator, output shown live. */
+async function operator(n: Names, command: string, args: string[] = [], expectCode = 0): Promise<RunResult> {
+  process.stdout.write(`\n$ ${command}${args.length ? ` ${args.join(' ')}` : ''}    (as backupoperator on ${DIRECTOR})\n`);
+  const r = await run(
+    DOCKER,
+    ['exec', '-u', 'backupoperator', '-w', '/home/backupoperator', n.container(DIRECTOR), `/opt/sbdi/backup/bin/${command}`, ...args],
+    { stream: true, timeoutMs: 900_000 },
+  );
+  if (r.code !== expectCode) {
+    throw new SandboxError('demo', DIRECTOR, `${command} exited ${r.code}, expected ${expectCode}`);
+  }
+  return r;
+}
+
+/** Canonical listing (content and metadata) of a tree inside a container. */
+async function listing(n: Names, host: string, dir: string, treelist: string): Promise<string> {
+  // zfs-fuse keeps whole-second mtimes and reports no holes: compare at that precision.
+  return dockerBash('demo', host, n.container(host), `python3 - --no-holes --mtime-seconds --exclude .sbdi-snapshot ${dir}`, {
+    input: treelist,
+  });
+}
+
+function firstDifference(a: string, b: string): string {
+  const la = a.split('\n');
+  const lb = b.split('\n');
+  for (let i = 0; i < Math.max(la.length, lb.length); i++) {
+    if (la[i] !== lb[i]) return `line ${i + 1}:\n  backup:   ${la[i] ?? '(none)'}\n  restored: ${lb[i] ?? '(none)'}`;
+  }
+  return '(identical)';
+}
+
+export async function demo(o: DemoOptions = {}): Promise<void> {
+  const p = deploymentPaths(o);
+  const treelist = readFileSync(join(p.root, 'tests', 'storage', 'treelist.py'), 'utf8');
+  let ok = false;
+  try {
+    banner('1. a sandbox platform of real hosts: director, target, 3 btrfs sources, 2 docker hosts in a swarm with writing apps');
+    await create(o);
+    const n = deploymentNames(o);
+
+    banner('2. install with ansible-playbook playbooks/backup.yml, then again: the second run must change nothing');
+    await converge(o);
+    await idempotence(o);
+    await verify(o);
+
+    banner('3. back up: pause everything, snapshot every source, unpause, sync, commit');
+    await operator(n, 'perform_backup');
+    const listed = await operator(n, 'list_backups', ['--json']);
+    const backups = JSON.parse(listed.stdout) as { id: string; status: string }[];
+    const latest = backups.filter((b) => b.status === 'complete').map((b) => b.id).sort().pop();
+    if (!latest) throw new SandboxError('demo', DIRECTOR, 'no complete backup listed after perform_backup');
+    await operator(n, 'list_backups');
+
+    banner(`4. damage the platform after backup ${latest}`);
+    await dockerBash('demo', 'manager-1', n.container('manager-1'), 'echo "written after the backup" >/docker/portal/after-backup.txt; rm -rf /docker/registry; echo "  manager-1: removed /docker/registry, added /docker/portal/after-backup.txt"', { stream: true });
+    await dockerBash('demo', 'cassandra-1', n.container('cassandra-1'), 'find /docker_local/seed -type f | head -n 3 | while read -r f; do echo corrupted >"$f"; done; chmod 0777 /docker_local/seed; echo "  cassandra-1: corrupted 3 files, chmod 0777 /docker_local/seed"', { stream: true });
+    await dockerBash('demo', 'solr-1', n.container('solr-1'), 'rm -rf /docker_local/seed; echo "  solr-1: removed /docker_local/seed"', { stream: true });
+
+    banner('5. a restore is refused while docker runs; stop docker everywhere, then restore the latest backup');
+    await operator(n, 'restore_latest_backup', [], 20);
+    await operator(n, 'stop_docker');
+    await operator(n, 'restore_latest_backup');
+
+    banner(`6. verify: every source tree equals backup ${latest}, byte for byte and in its metadata`);
+    const clone = 'backup/demo-verify';
+    await dockerBash('demo', TARGET, n.container(TARGET), `zfs clone -o readonly=on -o mountpoint=/mnt/demo-verify backup/current@${latest} ${clone}`);
+    try {
+      for (const s of SOURCES) {
+        const tree = `${s.name}@${s.sourceDir!.replace(/\//g, '+')}`;
+        const expected = await listing(n, TARGET, `/mnt/demo-verify/${tree}`, treelist);
+        const actual = await listing(n, s.name, s.sourceDir!, treelist);
+        const entries = expected.split('\n').filter(Boolean).length;
+        if (expected !== actual) {
+          throw new SandboxError('demo', s.name, `restored ${s.sourceDir} differs from backup ${latest}: ${firstDifference(expected, actual)}`);
+        }
+        process.stdout.write(`  ${s.name}:${s.sourceDir}: ${entries} entries identical to the backup\n`);
+      }
+    } finally {
+      await dockerBash('demo', TARGET, n.container(TARGET), `zfs destroy ${clone}`);
+    }
+    const after = await run(DOCKER, ['exec', n.container('manager-1'), 'test', '-e', '/docker/portal/after-backup.txt']);
+    if (after.code === 0) throw new SandboxError('demo', 'manager-1', 'a file written after the backup survived the restore');
+    process.stdout.write('  the file written after the backup is gone\n');
+
+    banner('7. start docker again: the apps resume from the restored state');
+    await operator(n, 'start_docker');
+    await verify(o);
+    ok = true;
+    banner('demo passed: installed, backed up, damaged, restored and verified');
+  } finally {
+    if (!o.keep) {
+      banner(ok ? 'removing the sandbox' : 'demo failed: removing the sandbox');
+      await destroy(o);
+    } else {
+      process.stdout.write('\nsandbox kept: remove it with `npm run sandbox -- down`\n');
+    }
+  }
+}
