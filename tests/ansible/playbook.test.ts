@@ -142,7 +142,7 @@ describe('playbooks/backup.yml', () => {
     expect(out).not.toContain('PLAY [Set up the backup operator');
     expect(out).toMatch(/backup-director\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=1/);
     expect(existsSync(renderDir)).toBe(false);
-    expect(existsSync(`${renderDir}.new`)).toBe(false);
+    expect(readdirSync(work).filter((f) => f.startsWith('render-bad'))).toEqual([]);
   });
 
   it('fails clearly when started with more than one inventory', () => {
