@@ -54,3 +54,19 @@ describe.skipIf(!hasDocker).each(CASES)('storage: $name', (c) => {
     else expect(ratio).toBeGreaterThan(1.2);
   }, 600_000);
 });
+
+describe.skipIf(!hasDocker)('storage: a zfs-fuse store made without enable-xattr', () => {
+  const container = `storagetest-heal-${process.pid}`;
+  beforeAll(async () => {
+    startContainer(container, 'storage-1', await baseImage());
+    install(container, render(inventory(CASES[0].target, CASES[0].source)), 'storage-1');
+  });
+  afterAll(() => removeContainer(container));
+
+  it('is healed by the first capsule: zfs-fuse restarted with xattrs, once', () => {
+    const r = docker(['exec', container, 'bash', '/tmp/storage/heal.sh'], undefined, 300_000);
+    process.stdout.write(`--- zfs-fuse without enable-xattr\n${r.stdout}`);
+    expect(r.stdout).toContain('HEAL PASSED');
+    expect(r.code).toBe(0);
+  }, 300_000);
+});

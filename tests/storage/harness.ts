@@ -61,7 +61,7 @@ export function removeContainer(name: string): void {
   if (docker(['inspect', name], undefined, 30_000).code !== 0) return;
   docker(['exec', name, 'bash', '-c',
     'pkill -x rsync; for m in $(awk \'$2 ~ "^/(backup|docker|docker_local|mnt|srv)" {print $2}\' /proc/mounts | sort -r); do umount -l "$m"; done; ' +
-    'zpool export -a 2>/dev/null; pkill -x zfs-fuse; sleep 1; true'], undefined, 120_000);
+    'for p in $(zpool list -H -o name 2>/dev/null); do zpool export -f "$p"; done; pkill -x zfs-fuse; sleep 1; true'], undefined, 120_000);
   docker(['rm', '-f', '-v', name], undefined, 120_000);
 }
 
