@@ -168,6 +168,7 @@ sed -i -E 's/^([[:space:]]*)# ?monitoring = 1/\1monitoring = 0/' "$rootfs/etc/lv
 rm -f "$rootfs"/var/cache/apt/archives/*.deb
 rm -rf "$rootfs"/var/log/*.log "$rootfs"/tmp/*
 mkdir -p "$rootfs/bricks" "$rootfs/docker" "$rootfs/docker_local"
+ln -sfn ../proc/self/mounts "$rootfs/etc/mtab"  # as on any Debian system; glusterd finds brick devices there
 
 # 4. The disk image: rootfs size + 1 GiB headroom, sparse.
 size_mb=$(($(du -sm "$rootfs" | cut -f1) + 1024))

@@ -39,12 +39,13 @@ export class TestVm {
   ) {}
 
   /** Boots a fresh VM (a stale one of the same name is stopped first); builds the image if absent. */
-  up(dataSize = '8G'): this {
+  async up(dataSize = '8G'): Promise<this> {
     spawnSync('bash', [VM, 'down', this.name], { stdio: 'ignore' });
     const t0 = Date.now();
-    execFileSync('bash', [VM, 'up', this.name, '--hostname', this.hostname, '--data-size', dataSize], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      timeout: 900_000,
+    await new Promise<void>((resolve, reject) => {
+      const p = spawn('bash', [VM, 'up', this.name, '--hostname', this.hostname, '--data-size', dataSize], { stdio: ['ignore', 'inherit', 'inherit'] });
+      p.on('error', reject);
+      p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`scripts/vm.sh up ${this.name} failed (${code})`))));
     });
     this.bootMs = Date.now() - t0;
     const env = Object.fromEntries(
@@ -56,6 +57,7 @@ export class TestVm {
     this.sshBase = [
       '-p', env.VM_PORT!, '-i', env.VM_KEY!, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
       '-o', 'HostKeyAlias=sbdi-vm', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${env.VM_KNOWN_HOSTS}`,
+      '-o', 'ControlMaster=auto', '-o', `ControlPath=${env.VM_DIR}/ssh.sock`, '-o', 'ControlPersist=300',
       '-o', 'LogLevel=ERROR', 'root@127.0.0.1',
     ];
     return this;
@@ -65,60 +67,57 @@ export class TestVm {
     spawnSync('bash', [VM, 'down', this.name], { stdio: 'ignore' });
   }
 
-  /** Runs a bash script as root in the VM; never throws on a non-zero exit. */
-  run(script: string, input?: string | Buffer, timeoutMs = 300_000): Run {
-    const r = spawnSync('ssh', [...this.sshBase, 'bash', '-c', shq(`set -euo pipefail; ${script}`)], {
-      input: input ?? '',
-      encoding: 'buffer',
-      timeout: timeoutMs,
-      maxBuffer: 64 << 20,
-    });
-    if (r.error) throw r.error;
-    return { code: r.status ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+  /** Runs a bash script as root in the VM; never throws on a non-zero exit. Asynchronous, so the
+   *  test worker stays responsive while the emulated machine works. */
+  run(script: string, input?: string | Buffer, timeoutMs = 300_000): Promise<Run> {
+    return this.ssh(['bash', '-c', shq(`set -euo pipefail; ${script}`)], input, timeoutMs);
   }
 
-  /** Like run, but the script must succeed; returns its stdout. */
-  sh(script: string, input?: string | Buffer): string {
-    const r = this.run(script, input);
+  /** Like run, but the script must succeed; resolves to its stdout. */
+  async sh(script: string, input?: string | Buffer): Promise<string> {
+    const r = await this.run(script, input);
     if (r.code !== 0) throw new Error(`VM ${this.name}: exit ${r.code} from: ${script}\n${r.stderr}${r.stdout}`);
     return r.stdout;
   }
 
-  /** Starts a bash script in the VM without waiting; resolves when it ends. */
-  start(script: string): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const p = spawn('ssh', [...this.sshBase, 'bash', '-c', shq(`set -euo pipefail; ${script}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      p.on('error', reject);
-      p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
-  }
-
   /** One step of tests/vm/provision.sh in the VM. */
-  provision(...args: string[]): string {
-    const r = spawnSync('ssh', [...this.sshBase, 'bash', '-s', '--', ...args.map(shq)], { input: PROVISION, encoding: 'utf8', timeout: 300_000 });
-    if (r.status !== 0) throw new Error(`VM ${this.name}: provision ${args.join(' ')} failed (${r.status}):\n${r.stderr}${r.stdout}`);
+  async provision(...args: string[]): Promise<string> {
+    const r = await this.ssh(['bash', '-s', '--', ...args.map(shq)], PROVISION, 300_000);
+    if (r.code !== 0) throw new Error(`VM ${this.name}: provision ${args.join(' ')} failed (${r.code}):\n${r.stderr}${r.stdout}`);
     return r.stdout;
   }
 
-  /** Installs a host's rendered files (every MANIFEST.yml entry under /opt/sbdi) in the VM. */
-  installRendered(renderDir: string, host: string): void {
+  /** Installs a host's rendered files under /opt/sbdi (capsules, log library) in the VM. */
+  async installRendered(renderDir: string, host: string): Promise<void> {
     const tar = execFileSync('tar', ['-C', join(renderDir, host), '--owner=0', '--group=0', '-c', 'opt/sbdi']);
-    this.sh('tar -C / --no-same-owner -x && chmod 0755 /opt/sbdi /opt/sbdi/backup /opt/sbdi/backup/libexec /opt/sbdi/lib', tar);
+    await this.sh('tar -C / --no-same-owner -x && chmod 0755 /opt/sbdi /opt/sbdi/backup /opt/sbdi/backup/libexec /opt/sbdi/lib', tar);
   }
 
-  /** Runs an installed capsule as root; returns exit code, result line and stderr. */
-  capsule(name: string, arg?: string): CapsuleRun {
-    const r = this.run(`/opt/sbdi/backup/libexec/${name}${arg ? ` ${shq(arg)}` : ''}`);
+  /** Runs an installed capsule as root; resolves to exit code, result line and stderr. */
+  async capsule(name: string, arg?: string): Promise<CapsuleRun> {
+    const r = await this.run(`/opt/sbdi/backup/libexec/${name}${arg ? ` ${shq(arg)}` : ''}`);
     return { ...r, result: parseResult(r.stdout) };
   }
 
-  async capsuleAsync(name: string): Promise<CapsuleRun> {
-    const r = await this.start(`/opt/sbdi/backup/libexec/${name}`);
-    return { ...r, result: parseResult(r.stdout) };
+  private ssh(remote: string[], input: string | Buffer | undefined, timeoutMs: number): Promise<Run> {
+    return new Promise((resolve, reject) => {
+      const p = spawn('ssh', [...this.sshBase, ...remote], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+      p.stdout.on('data', (d: Buffer) => out.push(d));
+      p.stderr.on('data', (d: Buffer) => err.push(d));
+      p.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      p.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      });
+      p.stdin.on('error', () => {});
+      p.stdin.end(input ?? '');
+    });
   }
 }
 

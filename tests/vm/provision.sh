@@ -11,7 +11,7 @@
 #                            and uat-backup-target resolving to 127.0.0.1 in root's sbdi known_hosts
 #   target-at NAME IP        NAME resolves to IP (a real target reached from the VM)
 #   keys                     the source's root-only push/pull keys (printed: the public push key)
-#   fill DIR MB              write MB of fresh data under DIR (many 4 MiB files) and sync
+#   fill DIR MB              write MB of fresh random data into a new file under DIR and sync
 set -euo pipefail
 step=$1
 shift
@@ -73,9 +73,8 @@ case "$step" in
   fill)
     dir=$1 mb=$2
     mkdir -p "$dir"
-    for i in $(seq 1 $(((mb + 3) / 4))); do
-      head -c 4194304 /dev/urandom >"$dir/blob-$i"
-    done
+    n=$(find "$dir" -maxdepth 1 -name 'blob-*' | wc -l)
+    head -c $((mb * 1048576)) /dev/urandom >"$dir/blob-$((n + 1))"
     sync
     ;;
   *)
