@@ -287,6 +287,7 @@ function buildSource(host: string, v: HostVars): SourcePlan | undefined {
         ...common,
         backend,
         dataset: v.matching('zfs_backup_source_dataset', '', DATASET_NAME, "expected a dataset name like pool/name of letters, digits and '._-'"),
+        package: v.oneOf('zfs_backup_source_package', 'zfsutils-linux', ['zfsutils-linux', 'zfs-fuse'] as const),
       };
     }
   }

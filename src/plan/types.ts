@@ -51,6 +51,8 @@ export interface ZfsSource extends SourceCommon {
   backend: 'zfs';
   /** Dataset mounted at liveDir, e.g. `tank/docker_local`. */
   dataset: string;
+  /** Debian package giving `zfs`: OpenZFS (`zfsutils-linux`) or `zfs-fuse` (`zfs_backup_source_package`). */
+  package: 'zfsutils-linux' | 'zfs-fuse';
 }
 export type SourcePlan = GlusterSource | LvmSource | BtrfsSource | ZfsSource;
 

@@ -63,7 +63,7 @@ export function hostSlice(plan: Plan, name: string): HostSlice {
       { name: 'pull', path: `${plan.paths.etc}/pull_ed25519`, owner: 'root', group: 'root' },
     );
     const tools: Record<string, string> = { gluster: 'glusterfs-server', lvm: 'lvm2', btrfs: 'btrfs-progs', zfs: 'zfsutils-linux' };
-    packages.add(tools[source.backend]!);
+    packages.add(source.backend === 'zfs' ? source.package : tools[source.backend]!);
   }
   if (target) {
     directories.push({ path: target.root, ...ROOT_DIR });

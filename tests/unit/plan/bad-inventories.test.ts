@@ -61,6 +61,7 @@ const cases: [string, string, RegExp][] = [
   ['mount inside live dir', SEED.replace('gluster_backup_source=True ', 'gluster_backup_source=True gluster_backup_source_snapshot_mount_point=/docker/snap '), /must lie outside gluster_backup_source_dir/],
   ['bad target backend', SEED.replace('backup-target\n', 'backup-target backup_target_backend=nfs\n'), /host 'backup-target': backup_target_backend = "nfs": expected one of: zfs, btrfs, dir/],
   ['bad compression', SEED.replace('backup-target\n', 'backup-target backup_zfs_compression=gzip-11\n'), /backup_zfs_compression = "gzip-11"/],
+  ['bad zfs source package', SEED.replace('gluster_backup_source=True ', 'gluster_backup_source=False zfs_backup_source=true zfs_backup_source_dataset=tank/d zfs_backup_source_package=zfs '), /host 'manager-1': zfs_backup_source_package = "zfs": expected one of: zfsutils-linux, zfs-fuse/],
   ['zstd on zfs-fuse', SEED.replace('backup-target\n', 'backup-target backup_zfs_package=zfs-fuse backup_zfs_compression=zstd\n'), /host 'backup-target': backup_zfs_compression = "zstd": zfs-fuse \(backup_zfs_package\) supports only off, on, lzjb, zle, gzip, gzip-1\.\.9/],
   ['bad pause deadline', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_pause_deadline=0'), /backup_pause_deadline = 0: expected a whole number from 5 to 3600/],
   ['bad ansible_host', SEED.replace('backup-target\n', 'backup-target ansible_host="a;b"\n'), /host 'backup-target': ansible_host = "a;b"/],
