@@ -60,6 +60,9 @@ setfacl -m u:1234:rwx,g:5678:r-- meta/acl-file
 setfacl -m u:4321:r-x meta/acl-dir
 setfacl -d -m u:1234:rwx,g:5678:r-x meta/acl-dir
 echo inherits >meta/acl-dir/inherited/file
+echo both >meta/acl-and-xattr
+setfacl -m u:1234:rw meta/acl-and-xattr
+setfattr -n user.both -v yes meta/acl-and-xattr
 
 # Odd names: spaces, newline, tab, non-UTF-8 bytes, leading dash and space, quotes, glob characters,
 # backslash, UTF-8, a 255-byte name.
