@@ -44,6 +44,14 @@ if [ -f "$out/ready" ]; then
   echo "$out"
   exit 0
 fi
+# One build at a time (two test runs starting together); the second finds the first's result.
+mkdir -p "$cache_root"
+exec 9>"$cache_root/.build.lock"
+flock 9
+if [ -f "$out/ready" ]; then
+  echo "$out"
+  exit 0
+fi
 
 mirror() {
   local f uri

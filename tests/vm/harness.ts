@@ -1,5 +1,5 @@
 // Test VMs for the production source backends (LVM, Gluster): Debian's own kernel under qemu
-// software emulation, booted by scripts/vm.sh from the image scripts/vm-build.sh caches. A test
+// software emulation, booted by scripts/vm-ctl.sh from the image scripts/vm-build.sh caches. A test
 // file boots one VM in beforeAll and reuses it for all its tests.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const ROOT = join(__dirname, '..', '..');
-const VM = join(ROOT, 'scripts', 'vm.sh');
+const VM = join(ROOT, 'scripts', 'vm-ctl.sh');
 const PROVISION = readFileSync(join(__dirname, 'provision.sh'), 'utf8');
 
 export interface Run {
@@ -45,7 +45,7 @@ export class TestVm {
     await new Promise<void>((resolve, reject) => {
       const p = spawn('bash', [VM, 'up', this.name, '--hostname', this.hostname, '--data-size', dataSize], { stdio: ['ignore', 'inherit', 'inherit'] });
       p.on('error', reject);
-      p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`scripts/vm.sh up ${this.name} failed (${code})`))));
+      p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`scripts/vm-ctl.sh up ${this.name} failed (${code})`))));
     });
     this.bootMs = Date.now() - t0;
     const env = Object.fromEntries(

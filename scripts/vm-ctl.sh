@@ -2,12 +2,12 @@
 # Boots, reaches and stops sbdi.backup test VMs: Debian's own kernel under qemu software emulation
 # (this machine's kernel has no device-mapper; -enable-kvm hangs), built by scripts/vm-build.sh.
 #
-#   scripts/vm.sh up   [NAME] [--hostname H] [--data-size 4G] [--mem 1536] [--smp 2] [--port P]
-#   scripts/vm.sh ssh  [NAME] [COMMAND...]      root shell (or command) in the VM
-#   scripts/vm.sh scp  [NAME] SRC... DEST       copy into the VM (DEST is a path in the VM)
-#   scripts/vm.sh down [NAME]                   stop it and delete its disks
-#   scripts/vm.sh status                        running VMs: name, pid, port
-#   scripts/vm.sh env  [NAME]                   shell assignments: VM_PORT VM_KEY VM_KNOWN_HOSTS VM_DIR
+#   scripts/vm-ctl.sh up   [NAME] [--hostname H] [--data-size 4G] [--mem 1536] [--smp 2] [--port P]
+#   scripts/vm-ctl.sh ssh  [NAME] [COMMAND...]      root shell (or command) in the VM
+#   scripts/vm-ctl.sh scp  [NAME] SRC... DEST       copy into the VM (DEST is a path in the VM)
+#   scripts/vm-ctl.sh down [NAME]                   stop it and delete its disks
+#   scripts/vm-ctl.sh status                        running VMs: name, pid, port
+#   scripts/vm-ctl.sh env  [NAME]                   shell assignments: VM_PORT VM_KEY VM_KNOWN_HOSTS VM_DIR
 #
 # NAME defaults to "vm". Every VM gets a throwaway copy-on-write overlay of the cached root image
 # and an empty data disk (/dev/vdb, sparse). Its only network is qemu user mode: the VM's ssh is
@@ -27,7 +27,7 @@ if [ $# -gt 0 ] && [[ $1 != -* ]] && [ "$cmd" != status ]; then name=$1; shift; 
 dir=$run_root/$name
 
 running() { [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; }
-image() { cat "$dir/image" 2>/dev/null || die "VM '$name' is not up (scripts/vm.sh up $name)"; }
+image() { cat "$dir/image" 2>/dev/null || die "VM '$name' is not up (scripts/vm-ctl.sh up $name)"; }
 ssh_opts() {
   local img; img=$(image)
   printf '%s\n' -p "$(cat "$dir/port")" -i "$img/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes \
@@ -72,7 +72,7 @@ case "$cmd" in
     for _ in $(seq 1 600); do
       running || { tail -n 40 "$dir/console.log" >&2; die "VM '$name' stopped while booting (console: $dir/console.log)"; }
       if grep -q SBDI-VM-READY "$dir/console.log" 2>/dev/null && ssh "${opts[@]}" root@127.0.0.1 true 2>/dev/null; then
-        echo "vm: $name up in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s: ssh port $port (scripts/vm.sh ssh $name)" >&2
+        echo "vm: $name up in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s: ssh port $port (scripts/vm-ctl.sh ssh $name)" >&2
         exit 0
       fi
       sleep 0.5
