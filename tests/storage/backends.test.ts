@@ -17,7 +17,7 @@ const CASES = [
   {
     name: 'btrfs target (zstd:3) with a zfs source (zfs-fuse)',
     target: { backup_target_backend: 'btrfs', backup_data_device: '/var/lib/sbdi/backup.img', backup_data_file_size: 2 },
-    source: { zfs_backup_source: true, zfs_backup_source_dir: '/docker_local', zfs_backup_source_dataset: 'tank/docker_local' },
+    source: { zfs_backup_source: true, zfs_backup_source_dir: '/docker_local', zfs_backup_source_dataset: 'tank/docker_local', zfs_backup_source_package: 'zfs-fuse' },
     args: ['zfs', '/docker_local', 'storage-1@+docker_local', 'tank/docker_local'],
   },
   {
