@@ -85,12 +85,13 @@ export async function demo(o: DemoOptions = {}): Promise<void> {
     await operator(n, 'restore_latest_backup');
 
     banner(`6. verify: every source tree equals backup ${latest}, byte for byte and in its metadata`);
-    const clone = 'backup/demo-verify';
-    await dockerBash('demo', TARGET, n.container(TARGET), `zfs clone -o readonly=on -o mountpoint=/mnt/demo-verify backup/current@${latest} ${clone}`);
+    // The backup is read through the target's own activation (as root, beside the product's path).
+    const capsules = '/opt/sbdi/backup/libexec';
+    await dockerBash('demo', TARGET, n.container(TARGET), `${capsules}/activate_backup ${latest} >/dev/null`);
     try {
       for (const s of SOURCES) {
         const tree = `${s.name}@${s.sourceDir!.replace(/\//g, '+')}`;
-        const expected = await listing(n, TARGET, `/mnt/demo-verify/${tree}`, treelist);
+        const expected = await listing(n, TARGET, `/backup/restore/${tree}`, treelist);
         const actual = await listing(n, s.name, s.sourceDir!, treelist);
         const entries = expected.split('\n').filter(Boolean).length;
         if (expected !== actual) {
@@ -99,7 +100,7 @@ export async function demo(o: DemoOptions = {}): Promise<void> {
         process.stdout.write(`  ${s.name}:${s.sourceDir}: ${entries} entries identical to the backup\n`);
       }
     } finally {
-      await dockerBash('demo', TARGET, n.container(TARGET), `zfs destroy ${clone}`);
+      await dockerBash('demo', TARGET, n.container(TARGET), `${capsules}/deactivate_backup >/dev/null`);
     }
     const after = await run(DOCKER, ['exec', n.container('manager-1'), 'test', '-e', '/docker/portal/after-backup.txt']);
     if (after.code === 0) throw new SandboxError('demo', 'manager-1', 'a file written after the backup survived the restore');
