@@ -13,6 +13,23 @@ hb.registerHelper('q', (v: unknown) => {
   return shellQuote(String(v));
 });
 hb.registerHelper('json', (v: unknown) => JSON.stringify(v));
+/** A whole number (sizes, ports, seconds): anything else stops the rendering. */
+hb.registerHelper('int', (v: unknown) => {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new Error(`int: expected a whole number, got ${JSON.stringify(v)}`);
+  return String(v);
+});
+/** Text inside a comment: one line of printable characters, so it can never end the comment. */
+hb.registerHelper('comment', (v: unknown) => {
+  if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`comment: expected text, got ${JSON.stringify(v)}`);
+  const text = String(v);
+  if (/[\u0000-\u001f\u007f]/.test(text)) throw new Error(`comment: refusing control characters in ${JSON.stringify(text)}`);
+  return text;
+});
+/** One sudoers command or path: refused unless it is made of sudoers-inert characters. */
+hb.registerHelper('sudoers', (v: unknown) => {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_./@+ "^$\[\]{}()|*-]+$/.test(v)) throw new Error(`sudoers: refusing ${JSON.stringify(v)}`);
+  return v;
+});
 hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
 hb.registerHelper('join', (list: unknown, sep: unknown) => {
   if (!Array.isArray(list) || typeof sep !== 'string') throw new Error('join: expected a list and a separator');
@@ -26,6 +43,9 @@ export function templatesDir(): string {
   if (!found) throw new Error(`templates/ not found near ${__dirname}`);
   return found;
 }
+
+/** Every helper a template may call; a bare {{value}} is refused by tests/unit/render/templates.test.ts. */
+export const KNOWN_HELPERS = { q: true, json: true, eq: true, join: true, int: true, comment: true, sudoers: true } as const;
 
 const compiled = new Map<string, HandlebarsTemplateDelegate>();
 let partialsLoaded = false;
@@ -52,7 +72,7 @@ export function renderTemplate(name: string, context: object): string {
   loadPartials();
   let t = compiled.get(name);
   if (!t) {
-    t = hb.compile(load(name), { noEscape: true, strict: true, knownHelpersOnly: true, knownHelpers: { q: true, json: true, eq: true, join: true } });
+    t = hb.compile(load(name), { noEscape: true, strict: true, knownHelpersOnly: true, knownHelpers: KNOWN_HELPERS });
     compiled.set(name, t);
   }
   return t(context);
