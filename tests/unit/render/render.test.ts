@@ -9,7 +9,12 @@ import { renderPlan, writeRendered } from '../../../src/render';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'inventories');
 const GOLDEN = join(__dirname, '..', '..', 'golden');
-const INVENTORIES = { seed: join(FIXTURES, 'seed', 'hosts'), full: join(FIXTURES, 'full', 'hosts.yml') };
+const INVENTORIES = {
+  seed: join(FIXTURES, 'seed', 'hosts'),
+  uat: join(FIXTURES, 'uat', 'hosts'),
+  'single-host': join(FIXTURES, 'single-host', 'hosts'),
+  full: join(FIXTURES, 'full', 'hosts.yml'),
+};
 /** A stand-in for dist/director.cjs so the golden files do not change with every director edit. */
 const BUNDLE = '#!/usr/bin/env node\n// director bundle stand-in for golden tests\n';
 
