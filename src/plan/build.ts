@@ -6,7 +6,11 @@ import {
   OBJECT_NAME,
   ZFS_COMPRESSION,
   ZFS_FUSE_COMPRESSION,
+  CRON_SCHEDULE,
   ansibleBoolean,
+  cronOf,
+  durationSeconds,
+  isOnCalendar,
   isSafePath,
   nonNegativeInteger,
   treeName,
@@ -15,8 +19,12 @@ import { InventoryError, type InventoryProblem } from './errors';
 import type { RawInventory } from './inventory';
 import type {
   HostPlan,
+  MonitoringPlan,
   Plan,
+  RemotePlan,
+  RetentionPolicy,
   Role,
+  SchedulePlan,
   Settings,
   SourceBackend,
   SourcePlan,
@@ -29,6 +37,7 @@ export const GROUPS = {
   director: 'backup_director',
   targets: 'backup_targets',
   sources: 'backup_sources',
+  remotes: 'backup_remotes',
   docker: ['docker_swarm', 'docker'],
 } as const;
 
@@ -117,6 +126,22 @@ class HostVars {
     return v;
   }
 
+  duration(name: string, fallback: number, min: number, max: number): number {
+    if (!this.has(name)) return fallback;
+    const n = durationSeconds(this.vars[name]);
+    if (n === undefined || n < min || n > max) {
+      this.problem(name, this.vars[name], `expected a duration from ${min} to ${max} seconds: a number of seconds, or with s, m, h or d (e.g. 90m, 26h)`);
+      return fallback;
+    }
+    return n;
+  }
+
+  /** A whole number, or undefined when the variable is not set. */
+  optionalInteger(name: string, min: number, max: number): number | undefined {
+    if (!this.has(name)) return undefined;
+    return this.integer(name, min, min, max);
+  }
+
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
     if (!this.has(name)) return fallback;
     const v = this.vars[name];
@@ -141,6 +166,7 @@ export function buildPlan(inv: RawInventory): Plan {
   const targets = members(GROUPS.targets);
   const sourceHosts = members(GROUPS.sources);
   const dockerHosts = [...new Set(GROUPS.docker.flatMap((g) => members(g)))].sort();
+  const remoteHosts = members(GROUPS.remotes);
 
   if (directors.length !== 1) {
     problems.push({
@@ -160,7 +186,7 @@ export function buildPlan(inv: RawInventory): Plan {
     problems.push({ variable: `group [${GROUPS.sources}]`, allowed: 'expected at least one host in this group' });
   }
 
-  const involved = [...new Set([...directors, ...targets, ...sourceHosts, ...dockerHosts])].sort();
+  const involved = [...new Set([...directors, ...targets, ...sourceHosts, ...dockerHosts, ...remoteHosts])].sort();
   for (const h of involved) {
     if (!HOST_NAME.test(h)) {
       problems.push({
@@ -196,6 +222,7 @@ export function buildPlan(inv: RawInventory): Plan {
     if (dockerHosts.includes(name)) roles.push('docker');
     if (sourceHosts.includes(name)) roles.push('source');
     if (targets.includes(name)) roles.push('target');
+    if (remoteHosts.includes(name)) roles.push('remote');
     const connectionDefault = `${deploymentPrefix}-${name}`;
     const connection = v.has('ansible_host')
       ? v.matching('ansible_host', connectionDefault, CONNECTION, "expected a host name or IP address of letters, digits and '._:-'")
@@ -220,6 +247,10 @@ export function buildPlan(inv: RawInventory): Plan {
   }
 
   const target = targets[0] === undefined ? undefined : buildTarget(targets[0], varsOf(targets[0]));
+  const remotes = remoteHosts.map((h) => buildRemote(h, varsOf(h), target, targets[0]));
+  const retention = targets[0] === undefined ? {} : retentionOf(varsOf(targets[0]), 'backup_keep');
+  const monitoring = buildMonitoring(g);
+  const schedule = buildSchedule(g);
 
   if (problems.length > 0 || director === undefined || target === undefined) throw new InventoryError(problems);
   return {
@@ -234,7 +265,77 @@ export function buildPlan(inv: RawInventory): Plan {
     target,
     sources: (sources as SourcePlan[]).sort((a, b) => a.host.localeCompare(b.host)),
     dockerHosts,
+    remotes: (remotes.filter((r) => r !== undefined) as RemotePlan[]).sort((a, b) => a.host.localeCompare(b.host)),
+    retention,
+    monitoring,
+    schedule,
   };
+}
+
+/** `<prefix>_last`, `_daily`, `_weekly`, `_monthly`: each 1..10000 when set. */
+function retentionOf(v: HostVars, prefix: string): RetentionPolicy {
+  const policy: RetentionPolicy = {};
+  const read = (suffix: string): number | undefined => v.optionalInteger(`${prefix}_${suffix}`, 1, 10000);
+  const keepLast = read('last');
+  const keepDaily = read('daily');
+  const keepWeekly = read('weekly');
+  const keepMonthly = read('monthly');
+  if (keepLast !== undefined) policy.keepLast = keepLast;
+  if (keepDaily !== undefined) policy.keepDaily = keepDaily;
+  if (keepWeekly !== undefined) policy.keepWeekly = keepWeekly;
+  if (keepMonthly !== undefined) policy.keepMonthly = keepMonthly;
+  return policy;
+}
+
+function buildRemote(host: string, v: HostVars, target: TargetPlan | undefined, targetHost: string | undefined): RemotePlan | undefined {
+  if (host === targetHost) {
+    v.problem(`group [${GROUPS.remotes}]`, host, 'the backup target cannot be its own off-site remote');
+    return undefined;
+  }
+  if (target === undefined) return undefined;
+  if (target.backend === 'dir') {
+    v.problem(`group [${GROUPS.remotes}]`, host, 'off-site replication needs a zfs or btrfs target (backup_target_backend), not dir');
+    return undefined;
+  }
+  const root = v.path('backup_root', '/backup');
+  const dataDevice = v.path('backup_data_device', '/dev/vdb');
+  const dataFileSizeGiB = v.integer('backup_data_file_size', 10, 1, 1_000_000);
+  const retention = retentionOf(v, 'backup_replica_keep');
+  if (target.backend === 'zfs') {
+    const pool = v.matching('backup_zfs_pool', 'backup', OBJECT_NAME, NAME_RULE);
+    const pkg = v.oneOf('backup_zfs_package', 'zfsutils-linux', ['zfsutils-linux', 'zfs-fuse'] as const);
+    return { host, backend: 'zfs', root, zfs: { pool, parent: `${pool}/replica`, dataset: `${pool}/replica/current`, package: pkg, dataDevice, dataFileSizeGiB }, retention };
+  }
+  return { host, backend: 'btrfs', root, btrfs: { dataDevice, dataFileSizeGiB, replicaDir: `${root}/replica` }, retention };
+}
+
+function buildMonitoring(g: HostVars): MonitoringPlan {
+  const warningAgeSeconds = g.duration('backup_check_warning_age', 26 * 3600, 60, 366 * 86400);
+  const criticalAgeSeconds = g.duration('backup_check_critical_age', 50 * 3600, 60, 366 * 86400);
+  if (criticalAgeSeconds <= warningAgeSeconds) {
+    g.problem('backup_check_critical_age', g.raw('backup_check_critical_age') ?? `${criticalAgeSeconds}s`, `must be longer than backup_check_warning_age (${warningAgeSeconds} s)`);
+  }
+  return {
+    warningAgeSeconds,
+    criticalAgeSeconds,
+    replicationLagSeconds: g.duration('backup_check_replication_lag', 26 * 3600, 60, 366 * 86400),
+    metricsDir: g.path('backup_metrics_dir', '/var/lib/prometheus/node-exporter'),
+  };
+}
+
+function buildSchedule(g: HostVars): SchedulePlan {
+  const enabled = g.bool('backup_schedule_enabled', false);
+  let onCalendar = '*-*-* 02:00:00';
+  if (g.has('backup_schedule')) {
+    const v = g.raw('backup_schedule');
+    if (isOnCalendar(v)) onCalendar = v;
+    else g.problem('backup_schedule', v, "expected a systemd OnCalendar value: hourly, daily, weekly, monthly, or '[Mon..Fri] [*-*-*] HH:MM[:SS]' (digits, '*', ',', '/', '..', no time zone)");
+  }
+  const randomizedDelaySeconds = g.duration('backup_schedule_randomized_delay', 0, 0, 86400);
+  const cron = g.has('backup_schedule_cron')
+    ? g.matching('backup_schedule_cron', '', CRON_SCHEDULE, "expected five cron fields of digits, '*', ',', '-', '/', e.g. '0 2 * * *'") || undefined
+    : cronOf(onCalendar);
+  return { enabled, onCalendar, randomizedDelaySeconds, ...(cron === undefined ? {} : { cron }) };
 }
 
 function buildSource(host: string, v: HostVars): SourcePlan | undefined {

@@ -58,3 +58,42 @@ export function isSafePath(v: unknown): v is string {
 export function treeName(host: string, liveDir: string): string {
   return `${host}@${liveDir.replace(/\//g, '+')}`;
 }
+/** A duration: seconds, or a number with s, m, h or d (`90m`, `26h`, `7d`). */
+export function durationSeconds(v: unknown): number | undefined {
+  const text = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : undefined;
+  if (text === undefined) return undefined;
+  const m = /^([0-9]{1,7})([smhd]?)$/.exec(text);
+  if (!m) return undefined;
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+const WEEKDAY = '(Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const CALENDAR_SHORTHANDS = ['minutely', 'hourly', 'daily', 'weekly', 'monthly', 'quarterly', 'semiannually', 'yearly', 'annually'];
+/** `[weekdays] [date] time` of systemd.time(7), restricted to characters that are safe in a unit file. */
+const CALENDAR_FULL = new RegExp(
+  `^(${WEEKDAY}((,|\\.\\.)${WEEKDAY})* )?` + // Mon,Fri or Mon..Fri
+    '(([0-9*]{1,4}|\\*)(-[0-9*,./~]{1,20}){2} )?' + // *-*-01, 2024-*-*
+    '[0-9*,./]{1,20}:[0-9*,./]{1,20}(:[0-9*,./]{1,20})?$', // 02:00, *:0/15, 02:30:00
+);
+
+/** A systemd OnCalendar value we accept: a shorthand, or `[weekdays] [date] HH:MM[:SS]` (no time zone). */
+export function isOnCalendar(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= 80 && (CALENDAR_SHORTHANDS.includes(v) || CALENDAR_FULL.test(v));
+}
+
+/** A five-field cron schedule of digits, '*', ',', '-', '/'. */
+export const CRON_SCHEDULE = /^[0-9*,/-]{1,20}( [0-9*,/-]{1,20}){4}$/;
+
+/** The cron equivalent of a simple OnCalendar value (shorthands, `*-*-* HH:MM[:00]`), else undefined. */
+export function cronOf(onCalendar: string): string | undefined {
+  const shorthand: Record<string, string> = { hourly: '0 * * * *', daily: '0 0 * * *', weekly: '0 0 * * 1', monthly: '0 0 1 * *' };
+  if (shorthand[onCalendar]) return shorthand[onCalendar];
+  const m = /^(\*-\*-\* )?([0-9]{1,2}(,[0-9]{1,2})*|\*):([0-9]{1,2}(,[0-9]{1,2})*)(:00?)?$/.exec(onCalendar);
+  if (!m) return undefined;
+  const hours = m[2]!.split(',');
+  const minutes = m[4]!.split(',');
+  if (hours.some((h) => h !== '*' && Number(h) > 23) || minutes.some((x) => Number(x) > 59)) return undefined;
+  const strip = (xs: string[]) => xs.map((x) => (x === '*' ? x : String(Number(x)))).join(',');
+  return `${strip(minutes)} ${strip(hours)} * * *`;
+}

@@ -55,5 +55,9 @@ export function testPlan(overrides: { settings?: Partial<Plan['settings']>; dock
       },
     ],
     dockerHosts,
+    remotes: [],
+    retention: {},
+    monitoring: { warningAgeSeconds: 26 * 3600, criticalAgeSeconds: 50 * 3600, replicationLagSeconds: 26 * 3600, metricsDir: '/var/lib/prometheus/node-exporter' },
+    schedule: { enabled: false, onCalendar: '*-*-* 02:00:00', randomizedDelaySeconds: 0, cron: '0 2 * * *' },
   };
 }
