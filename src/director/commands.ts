@@ -6,7 +6,7 @@ import { dockerCommand } from './docker';
 import { DirectorError, UsageError, asDirectorError } from './errors';
 import { EXIT, EXIT_MEANING } from './exit-codes';
 import { listBackups } from './list';
-import { restoreBackup } from './restore';
+import { restoreBackup, type RestoreOptions } from './restore';
 
 export const COMMANDS = [
   'perform_backup',
@@ -30,8 +30,11 @@ export function usage(): string {
     '',
     '  perform_backup              pause all containers, snapshot every source, unpause, sync, commit',
     '  list_backups [--json]       backups on the target and failed runs (id, status, size, age)',
-    '  restore_backup ID           restore backup ID (YYYYMMDD_HHMMSS); run stop_docker first',
-    '  restore_latest_backup       restore the newest complete backup; run stop_docker first',
+    '  restore_backup ID [OPTIONS] restore backup ID (YYYYMMDD_HHMMSS); run stop_docker first',
+    '  restore_latest_backup [OPTIONS]  restore the newest complete backup; run stop_docker first',
+    '      --only HOST[:PATH]      only this source, or one path inside its source dir (repeatable, one per host)',
+    '      --dry-run               show per host what would change; change nothing (docker may run)',
+    '      --from STORE            restore from a foreign store of the target (backup_foreign_stores)',
     '  stop_docker | start_docker  stop / start docker on every docker host',
     '  pause_containers            pause every container on every docker host (ends by itself at the deadline)',
     '  unpause_containers          unpause every container on every docker host',
@@ -41,7 +44,21 @@ export function usage(): string {
   ].join('\n');
 }
 
-function parse(args: string[], options: Record<string, { type: 'boolean' }>, positionals: number): { values: Record<string, unknown>; positionals: string[] } {
+const RESTORE_OPTIONS = {
+  only: { type: 'string', multiple: true },
+  'dry-run': { type: 'boolean' },
+  from: { type: 'string' },
+} as const;
+
+function restoreOptions(values: Record<string, unknown>): RestoreOptions {
+  const o: RestoreOptions = {};
+  if (Array.isArray(values.only)) o.only = values.only as string[];
+  if (values['dry-run'] === true) o.dryRun = true;
+  if (typeof values.from === 'string') o.from = values.from;
+  return o;
+}
+
+function parse(args: string[], options: Record<string, { type: 'boolean' | 'string'; multiple?: boolean }>, positionals: number): { values: Record<string, unknown>; positionals: string[] } {
   try {
     const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
     if (parsed.positionals.length !== positionals) {
@@ -68,12 +85,13 @@ export async function runCommand(ctx: Context, argv: string[]): Promise<number> 
         return await listBackups(ctx, { json: values.json === true });
       }
       case 'restore_backup': {
-        const { positionals } = parse(args, {}, 1);
-        return await restoreBackup(ctx, { id: positionals[0] as string });
+        const { positionals, values } = parse(args, RESTORE_OPTIONS, 1);
+        return await restoreBackup(ctx, { id: positionals[0] as string, ...restoreOptions(values) });
       }
-      case 'restore_latest_backup':
-        parse(args, {}, 0);
-        return await restoreBackup(ctx, { latest: true });
+      case 'restore_latest_backup': {
+        const { values } = parse(args, RESTORE_OPTIONS, 0);
+        return await restoreBackup(ctx, { latest: true, ...restoreOptions(values) });
+      }
       case 'stop_docker':
       case 'start_docker':
       case 'pause_containers':

@@ -91,6 +91,8 @@ export async function connectAll(ctx: Context, hosts: readonly string[], exitCod
 export interface CapsulePhaseOptions extends PhaseOptions<CapsuleResult> {
   capsule: string;
   arg?: string;
+  /** A per-host argument instead of `arg` (undefined: none). */
+  argFor?: (host: string) => string | undefined;
   /** Per-call exec options (abort signal, stdin, stderr streaming). */
   exec?: ExecOptions;
 }
@@ -98,7 +100,9 @@ export interface CapsulePhaseOptions extends PhaseOptions<CapsuleResult> {
 /** Runs one capsule on every host as one phase; never throws. */
 export function capsuleOnHosts(ctx: Context, hosts: readonly string[], options: CapsulePhaseOptions): Promise<PhaseOutcome<CapsuleResult>> {
   const { phase, exitCode, capsule, arg } = options;
-  return runOnHosts<CapsuleResult>(ctx, hosts, options, (host) => runCapsule(ctx, { phase, exitCode, host, capsule, arg }, options.exec));
+  return runOnHosts<CapsuleResult>(ctx, hosts, options, (host) =>
+    runCapsule(ctx, { phase, exitCode, host, capsule, arg: options.argFor === undefined ? arg : options.argFor(host) }, options.exec),
+  );
 }
 
 /** capsuleOnHosts that throws one PhaseError naming every failed host. */

@@ -1,58 +1,163 @@
 /**
- * restore_backup ID / restore_latest_backup:
- *   connect → preflight (the backup exists and is complete; docker stopped everywhere)
- *     → activate_backup ID → restore_source per source → deactivate_backup (always)
+ * restore_backup ID / restore_latest_backup [--only HOST[:PATH]]... [--dry-run] [--from STORE]:
+ *   connect → preflight (the backup exists and is complete and holds what is selected; docker
+ *   stopped everywhere, unless a dry run) → activate_backup ID (or attach_foreign_store STORE +
+ *   activate_foreign_backup ID) → per selected source: restore_source [PATH] (a partial restore is
+ *   checked first by restore_source_dry_run PATH), or restore_source_dry_run [PATH] for a dry run
+ *   → deactivate_backup (or detach_foreign_store), always.
  * Holding the lock keeps a backup from starting while a restore writes the live trees.
  */
+import { isSubpath } from '../plan/checks';
+import type { Plan, SourcePlan } from '../plan/types';
 import type { CapsuleResult } from '../ssh/types';
 import { num } from './capsule';
 import { interruptSignalName, type Context } from './context';
-import { DirectorError, InterruptedError, UsageError, asDirectorError } from './errors';
+import { DirectorError, InterruptedError, LockHeldError, UsageError, asDirectorError } from './errors';
 import { EXIT } from './exit-codes';
 import { formatDuration } from './format';
 import { withLock } from './guard';
 import { BACKUP_ID } from './ids';
-import { fetchTargetBackups, isComplete, type TargetBackup } from './list';
+import { fetchTargetBackups, isComplete, parseTargetBackups, type TargetBackup } from './list';
 import { planDigest } from './manifest';
 import { capsuleOnHosts, capsulePhase, connectAll, throwIfFailed } from './phase';
 import { phaseTable } from './summary';
 
-export type RestoreRequest = { id: string } | { latest: true };
+export interface RestoreOptions {
+  /** `--only HOST[:PATH]`: restore only these sources, or one path inside a source. */
+  only?: string[];
+  /** `--dry-run`: show what would change on each host; change nothing. */
+  dryRun?: boolean;
+  /** `--from STORE`: restore from a foreign store of the target (backup_foreign_stores). */
+  from?: string;
+}
+
+export type RestoreRequest = ({ id: string } | { latest: true }) & RestoreOptions;
+
+/** One source to restore: the whole tree (path undefined) or one path relative to its live dir. */
+export interface Selection {
+  source: SourcePlan;
+  path?: string;
+}
+
+/**
+ * Parses `--only` values against the plan: HOST (a source) or HOST:PATH with PATH inside that
+ * source's live dir, absolute (`/docker/wordpress`) or relative to it (`wordpress`). Throws
+ * UsageError naming what is allowed. No selector = every source, whole.
+ */
+export function parseSelections(plan: Plan, only: readonly string[] | undefined): Selection[] {
+  if (only === undefined || only.length === 0) return plan.sources.map((source) => ({ source }));
+  const chosen = new Map<string, Selection>();
+  for (const text of only) {
+    const colon = text.indexOf(':');
+    const host = colon < 0 ? text : text.slice(0, colon);
+    const source = plan.sources.find((s) => s.host === host);
+    if (source === undefined) {
+      throw new UsageError(`--only ${JSON.stringify(text)}: '${host}' is not a backup source of this plan (one of: ${plan.sources.map((s) => s.host).join(', ')})`);
+    }
+    let path: string | undefined;
+    if (colon >= 0) {
+      let p = text.slice(colon + 1).replace(/\/+$/, '');
+      if (p === source.liveDir || p === '') p = '';
+      else if (p.startsWith('/')) {
+        if (!p.startsWith(`${source.liveDir}/`)) {
+          throw new UsageError(`--only ${JSON.stringify(text)}: the path must lie inside ${host}'s source dir ${source.liveDir}`);
+        }
+        p = p.slice(source.liveDir.length + 1);
+      }
+      if (p !== '') {
+        if (!isSubpath(p)) {
+          throw new UsageError(
+            `--only ${JSON.stringify(text)}: a path inside ${source.liveDir} is made of letters, digits and '._-', parts separated by single '/', none of them '.' or '..'`,
+          );
+        }
+        path = p;
+      }
+    }
+    if (chosen.has(host)) throw new UsageError(`--only names ${host} twice: one selector per source`);
+    chosen.set(host, path === undefined ? { source } : { source, path });
+  }
+  return plan.sources.filter((s) => chosen.has(s.host)).map((s) => chosen.get(s.host)!);
+}
+
+export function describeSelection(sel: Selection): string {
+  return sel.path === undefined ? `${sel.source.host}:${sel.source.liveDir}` : `${sel.source.host}:${sel.source.liveDir}/${sel.path}`;
+}
 
 export async function restoreBackup(ctx: Context, request: RestoreRequest): Promise<number> {
   if ('id' in request && !BACKUP_ID.test(request.id)) {
     throw new UsageError(`backup id must look like YYYYMMDD_HHMMSS, got ${JSON.stringify(request.id)}`);
   }
-  const command = 'id' in request ? `restore_backup ${request.id}` : 'restore_latest_backup';
-  return withLock(ctx, command, () => new RestoreRun(ctx, request).run());
+  const selections = parseSelections(ctx.plan, request.only);
+  if (request.from !== undefined) {
+    const stores = (ctx.plan.target.foreignStores ?? []).map((f) => f.name);
+    if (!stores.includes(request.from)) {
+      throw new UsageError(
+        stores.length === 0
+          ? `--from ${JSON.stringify(request.from)}: this target has no foreign stores (set backup_foreign_stores on it and run the playbook)`
+          : `--from ${JSON.stringify(request.from)}: no such foreign store (one of: ${stores.join(', ')})`,
+      );
+    }
+  }
+  const base = 'id' in request ? `restore_backup ${request.id}` : 'restore_latest_backup';
+  const flags = [...(request.only ?? []).map((o) => `--only ${o}`), ...(request.from ? [`--from ${request.from}`] : []), ...(request.dryRun ? ['--dry-run'] : [])];
+  const command = [base, ...flags].join(' ');
+  try {
+    return await withLock(ctx, command, () => new RestoreRun(ctx, request, selections).run());
+  } catch (e) {
+    if (e instanceof LockHeldError) {
+      throw new DirectorError(
+        `${e.message}: a restore never runs beside a backup or another restore; wait until that run ends (list_backups shows a running backup), then run this restore again`,
+        EXIT.LOCKED,
+        'lock',
+      );
+    }
+    throw e;
+  }
 }
 
-/** Picks the backup to restore; refuses unknown, incomplete, or ones lacking a source of this plan. */
-export function chooseBackup(backups: TargetBackup[], request: RestoreRequest, treeNames: string[]): TargetBackup {
+/** Picks the backup to restore; refuses unknown, incomplete, or ones lacking a selected source. */
+export function chooseBackup(backups: TargetBackup[], request: RestoreRequest, treeNames: string[], where = 'the target'): TargetBackup {
   let chosen: TargetBackup | undefined;
+  const list = where === 'the target' ? 'list_backups' : `restore_latest_backup --from … --dry-run`;
   if ('id' in request) {
     chosen = backups.find((b) => b.id === request.id);
-    if (chosen === undefined) throw new DirectorError(`backup ${request.id} does not exist on the target (see list_backups)`, EXIT.NO_SUCH_BACKUP, 'preflight');
-    if (!isComplete(chosen)) throw new DirectorError(`backup ${request.id} is not complete: it cannot be restored`, EXIT.NO_SUCH_BACKUP, 'preflight');
+    if (chosen === undefined) throw new DirectorError(`backup ${request.id} does not exist on ${where} (see ${list})`, EXIT.NO_SUCH_BACKUP, 'preflight');
+    if (!isComplete(chosen)) throw new DirectorError(`backup ${request.id} is not complete: it cannot be restored; pick a complete one (see ${list})`, EXIT.NO_SUCH_BACKUP, 'preflight');
   } else {
     chosen = backups.filter(isComplete).sort((a, b) => (a.id < b.id ? 1 : -1))[0];
-    if (chosen === undefined) throw new DirectorError('there is no complete backup on the target', EXIT.NO_SUCH_BACKUP, 'preflight');
+    if (chosen === undefined) throw new DirectorError(`there is no complete backup on ${where}`, EXIT.NO_SUCH_BACKUP, 'preflight');
   }
   const inBackup = chosen.manifest?.sources?.map((s) => s.treeName);
   if (inBackup !== undefined) {
     const missing = treeNames.filter((t) => !inBackup.includes(t));
     if (missing.length > 0) {
-      throw new DirectorError(`backup ${chosen.id} has no tree for ${missing.join(', ')}: refusing a partial restore`, EXIT.NO_SUCH_BACKUP, 'preflight');
+      throw new DirectorError(
+        `backup ${chosen.id} has no tree for ${missing.join(', ')}: refusing; restore the sources it has with --only HOST`,
+        EXIT.NO_SUCH_BACKUP,
+        'preflight',
+      );
     }
   }
   return chosen;
 }
 
+/** One host's dry-run answer as printed lines. */
+export function dryRunLines(host: string, r: CapsuleResult): string[] {
+  const path = typeof r.path === 'string' && r.path !== '.' ? `/${r.path}` : '';
+  const lines = [`${host}${path}: ${num(r, 'changes') ?? '?'} changes (${num(r, 'created') ?? '?'} new, ${num(r, 'changed') ?? '?'} changed, ${num(r, 'deleted') ?? '?'} deleted)`];
+  const list = Array.isArray(r.list) ? r.list.filter((x): x is string => typeof x === 'string') : [];
+  for (const item of list) lines.push(`  ${item}`);
+  if (r.listTruncated === true) lines.push(`  … (${(num(r, 'changes') ?? 0) - list.length} more)`);
+  return lines;
+}
+
 class RestoreRun {
   private readonly startedAt: number;
+  private readonly dryRunOutput: string[] = [];
   constructor(
     private readonly ctx: Context,
     private readonly request: RestoreRequest,
+    private readonly selections: Selection[],
   ) {
     this.startedAt = ctx.now();
   }
@@ -62,53 +167,117 @@ class RestoreRun {
   }
 
   async run(): Promise<number> {
-    const { ctx } = this;
+    const { ctx, request, selections } = this;
     const { plan } = ctx;
-    const sources = plan.sources.map((s) => s.host);
+    const hosts = selections.map((s) => s.source.host);
+    const foreign = request.from;
+    const dryRun = request.dryRun === true;
     let id: string | undefined;
     let failure: DirectorError | undefined;
+    let attached = false;
     try {
-      await connectAll(ctx, [plan.target.host, ...plan.dockerHosts, ...sources], EXIT.CONNECT);
-      const backups = await fetchTargetBackups(ctx, 'preflight', EXIT.LIST);
-      const chosen = chooseBackup(backups, this.request, plan.sources.map((s) => s.treeName));
+      await connectAll(ctx, [plan.target.host, ...plan.dockerHosts, ...hosts], EXIT.CONNECT);
+      let backups: TargetBackup[];
+      if (foreign === undefined) {
+        backups = await fetchTargetBackups(ctx, 'preflight', EXIT.LIST);
+      } else {
+        attached = true; // detach even if the attach failed half way
+        const r = await capsulePhase(ctx, [plan.target.host], {
+          phase: 'attach',
+          exitCode: EXIT.ACTIVATE,
+          capsule: 'attach_foreign_store',
+          arg: foreign,
+          summarize: (x) => ({ detail: `${parseTargetBackups(x).length} backups in ${foreign}` }),
+        });
+        backups = parseTargetBackups(r.get(plan.target.host)!);
+      }
+      const where = foreign === undefined ? 'the target' : `foreign store ${foreign}`;
+      const chosen = chooseBackup(backups, request, selections.map((s) => s.source.treeName), where);
       id = chosen.id;
-      ctx.report.info('preflight', `restoring backup ${id}`);
+      ctx.report.info('preflight', `${dryRun ? 'dry run of restoring' : 'restoring'} backup ${id}${foreign ? ` of ${foreign}` : ''} into ${selections.map(describeSelection).join(', ')}`);
       if (chosen.manifest?.planDigest !== undefined && chosen.manifest.planDigest !== planDigest(plan)) {
         ctx.report.warn('preflight', `backup ${id} was taken with a different plan (another deployment, or the inventory changed since)`);
       }
-      await this.requireDockerStopped();
+      await this.requireDockerStopped(dryRun);
       this.checkInterrupt('activate');
-      await capsulePhase(ctx, [plan.target.host], { phase: 'activate', exitCode: EXIT.ACTIVATE, capsule: 'activate_backup', arg: id, summarize: (r) => ({ detail: String(r.mount ?? '') }) });
+      await capsulePhase(ctx, [plan.target.host], {
+        phase: 'activate',
+        exitCode: EXIT.ACTIVATE,
+        capsule: foreign === undefined ? 'activate_backup' : 'activate_foreign_backup',
+        arg: id,
+        summarize: (r) => ({ detail: String(r.mount ?? '') }),
+      });
       let restoreFailure: unknown;
       try {
         this.checkInterrupt('restore');
-        const outcome = await capsuleOnHosts(ctx, sources, {
-          phase: 'restore',
-          exitCode: EXIT.RESTORE,
-          capsule: 'restore_source',
-          exec: { signal: ctx.interrupt, onStderr: ctx.progress },
-          concurrency: Math.max(1, plan.settings.syncConcurrency),
-          stopOnFailure: true,
-          stop: () => ctx.interrupt.aborted,
-          announce: true,
-          summarize: (r: CapsuleResult) => ({ bytes: num(r, 'bytes'), files: num(r, 'files') }),
-        });
-        throwIfFailed({ phase: 'restore', exitCode: EXIT.RESTORE }, outcome);
+        if (dryRun) await this.dryRun(selections, 'dry-run', EXIT.RESTORE);
+        else {
+          const partial = selections.filter((s) => s.path !== undefined);
+          // The selected paths must be in the backup: checked (and shown) before anything is written.
+          if (partial.length > 0) await this.dryRun(partial, 'check', EXIT.NO_SUCH_BACKUP);
+          await this.restore(selections);
+        }
       } catch (e) {
         restoreFailure = e;
       }
       // Always deactivate, so the target does not keep a clone mounted and exported.
-      const deactivated = await capsuleOnHosts(ctx, [plan.target.host], { phase: 'deactivate', exitCode: EXIT.DEACTIVATE, capsule: 'deactivate_backup' });
+      const deactivated = await this.deactivate(foreign);
+      attached = false;
       if (restoreFailure !== undefined) throw restoreFailure;
       throwIfFailed({ phase: 'deactivate', exitCode: EXIT.DEACTIVATE }, deactivated);
     } catch (e) {
       failure = asDirectorError(e, 'restore');
       if (ctx.interrupt.aborted && !(failure instanceof InterruptedError)) failure = new InterruptedError(failure.phase, interruptSignalName(ctx));
+      if (attached) await this.deactivate(foreign);
     }
     return this.finish(id, failure);
   }
 
-  private async requireDockerStopped(): Promise<void> {
+  private deactivate(foreign: string | undefined) {
+    const { ctx } = this;
+    return capsuleOnHosts(ctx, [ctx.plan.target.host], {
+      phase: 'deactivate',
+      exitCode: EXIT.DEACTIVATE,
+      capsule: foreign === undefined ? 'deactivate_backup' : 'detach_foreign_store',
+    });
+  }
+
+  private async restore(selections: Selection[]): Promise<void> {
+    const { ctx } = this;
+    const byHost = new Map(selections.map((s) => [s.source.host, s.path]));
+    const outcome = await capsuleOnHosts(ctx, [...byHost.keys()], {
+      phase: 'restore',
+      exitCode: EXIT.RESTORE,
+      capsule: 'restore_source',
+      exec: { signal: ctx.interrupt, onStderr: ctx.progress },
+      concurrency: Math.max(1, ctx.plan.settings.syncConcurrency),
+      stopOnFailure: true,
+      stop: () => ctx.interrupt.aborted,
+      announce: true,
+      summarize: (r: CapsuleResult) => ({ bytes: num(r, 'bytes'), files: num(r, 'files') }),
+      argFor: (host) => byHost.get(host),
+    });
+    throwIfFailed({ phase: 'restore', exitCode: EXIT.RESTORE }, outcome);
+  }
+
+  private async dryRun(selections: Selection[], phase: string, exitCode: typeof EXIT.RESTORE | typeof EXIT.NO_SUCH_BACKUP): Promise<void> {
+    const { ctx } = this;
+    const byHost = new Map(selections.map((s) => [s.source.host, s.path]));
+    const outcome = await capsuleOnHosts(ctx, [...byHost.keys()], {
+      phase,
+      exitCode,
+      capsule: 'restore_source_dry_run',
+      exec: { signal: ctx.interrupt },
+      concurrency: Math.max(1, ctx.plan.settings.syncConcurrency),
+      stop: () => ctx.interrupt.aborted,
+      summarize: (r: CapsuleResult) => ({ files: num(r, 'changes'), detail: `${num(r, 'changes') ?? '?'} changes` }),
+      argFor: (host) => byHost.get(host),
+    });
+    for (const [host, r] of outcome.values) this.dryRunOutput.push(...dryRunLines(host, r));
+    throwIfFailed({ phase, exitCode }, outcome);
+  }
+
+  private async requireDockerStopped(dryRun: boolean): Promise<void> {
     const { ctx } = this;
     const outcome = await capsuleOnHosts(ctx, ctx.plan.dockerHosts, {
       phase: 'preflight',
@@ -122,19 +291,31 @@ class RestoreRun {
       const parts = [];
       if (running.length > 0) parts.push(`docker is running on ${running.join(', ')}`);
       if (unknown.length > 0) parts.push(`cannot tell whether docker runs on ${unknown.join(', ')}`);
-      throw new DirectorError(`${parts.join('; ')}: run stop_docker first`, EXIT.DOCKER_RUNNING, 'preflight');
+      if (dryRun) {
+        ctx.report.warn('preflight', `${parts.join('; ')}: the real restore will be refused until stop_docker has run`);
+        return;
+      }
+      throw new DirectorError(`${parts.join('; ')}: run stop_docker first (every docker host, even for --only), then this restore again`, EXIT.DOCKER_RUNNING, 'preflight');
     }
   }
 
   private finish(id: string | undefined, failure: DirectorError | undefined): number {
-    const { ctx } = this;
+    const { ctx, request } = this;
     const took = formatDuration(ctx.now() - this.startedAt);
     const lines = ['', phaseTable(ctx.report.phases), ''];
+    const from = request.from === undefined ? '' : ` of foreign store ${request.from}`;
+    const into = this.selections.map(describeSelection).join(', ');
+    if (this.dryRunOutput.length > 0) lines.push(request.dryRun ? 'would change (dry run, nothing was changed):' : 'changes:', ...this.dryRunOutput, '');
     if (failure === undefined) {
-      lines.push(`backup ${id} restored in ${took}; start the platform with start_docker`);
-      ctx.report.info('done', `backup ${id} restored in ${took}`);
+      if (request.dryRun) {
+        lines.push(`dry run of backup ${id}${from} into ${into} in ${took}: nothing was changed`);
+        ctx.report.info('done', `dry run of backup ${id}${from} in ${took}`);
+      } else {
+        lines.push(`backup ${id}${from} restored in ${took} into ${into}; start the platform with start_docker`);
+        ctx.report.info('done', `backup ${id}${from} restored in ${took}`);
+      }
     } else {
-      const what = id === undefined ? 'restore' : `restore of backup ${id}`;
+      const what = `${request.dryRun ? 'dry run' : 'restore'}${id === undefined ? '' : ` of backup ${id}${from}`}`;
       lines.push(`${what} FAILED in phase ${failure.phase} (exit ${failure.exitCode}): ${failure.message}`);
       ctx.report.error('done', `${what} failed in phase ${failure.phase} (exit ${failure.exitCode}): ${failure.message}`);
     }

@@ -142,6 +142,22 @@ class HostVars {
     return this.integer(name, min, min, max);
   }
 
+  duration(name: string, fallback: number, min: number, max: number): number {
+    if (!this.has(name)) return fallback;
+    const n = durationSeconds(this.vars[name]);
+    if (n === undefined || n < min || n > max) {
+      this.problem(name, this.vars[name], `expected a duration from ${min} to ${max} seconds: a number of seconds, or with s, m, h or d (e.g. 90m, 26h)`);
+      return fallback;
+    }
+    return n;
+  }
+
+  /** A whole number, or undefined when the variable is not set. */
+  optionalInteger(name: string, min: number, max: number): number | undefined {
+    if (!this.has(name)) return undefined;
+    return this.integer(name, min, min, max);
+  }
+
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
     if (!this.has(name)) return fallback;
     const v = this.vars[name];
@@ -166,6 +182,7 @@ export function buildPlan(inv: RawInventory): Plan {
   const targets = members(GROUPS.targets);
   const sourceHosts = members(GROUPS.sources);
   const dockerHosts = [...new Set(GROUPS.docker.flatMap((g) => members(g)))].sort();
+  const remoteHosts = members(GROUPS.remotes);
   const remoteHosts = members(GROUPS.remotes);
 
   if (directors.length !== 1) {
@@ -223,6 +240,7 @@ export function buildPlan(inv: RawInventory): Plan {
     if (sourceHosts.includes(name)) roles.push('source');
     if (targets.includes(name)) roles.push('target');
     if (remoteHosts.includes(name)) roles.push('remote');
+    if (remoteHosts.includes(name)) roles.push('remote');
     const connectionDefault = `${deploymentPrefix}-${name}`;
     const connection = v.has('ansible_host')
       ? v.matching('ansible_host', connectionDefault, CONNECTION, "expected a host name or IP address of letters, digits and '._:-'")
@@ -247,6 +265,10 @@ export function buildPlan(inv: RawInventory): Plan {
   }
 
   const target = targets[0] === undefined ? undefined : buildTarget(targets[0], varsOf(targets[0]));
+  const remotes = remoteHosts.map((h) => buildRemote(h, varsOf(h), target, targets[0]));
+  const retention = targets[0] === undefined ? {} : retentionOf(varsOf(targets[0]), 'backup_keep');
+  const monitoring = buildMonitoring(g);
+  const schedule = buildSchedule(g);
   const remotes = remoteHosts.map((h) => buildRemote(h, varsOf(h), target, targets[0]));
   const retention = targets[0] === undefined ? {} : retentionOf(varsOf(targets[0]), 'backup_keep');
   const monitoring = buildMonitoring(g);

@@ -32,12 +32,21 @@ export const CAPSULES: CapsuleSpec[] = [
   { name: 'deactivate_backup', role: 'target', arg: 'none', viaDispatch: true, purpose: 'remove the restore activation' },
   { name: 'receive_backup', role: 'target', arg: 'tree', viaDispatch: false, keepsSshCommand: true, purpose: "forced command of a source's push key: rrsync -wo into its tree" },
   { name: 'send_restore', role: 'target', arg: 'tree', viaDispatch: false, keepsSshCommand: true, purpose: "forced command of a source's pull key: rrsync -ro from its activated tree" },
+  // Issue 8: off-site replication, retention, verification (docs/operations.md).
+  { name: 'replicate_backups', role: 'target', arg: 'none', viaDispatch: true, purpose: 'send every complete backup the off-site remotes lack, incrementally; report a divergence, never resolve it' },
+  { name: 'delete_backup', role: 'target', arg: 'backup-id', viaDispatch: true, purpose: 'remove one backup (never the newest complete one nor the newest one shared with a remote)' },
+  { name: 'verify_backup', role: 'target', arg: 'backup-id', viaDispatch: true, purpose: "check a backup against its manifest (counts, sizes, checksums) and the store's health" },
+  { name: 'restore_test_backup', role: 'target', arg: 'backup-id', viaDispatch: true, purpose: 'copy a backup into a scratch directory as a restore would and compare the copy' },
+  { name: 'list_replicas', role: 'remote', arg: 'none', viaDispatch: true, purpose: "list the backups this off-site remote holds and its store's health" },
+  { name: 'delete_replica', role: 'remote', arg: 'backup-id', viaDispatch: true, purpose: 'remove one replica (never the newest one, shared with the target)' },
+  { name: 'receive_replica', role: 'remote', arg: 'none', viaDispatch: false, keepsSshCommand: true, purpose: "forced command of the target's replicate key: list replicas or receive one stream, nothing else" },
 ];
 
 /** Helpers installed beside the capsules but not callable through sudo. */
 export const HELPERS = [
   { name: 'sbdi-pause-watchdog', role: 'docker' as Role, purpose: 'detached deadline that unpauses by itself (started by pause_containers)' },
   { name: 'sbdi-target-setup', role: 'target' as Role, purpose: 'create or import the backup store, never formatting what exists (run by the playbook)' },
+  { name: 'sbdi-remote-setup', role: 'remote' as Role, purpose: "create or import the off-site remote's store and keep received data unmounted (run by the playbook)" },
 ];
 
 /** Operator commands installed on the director, seed names. */
@@ -50,6 +59,10 @@ export const OPERATOR_COMMANDS: { name: string; purpose: string }[] = [
   { name: 'start_docker', purpose: 'start docker on every docker host' },
   { name: 'pause_containers', purpose: 'pause every container on every docker host' },
   { name: 'unpause_containers', purpose: 'unpause every container on every docker host' },
+  { name: 'replicate_backups', purpose: 'send new backups to the off-site remotes' },
+  { name: 'prune_backups', purpose: 'remove backups the retention policy no longer keeps (--dry-run: only show)' },
+  { name: 'verify_backup', purpose: 'check a backup against its manifest and the store (--restore-test: also restore it into scratch)' },
+  { name: 'check_backup', purpose: 'Nagios/Icinga check of the last complete backup and replication; writes the Prometheus metrics' },
 ];
 
 export function capsulesFor(plan: Plan, host: string): CapsuleSpec[] {

@@ -69,6 +69,14 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
     targetIsCopyOnWrite: plan.target.backend !== 'dir',
     excludes: source ? excludesOf(source) : [],
     trees: plan.sources.map((s) => s.treeName),
+    // Issue 8: the off-site remote this host is (remote capsules), and the remotes the target sends to.
+    remote: plan.remotes.find((r) => r.host === hostName),
+    remotePartial: plan.remotes.some((r) => r.host === hostName) ? `remote/${plan.remotes.find((r) => r.host === hostName)!.backend}` : undefined,
+    targetOpsPartial: target ? `target/ops-${target.backend}` : undefined,
+    remotes: plan.remotes.map((r) => {
+      const h = hostOf(plan, r.host);
+      return { host: r.host, login: `${plan.operator.user}@${h.connection}`, port: h.port };
+    }),
   };
   const helpers = HELPERS.filter((x) => host.roles.includes(x.role));
   for (const c of [...capsules, ...helpers]) {
@@ -133,6 +141,19 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
       kind: 'file',
       purpose: 'the director: phases over ssh, with this plan compiled in',
     });
+    if (plan.schedule.enabled) {
+      // Installed always; enabled by the director role where systemd runs (cron otherwise).
+      for (const unit of ['sbdi-backup.service', 'sbdi-backup.timer']) {
+        files.push({
+          path: `/etc/systemd/system/${unit}`,
+          content: renderTemplate(`schedule/${unit}.hbs`, { ...base, schedule: plan.schedule }),
+          ...root,
+          mode: '0644',
+          kind: 'file',
+          purpose: `perform_backup on a timer (backup_schedule=${plan.schedule.onCalendar})`,
+        });
+      }
+    }
   }
   return files;
 }
@@ -152,7 +173,7 @@ function renderSudoers(plan: Plan, hostName: string): string {
 }
 
 /** Placeholder the role replaces with a public key read from that host. */
-export function keyToken(host: string, key: 'director' | 'push' | 'pull'): string {
+export function keyToken(host: string, key: 'director' | 'push' | 'pull' | 'replicate'): string {
   return `@@KEY:${host}:${key}@@`;
 }
 
@@ -170,6 +191,10 @@ function renderAuthorizedKeys(plan: Plan, hostName: string): string {
         `restrict,command="${forcedCommand(`/usr/bin/sudo -n ${plan.paths.capsules}/${send.name} ${s.treeName}`)}" ${keyToken(s.host, 'pull')} sbdi-backup pull ${s.host}`,
       );
     }
+  }
+  if (plan.remotes.some((r) => r.host === hostName)) {
+    // The target's root-only replicate key: only list replicas or receive one stream into this remote's store.
+    lines.push(`restrict,command="${forcedCommand(`/usr/bin/sudo -n ${plan.paths.capsules}/receive_replica`)}" ${keyToken(plan.target.host, 'replicate')} sbdi-backup replicate ${plan.target.host}`);
   }
   return `${lines.join('\n')}\n`;
 }

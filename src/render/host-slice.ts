@@ -10,7 +10,7 @@ export interface DirectorySpec {
 
 /** A key pair a role generates on this host (ed25519). */
 export interface KeySpec {
-  name: 'director' | 'push' | 'pull';
+  name: 'director' | 'push' | 'pull' | 'replicate';
   path: string;
   owner: string;
   group: string;
@@ -30,6 +30,13 @@ export interface HostSlice {
   knownHosts: { file: string; owner: string; hosts: { host: string; connection: string; port: number }[] };
   source?: Plan['sources'][number];
   target?: Plan['target'];
+  /** Issue 8: this host is an off-site remote. */
+  remote?: Plan['remotes'][number];
+  /** Target with remotes: their ssh host keys, for the replicate key (root-only file). */
+  remoteKnownHosts?: { file: string; owner: string; hosts: { host: string; connection: string; port: number }[] };
+  /** Director: the perform_backup timer and the monitoring settings. */
+  schedule?: Plan['schedule'];
+  monitoring?: Plan['monitoring'];
 }
 
 const ROOT_DIR = { owner: 'root', group: 'root', mode: '0755' };
@@ -70,6 +77,16 @@ export function hostSlice(plan: Plan, name: string): HostSlice {
     if (target.backend === 'zfs') packages.add(target.zfs!.package);
     if (target.backend === 'btrfs') packages.add('btrfs-progs');
   }
+  const remote = plan.remotes.find((r) => r.host === name);
+  if (target && plan.remotes.length > 0) {
+    if (!directories.some((d) => d.path === plan.paths.etc)) directories.push({ path: plan.paths.etc, owner: 'root', group: 'root', mode: '0700' });
+    keys.push({ name: 'replicate', path: `${plan.paths.etc}/replicate_ed25519`, owner: 'root', group: 'root' });
+    packages.add('openssh-client');
+  }
+  if (remote) {
+    directories.push({ path: remote.root, ...ROOT_DIR });
+    packages.add(remote.backend === 'zfs' ? remote.zfs!.package : 'btrfs-progs');
+  }
   const knownHosts = isDirector
     ? { file: `${plan.operator.home}/.ssh/known_hosts`, owner: plan.operator.user, hosts: hostsOf(plan.hosts.filter((h) => h.roles.some((r) => r !== 'director')).map((h) => h.name)) }
     : source
@@ -88,5 +105,10 @@ export function hostSlice(plan: Plan, name: string): HostSlice {
     knownHosts,
     ...(source ? { source } : {}),
     ...(target ? { target } : {}),
+    ...(remote ? { remote } : {}),
+    ...(target && plan.remotes.length > 0
+      ? { remoteKnownHosts: { file: `${plan.paths.etc}/known_hosts_remotes`, owner: 'root', hosts: hostsOf(plan.remotes.map((r) => r.host)) } }
+      : {}),
+    ...(isDirector ? { schedule: plan.schedule, monitoring: plan.monitoring } : {}),
   };
 }

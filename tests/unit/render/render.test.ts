@@ -103,7 +103,7 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
       if (!existsSync(f)) continue;
       const keys = readFileSync(f, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
       expect(keys.length).toBeGreaterThan(0);
-      for (const k of keys) expect(k).toMatch(/^restrict,command="[^"]+" @@KEY:[a-z0-9-]+:(director|push|pull)@@ sbdi-backup /);
+      for (const k of keys) expect(k).toMatch(/^restrict,command="[^"]+" @@KEY:[a-z0-9-]+:(director|push|pull|replicate)@@ sbdi-backup /);
     }
   });
 });
