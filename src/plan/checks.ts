@@ -12,6 +12,20 @@ export const OBJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const DATASET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(\/[A-Za-z0-9][A-Za-z0-9._-]{0,63})*$/;
 /** Backup identifiers: `YYYYMMDD_HHMMSS`. */
 export const BACKUP_ID = /^[0-9]{8}_[0-9]{6}$/;
+/**
+ * A path inside a source's live dir, relative to it (the partial-restore selector as capsules take
+ * it): components of `[A-Za-z0-9._-]`, separated by single '/', none of them '.' or '..'.
+ */
+export const SUBPATH = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+/** The same as a POSIX ERE for sudoers (no '\\': sudoers would need it escaped); excludes '.' and '..' components. */
+export const SUBPATH_ERE_COMPONENT = '([A-Za-z0-9_-][A-Za-z0-9._-]*|[.][A-Za-z0-9_-][A-Za-z0-9._-]*|[.][.][A-Za-z0-9._-]+)';
+export const SUBPATH_ERE = `^${SUBPATH_ERE_COMPONENT}(/${SUBPATH_ERE_COMPONENT})*$`;
+export const SUBPATH_MAX = 1024;
+
+export function isSubpath(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= SUBPATH_MAX && SUBPATH.test(v) && !v.split('/').some((c) => c === '.' || c === '..');
+}
+
 /** A connection address: host name, FQDN, IPv4 or IPv6 literal. */
 export const CONNECTION = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
 export const ZFS_COMPRESSION = /^(on|off|lz4|lzjb|zle|gzip|gzip-[1-9]|zstd|zstd-([1-9]|1[0-9])|zstd-fast)$/;
@@ -58,6 +72,7 @@ export function isSafePath(v: unknown): v is string {
 export function treeName(host: string, liveDir: string): string {
   return `${host}@${liveDir.replace(/\//g, '+')}`;
 }
+
 /** A duration: seconds, or a number with s, m, h or d (`90m`, `26h`, `7d`). */
 export function durationSeconds(v: unknown): number | undefined {
   const text = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : undefined;

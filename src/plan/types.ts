@@ -77,6 +77,11 @@ export interface TargetPlan {
     /** Size of the file created when dataDevice is not under /dev (`backup_data_file_size`, GiB). */
     dataFileSizeGiB: number;
   };
+  /**
+   * Other deployments' stores this target may restore from (`backup_foreign_stores`, zfs only):
+   * a pool device or file made available to this host, e.g. prod's backup volume attached to uat's target.
+   */
+  foreignStores?: ForeignStore[];
   btrfs?: {
     /** Block device or image file holding the btrfs filesystem mounted at `root`. */
     dataDevice: string;
@@ -86,67 +91,17 @@ export interface TargetPlan {
   };
 }
 
-/**
- * How many backups a store keeps (`backup_keep_*` for the target, `backup_replica_keep_*` on a
- * remote). Unset fields keep nothing by that rule; with every field unset nothing is pruned.
- * Whatever the policy says, the newest complete backup and the newest snapshot shared with each
- * remote are never removed (src/director/retention.ts).
- */
-export interface RetentionPolicy {
-  keepLast?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-}
-
-/** An off-site copy of the target (group `backup_remotes`), receiving each backup incrementally. */
-export interface RemotePlan {
-  host: string;
-  /** Same kind as the target's: ZFS send/recv or btrfs send/receive. */
-  backend: 'zfs' | 'btrfs';
-  /** Root of the remote's store (`backup_root` on the remote, default `/backup`). */
-  root: string;
-  zfs?: {
-    pool: string;
-    /** Parent with mountpoint=none, setuid=off, exec=off, devices=off, readonly=on: `<pool>/replica`. */
-    parent: string;
-    /** Dataset receiving the target's snapshots: `<pool>/replica/current`. */
-    dataset: string;
-    package: 'zfsutils-linux' | 'zfs-fuse';
-    dataDevice: string;
-    dataFileSizeGiB: number;
-  };
-  btrfs?: {
-    dataDevice: string;
-    dataFileSizeGiB: number;
-    /** Directory of received read-only snapshots: `<root>/replica` (mounted nosuid,nodev,noexec). */
-    replicaDir: string;
-  };
-  retention: RetentionPolicy;
-}
-
-/** Thresholds of `check_backup` and where the Prometheus textfile metrics go. */
-export interface MonitoringPlan {
-  /** `backup_check_warning_age`: the last complete backup is older → WARNING. */
-  warningAgeSeconds: number;
-  /** `backup_check_critical_age`: older → CRITICAL. */
-  criticalAgeSeconds: number;
-  /** `backup_check_replication_lag`: a remote further behind the target → WARNING. */
-  replicationLagSeconds: number;
-  /** `backup_metrics_dir`: node_exporter textfile-collector directory. */
-  metricsDir: string;
-}
-
-/** `perform_backup` on a timer (systemd; cron where systemd is absent). */
-export interface SchedulePlan {
-  /** `backup_schedule_enabled` (default false). */
-  enabled: boolean;
-  /** `backup_schedule`: a systemd OnCalendar expression (default `*-*-* 02:00:00`). */
-  onCalendar: string;
-  /** `backup_schedule_randomized_delay` in seconds (RandomizedDelaySec; a random sleep under cron). */
-  randomizedDelaySeconds: number;
-  /** `backup_schedule_cron`, or derived from onCalendar when it is simple; undefined: systemd only. */
-  cron?: string;
+export interface ForeignStore {
+  /** Name the operator gives `restore_backup --from`, e.g. `prod`. */
+  name: string;
+  /** Block device or pool file holding the other deployment's pool. */
+  device: string;
+  /** That pool's name in the other deployment (its `backup_zfs_pool`). */
+  pool: string;
+  /** Name it is imported under here, so it never clashes with this target's own pool. */
+  localPool: string;
+  /** Where its datasets are mounted while attached (zpool import -R). */
+  altroot: string;
 }
 
 /**

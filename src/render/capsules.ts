@@ -1,7 +1,7 @@
 import type { Plan, Role } from '../plan/types';
 
 /** How a capsule takes its one possible argument; checked by sbdi-dispatch, sudoers and the capsule. */
-export type ArgKind = 'none' | 'backup-id' | 'tree';
+export type ArgKind = 'none' | 'backup-id' | 'tree' | 'optional-subpath' | 'foreign';
 
 export interface CapsuleSpec {
   name: string;
@@ -11,8 +11,12 @@ export interface CapsuleSpec {
   viaDispatch: boolean;
   /** Needs SSH_ORIGINAL_COMMAND through sudo (rrsync reads it). */
   keepsSshCommand?: boolean;
+  /** Only on plans where this holds (default: always). */
+  when?: (plan: Plan) => boolean;
   purpose: string;
 }
+
+const hasForeignStores = (plan: Plan): boolean => (plan.target.foreignStores ?? []).length > 0;
 
 /** Every capsule there is, by the role whose hosts get it. */
 export const CAPSULES: CapsuleSpec[] = [
@@ -24,12 +28,16 @@ export const CAPSULES: CapsuleSpec[] = [
   { name: 'prepare_source_snapshot', role: 'source', arg: 'none', viaDispatch: true, purpose: 'take the source snapshot and mount it read-only' },
   { name: 'perform_rsync', role: 'source', arg: 'none', viaDispatch: true, purpose: "push the snapshot into this source's tree on the target" },
   { name: 'remove_source_snapshot', role: 'source', arg: 'none', viaDispatch: true, purpose: 'unmount and remove the source snapshot (idempotent)' },
-  { name: 'restore_source', role: 'source', arg: 'none', viaDispatch: true, purpose: "pull this source's tree of the activated backup into the live dir" },
+  { name: 'restore_source', role: 'source', arg: 'optional-subpath', viaDispatch: true, purpose: "pull this source's tree of the activated backup (or one path inside it) into the live dir" },
+  { name: 'restore_source_dry_run', role: 'source', arg: 'optional-subpath', viaDispatch: true, purpose: 'list what restore_source would change, changing nothing' },
   { name: 'prepare_target', role: 'target', arg: 'none', viaDispatch: true, purpose: 'ready the store for a backup and clean leftovers' },
   { name: 'commit_backup', role: 'target', arg: 'backup-id', viaDispatch: true, purpose: 'store the manifest and snapshot the current tree as a backup' },
   { name: 'list_backups', role: 'target', arg: 'none', viaDispatch: true, purpose: 'list committed backups with manifests and sizes' },
   { name: 'activate_backup', role: 'target', arg: 'backup-id', viaDispatch: true, purpose: 'mount a backup read-only for a restore' },
   { name: 'deactivate_backup', role: 'target', arg: 'none', viaDispatch: true, purpose: 'remove the restore activation' },
+  { name: 'attach_foreign_store', role: 'target', arg: 'foreign', viaDispatch: true, when: hasForeignStores, purpose: "import another deployment's pool (backup_foreign_stores) and list its backups" },
+  { name: 'activate_foreign_backup', role: 'target', arg: 'backup-id', viaDispatch: true, when: hasForeignStores, purpose: 'mount a backup of the attached foreign store read-only for a restore' },
+  { name: 'detach_foreign_store', role: 'target', arg: 'none', viaDispatch: true, when: hasForeignStores, purpose: 'deactivate and export an attached foreign store (idempotent)' },
   { name: 'receive_backup', role: 'target', arg: 'tree', viaDispatch: false, keepsSshCommand: true, purpose: "forced command of a source's push key: rrsync -wo into its tree" },
   { name: 'send_restore', role: 'target', arg: 'tree', viaDispatch: false, keepsSshCommand: true, purpose: "forced command of a source's pull key: rrsync -ro from its activated tree" },
   // Issue 8: off-site replication, retention, verification (docs/operations.md).
@@ -67,5 +75,5 @@ export const OPERATOR_COMMANDS: { name: string; purpose: string }[] = [
 
 export function capsulesFor(plan: Plan, host: string): CapsuleSpec[] {
   const roles = plan.hosts.find((h) => h.name === host)?.roles ?? [];
-  return CAPSULES.filter((c) => roles.includes(c.role));
+  return CAPSULES.filter((c) => roles.includes(c.role) && (c.when === undefined || c.when(plan)));
 }

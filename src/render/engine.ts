@@ -58,7 +58,7 @@ function loadPartials(): void {
   if (partialsLoaded) return;
   // Backend modules are partials (source/<backend>, target/<backend>): each defines the same
   // bash functions for its backend, so a capsule includes whichever the plan chose.
-  for (const dir of ['source', 'target']) {
+  for (const dir of ['source', 'target', 'remote']) {
     for (const file of readdirSync(join(templatesDir(), dir)).sort()) {
       if (file.endsWith('.sh.hbs')) hb.registerPartial(`${dir}/${file.slice(0, -7)}`, load(`${dir}/${file}`));
     }

@@ -1,5 +1,5 @@
 import type { HostPlan, Plan, SourcePlan } from '../plan/types';
-import { BACKUP_ID } from '../plan/checks';
+import { BACKUP_ID, SUBPATH_ERE } from '../plan/checks';
 import { CAPSULES, HELPERS, OPERATOR_COMMANDS, capsulesFor } from './capsules';
 import { renderTemplate } from './engine';
 import { forcedCommand, sudoersArg } from './quote';
@@ -77,6 +77,7 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
       const h = hostOf(plan, r.host);
       return { host: r.host, login: `${plan.operator.user}@${h.connection}`, port: h.port };
     }),
+    foreignStores: plan.target.foreignStores ?? [],
   };
   const helpers = HELPERS.filter((x) => host.roles.includes(x.role));
   for (const c of [...capsules, ...helpers]) {
@@ -98,6 +99,9 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
         ...base,
         noArg: viaDispatch.filter((c) => c.arg === 'none').map((c) => c.name),
         idArg: viaDispatch.filter((c) => c.arg === 'backup-id').map((c) => c.name),
+        subpathArg: viaDispatch.filter((c) => c.arg === 'optional-subpath').map((c) => c.name),
+        foreignArg: viaDispatch.filter((c) => c.arg === 'foreign').map((c) => c.name),
+        foreignNames: (plan.target.foreignStores ?? []).map((f) => f.name),
       }),
       ...root,
       mode: '0755',
@@ -167,6 +171,9 @@ function renderSudoers(plan: Plan, hostName: string): string {
     // sudo ≥ 1.9.10 matches arguments against ^…$ as a regular expression.
     if (c.arg === 'backup-id') commands.push(`${path} ${BACKUP_ID.source}`);
     if (c.arg === 'tree') for (const s of plan.sources) commands.push(`${path} ${sudoersArg(s.treeName)}`);
+    // No argument, or one path inside the source ('.' and '..' components excluded by the ERE).
+    if (c.arg === 'optional-subpath') commands.push(`${path} ""`, `${path} ${SUBPATH_ERE}`);
+    if (c.arg === 'foreign') for (const f of plan.target.foreignStores ?? []) commands.push(`${path} ${sudoersArg(f.name)}`);
   }
   const env = capsules.filter((c) => c.keepsSshCommand).map((c) => `${plan.paths.capsules}/${c.name}`);
   return renderTemplate('sudoers.hbs', { host: hostName, operator: plan.operator, commands, env });
