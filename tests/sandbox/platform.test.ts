@@ -1,14 +1,18 @@
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DOCKER, run, sleep, waitFor } from '../../src/sandbox/exec';
-import { converge, create, deploymentNames, destroy } from '../../src/sandbox/steps';
+import { demo } from '../../src/sandbox/demo';
+import { deploymentNames, destroy, status } from '../../src/sandbox/steps';
 import type { Names } from '../../src/sandbox/config';
 
-// Faults injected into a real sandbox: the director killed with SIGKILL while every container is
+// One real sandbox for the platform's whole story, to keep CI short: first the README's main job
+// (the demo: install twice — the second run changing nothing —, back up, damage, refuse a restore
+// while docker runs, restore, compare every source tree with the backup, restart), then faults
+// injected into the same platform: the director killed with SIGKILL while every container is
 // paused, and two backups at once. A slow `btrfs subvolume snapshot` on one source (a wrapper
 // the test puts in front of the real tool, as root, outside the product) holds the director
 // inside the pause window long enough to kill it there deterministically.
-const prefix = 'flt';
+const prefix = 'plt';
 const DEADLINE_S = 30; // backup_pause_deadline of the sandbox inventory
 const DOCKER_HOSTS = ['manager-1', 'cassandra-1'];
 const SOURCES: [string, string][] = [
@@ -68,17 +72,20 @@ async function leftovers(): Promise<string[]> {
   return found;
 }
 
-describe('faults on a real sandbox', () => {
-  beforeAll(async () => {
-    await create({ prefix, log: () => undefined });
-    n = deploymentNames({ prefix });
-    await converge({ prefix, log: () => undefined });
-  }, 900_000);
-
+describe.sequential('the platform on a real sandbox', () => {
   afterAll(async () => {
     if (n) await slowSnapshots(0).catch(() => undefined);
     await destroy({ prefix, log: () => undefined });
+    const left = await status({ prefix });
+    expect(left.containers).toEqual([]);
+    expect(left.mounts).toEqual([]);
   }, 300_000);
+
+  it('the demo: installed, backed up, damaged, restored and verified', async () => {
+    // demo() throws on any deviation; the sandbox is kept for the fault tests below.
+    await demo({ prefix, keep: true, log: () => undefined });
+    n = deploymentNames({ prefix });
+  }, 1_800_000);
 
   it('a director killed with SIGKILL while everything is paused: every container runs again within the deadline + 5 s, and the next backup cleans up and succeeds', async () => {
     await slowSnapshots(20);
@@ -98,6 +105,7 @@ describe('faults on a real sandbox', () => {
     const after = Date.now() - killedAt;
     expect(thawed, `containers still paused ${after} ms after the kill`).toBe(true);
     expect(after).toBeLessThanOrEqual((DEADLINE_S + 5) * 1000);
+    process.stdout.write(`containers thawed by their own deadline ${after} ms after the director was killed\n`);
 
     await slowSnapshots(0);
     // The killed run's snapshot call on solr-1 may still be finishing: let it, then run again.
@@ -109,7 +117,8 @@ describe('faults on a real sandbox', () => {
     expect(await leftovers()).toEqual([]);
 
     const listed = JSON.parse((await operator('list_backups', ['--json'])).stdout) as { id: string; status: string }[];
-    expect(listed.filter((b) => b.status === 'complete')).toHaveLength(1);
+    // The demo's backup and this one.
+    expect(listed.filter((b) => b.status === 'complete')).toHaveLength(2);
     expect(listed.filter((b) => b.status !== 'complete').length).toBeGreaterThanOrEqual(1);
   }, 600_000);
 
