@@ -136,3 +136,16 @@ describe('the CLI', () => {
     expect(r.stderr).toContain('usage:');
   });
 });
+
+describe('writeRendered', () => {
+  it('removes the rendering of a host that left the plan, and nothing that is not ours', () => {
+    const out = mkdtempSync(join(tmpdir(), 'sbdi-render-stale-'));
+    execFileSync('mkdir', ['-p', join(out, 'gone-host'), join(out, 'not-ours')]);
+    writeFileSync(join(out, 'gone-host', 'MANIFEST.yml'), '[]\n');
+    writeFileSync(join(out, 'not-ours', 'keep.txt'), 'x');
+    writeRendered(renderPlan(planFromInventory(INVENTORIES.seed), BUNDLE), out);
+    expect(existsSync(join(out, 'gone-host'))).toBe(false);
+    expect(existsSync(join(out, 'not-ours', 'keep.txt'))).toBe(true);
+    expect(existsSync(join(out, 'manager-1', 'MANIFEST.yml'))).toBe(true);
+  });
+});
