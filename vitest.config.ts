@@ -3,8 +3,13 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
-    // Sandbox tests drive real containers; they must not run in parallel with each other.
-    fileParallelism: false,
+    // Two files at a time: the long ones (a qemu VM, a sandbox of containers, ansible) each keep
+    // about one core busy and wait on I/O the rest of the time. Files that share a resource
+    // never collide: every sandbox test file uses its own deployment prefix and network, image
+    // and VM builds take a lock.
+    fileParallelism: true,
+    maxWorkers: 2,
+    minWorkers: 1,
     testTimeout: 120_000,
     hookTimeout: 900_000,
   },

@@ -3,7 +3,7 @@
 // reconfigures every affected host and removes what no longer belongs (a source that becomes a
 // plain docker host; a host that leaves every backup group but stays in the inventory); then back.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
@@ -64,8 +64,11 @@ type Inv = { all: { children: Record<string, { hosts: Record<string, Record<stri
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'sbdi-ansible-reconfigure-'));
-  const build = await run('npm', ['run', 'build', '--silent'], { cwd: ROOT, timeoutMs: 300_000 });
-  if (build.code !== 0) throw new Error(`npm run build failed: ${build.stderr}`);
+  // `npm test` builds first; rebuilding here could rewrite dist/ under a test running beside this one.
+  if (!existsSync(join(ROOT, 'dist', 'director.cjs'))) {
+    const build = await run('npm', ['run', 'build', '--silent'], { cwd: ROOT, timeoutMs: 300_000 });
+    if (build.code !== 0) throw new Error(`npm run build failed: ${build.stderr}`);
+  }
   frozen = join(work, 'frozen');
   mkdirSync(join(frozen, 'dist'), { recursive: true });
   for (const f of ['sbdi-backup.cjs', 'director.cjs']) cpSync(join(ROOT, 'dist', f), join(frozen, 'dist', f));
