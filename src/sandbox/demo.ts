@@ -43,6 +43,30 @@ async function listing(n: Names, host: string, dir: string, treelist: string): P
   });
 }
 
+interface ListedBackup {
+  id: string;
+  status: string;
+  usedBytes?: number;
+  compressRatio?: number;
+  manifest?: {
+    pause?: { durationMs?: number };
+    snapshotsInsidePauseWindow?: boolean;
+    sources?: { host: string; backend: string; bytes?: number; files?: number; syncDurationMs?: number }[];
+  };
+}
+
+/** The short summary the demo ends with: what was backed up, how long the platform was paused. */
+function summary(b: ListedBackup): string {
+  const m = b.manifest ?? {};
+  const lines = [`backup ${b.id}: pause window ${m.pause?.durationMs ?? '?'} ms, snapshots inside it: ${m.snapshotsInsidePauseWindow ? 'yes' : 'NO'}`];
+  for (const s of m.sources ?? []) {
+    lines.push(`  ${s.host.padEnd(12)} ${s.backend.padEnd(6)} ${String(s.files ?? '?').padStart(6)} files ${String(s.bytes ?? '?').padStart(10)} bytes  synced in ${s.syncDurationMs ?? '?'} ms`);
+  }
+  lines.push(`  stored: ${b.usedBytes ?? '?'} bytes on the target, compression ratio ${b.compressRatio ?? '?'}`);
+  lines.push('restore verified');
+  return `${lines.join('\n')}\n`;
+}
+
 function firstDifference(a: string, b: string): string {
   const la = a.split('\n');
   const lb = b.split('\n');
@@ -69,9 +93,11 @@ export async function demo(o: DemoOptions = {}): Promise<void> {
     banner('3. back up: pause everything, snapshot every source, unpause, sync, commit');
     await operator(n, 'perform_backup');
     const listed = await operator(n, 'list_backups', ['--json']);
-    const backups = JSON.parse(listed.stdout) as { id: string; status: string }[];
-    const latest = backups.filter((b) => b.status === 'complete').map((b) => b.id).sort().pop();
-    if (!latest) throw new SandboxError('demo', DIRECTOR, 'no complete backup listed after perform_backup');
+    const backups = JSON.parse(listed.stdout) as ListedBackup[];
+    const complete = backups.filter((b) => b.status === 'complete').sort((a, b) => a.id.localeCompare(b.id));
+    const backup = complete[complete.length - 1];
+    if (!backup) throw new SandboxError('demo', DIRECTOR, 'no complete backup listed after perform_backup');
+    const latest = backup.id;
     await operator(n, 'list_backups');
 
     banner(`4. damage the platform after backup ${latest}`);
@@ -111,6 +137,7 @@ export async function demo(o: DemoOptions = {}): Promise<void> {
     await verify(o);
     ok = true;
     banner('demo passed: installed, backed up, damaged, restored and verified');
+    process.stdout.write(summary(backup));
   } finally {
     if (!o.keep) {
       banner(ok ? 'removing the sandbox' : 'demo failed: removing the sandbox');
