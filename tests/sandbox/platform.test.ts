@@ -83,8 +83,8 @@ describe.sequential('the platform on a real sandbox', () => {
 
   it('the demo: installed, backed up, damaged, restored and verified', async () => {
     // demo() throws on any deviation; the sandbox is kept for the fault tests below.
-    await demo({ prefix, keep: true, log: () => undefined });
     n = deploymentNames({ prefix });
+    await demo({ prefix, keep: true, log: () => undefined });
   }, 1_800_000);
 
   it('a director killed with SIGKILL while everything is paused: every container runs again within the deadline + 5 s, and the next backup cleans up and succeeds', async () => {
