@@ -22,6 +22,7 @@ import { pauseWindow, planDigest, snapshotsInside, type Manifest, type PauseHost
 import { capsuleOnHosts, capsulePhase, connectAll, throwIfFailed } from './phase';
 import type { RunRecord } from './state';
 import { phaseTable } from './summary';
+import { pruneStep, replicateStep, writeMetricsQuietly } from './operations';
 
 /** An unpause that takes longer than this is given up on: the host's own deadline ends the pause. */
 const DEFAULT_UNPAUSE_TIMEOUT_MS = 60_000;
@@ -29,8 +30,27 @@ const DEFAULT_UNPAUSE_TIMEOUT_MS = 60_000;
 export async function performBackup(ctx: Context): Promise<number> {
   return withLock(ctx, 'perform_backup', async () => {
     const id = await freshId(ctx);
-    return new BackupRun(ctx, id).run();
+    const code = await new BackupRun(ctx, id).run();
+    return afterBackup(ctx, code);
   });
+}
+
+/**
+ * Issue 8: after a complete backup, replicate it to the off-site remotes and apply the retention
+ * policy (still under the lock); the Prometheus metrics are rewritten after every run.
+ */
+async function afterBackup(ctx: Context, code: number): Promise<number> {
+  let result = code;
+  if (code === EXIT.OK && !ctx.interrupt.aborted) {
+    const replicated = await replicateStep(ctx);
+    const pruned = await pruneStep(ctx, false);
+    if (replicated !== EXIT.OK || pruned !== EXIT.OK) {
+      ctx.report.warn('done', `backup complete, but ${replicated !== EXIT.OK ? `replication (exit ${replicated})` : ''}${replicated !== EXIT.OK && pruned !== EXIT.OK ? ' and ' : ''}${pruned !== EXIT.OK ? `pruning (exit ${pruned})` : ''} failed`);
+      result = EXIT.POST_BACKUP;
+    }
+  }
+  await writeMetricsQuietly(ctx);
+  return result;
 }
 
 /** An id not used by an earlier run: two runs in the same second wait for the next one. */

@@ -6,6 +6,8 @@ import { dockerCommand } from './docker';
 import { DirectorError, UsageError, asDirectorError } from './errors';
 import { EXIT, EXIT_MEANING } from './exit-codes';
 import { listBackups } from './list';
+import { NAGIOS, checkBackup, pruneBackups, replicateBackups, verifyBackup } from './operations';
+import { durationSeconds } from '../plan/checks';
 import { restoreBackup, type RestoreOptions } from './restore';
 
 export const COMMANDS = [
@@ -17,6 +19,10 @@ export const COMMANDS = [
   'start_docker',
   'pause_containers',
   'unpause_containers',
+  'replicate_backups',
+  'prune_backups',
+  'verify_backup',
+  'check_backup',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
@@ -38,6 +44,10 @@ export function usage(): string {
     '  stop_docker | start_docker  stop / start docker on every docker host',
     '  pause_containers            pause every container on every docker host (ends by itself at the deadline)',
     '  unpause_containers          unpause every container on every docker host',
+    '  replicate_backups           send new backups to the off-site remotes (also after every perform_backup)',
+    '  prune_backups [--dry-run]   remove what the retention policy no longer keeps (also after every perform_backup)',
+    '  verify_backup ID|--latest [--restore-test]  check a backup against its manifest, checksums and the store',
+    '  check_backup [-w AGE] [-c AGE]  Nagios/Icinga check (exit 0/1/2/3, perfdata); writes Prometheus metrics',
     '',
     'exit codes:',
     ...Object.entries(EXIT_MEANING).map(([code, meaning]) => `  ${code.padStart(3)}  ${meaning}`),
@@ -98,6 +108,36 @@ export async function runCommand(ctx: Context, argv: string[]): Promise<number> 
       case 'unpause_containers':
         parse(args, {}, 0);
         return await dockerCommand(ctx, command);
+      case 'replicate_backups':
+        parse(args, {}, 0);
+        return await replicateBackups(ctx);
+      case 'prune_backups': {
+        const { values } = parse(args, { 'dry-run': { type: 'boolean' } }, 0);
+        return await pruneBackups(ctx, { dryRun: values['dry-run'] === true });
+      }
+      case 'verify_backup': {
+        const latest = args.includes('--latest');
+        const { values, positionals } = parse(args, { latest: { type: 'boolean' }, 'restore-test': { type: 'boolean' } }, latest ? 0 : 1);
+        return await verifyBackup(ctx, { ...(latest ? { latest: true } : { id: positionals[0] as string }), restoreTest: values['restore-test'] === true });
+      }
+      case 'check_backup': {
+        // A Nagios plugin: a bad argument is UNKNOWN (3), never a code with another meaning.
+        try {
+          const { values } = parse(args, { warning: { type: 'string' }, critical: { type: 'string' }, w: { type: 'string' }, c: { type: 'string' } } as never, 0);
+          const age = (v: unknown, name: string): number | undefined => {
+            if (v === undefined) return undefined;
+            const s = durationSeconds(v);
+            if (s === undefined) throw new UsageError(`${name}: expected a duration like 90m, 26h, 2d`);
+            return s;
+          };
+          const warningSeconds = age(values.warning ?? values.w, '--warning');
+          const criticalSeconds = age(values.critical ?? values.c, '--critical');
+          return await checkBackup(ctx, { warningSeconds, criticalSeconds });
+        } catch (e) {
+          ctx.print(`BACKUP UNKNOWN - ${(e as Error).message}`);
+          return NAGIOS.UNKNOWN;
+        }
+      }
     }
   } catch (e) {
     const error: DirectorError = asDirectorError(e, command ?? 'usage');

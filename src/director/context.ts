@@ -23,6 +23,8 @@ export interface Context {
   alive?: (pid: number) => boolean;
   /** How long an unpause may take before we give up on it (the watchdog ends the pause anyway). */
   unpauseTimeoutMs?: number;
+  /** Where the Prometheus textfile goes (main: the plan's monitoring.metricsDir); unset: none is written (tests). */
+  metricsDir?: string;
 }
 
 export function interruptSignalName(ctx: Context): string {

@@ -25,6 +25,11 @@ export const EXIT = {
   DEACTIVATE: 24,
   DOCKER_COMMAND: 30,
   LIST: 31,
+  POST_BACKUP: 16,
+  REPLICATE: 40,
+  DIVERGED: 41,
+  PRUNE: 42,
+  VERIFY: 43,
   SIGINT: 130,
   SIGTERM: 143,
 } as const;
@@ -53,6 +58,11 @@ export const EXIT_MEANING: Record<ExitCode, string> = {
   24: 'the backup was restored (or the dry run done) but deactivating it (or detaching the foreign store) on the target failed',
   30: 'a docker command (stop/start/pause/unpause) failed on at least one host',
   31: "the target's list_backups failed",
+  16: 'the backup is complete, but the replication or pruning after it failed (see 40-42)',
+  40: 'replication to an off-site remote failed (unreachable, or a send/receive failed); the next run catches up',
+  41: 'replication refused: a remote has DIVERGED from the target (no common snapshot, or newer snapshots of its own); nothing was destroyed',
+  42: 'pruning failed, or a remote could not be listed so nothing was pruned',
+  43: 'verification failed: the backup differs from its manifest or its checksums, a restore test differed, or the store is unhealthy',
   130: 'interrupted by SIGINT (Ctrl-C); cleanup (unpause) was still done',
   143: 'terminated by SIGTERM; cleanup (unpause) was still done',
 };

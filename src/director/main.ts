@@ -73,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
     pid: process.pid,
     print: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
     usage: writeErr,
+    metricsDir: process.env.SBDI_METRICS_DIR ?? plan.monitoring.metricsDir,
     // rsync progress only makes sense on a terminal; in cron mail it would be noise.
     progress: process.stderr.isTTY ? (chunk) => process.stderr.write(chunk) : undefined,
   };

@@ -92,6 +92,7 @@ function run(file: string, args: string[], env: Record<string, string> = {}, onS
           SBDI_SSH_KEY: join(sshd.dir, 'client_ed25519'),
           SBDI_KNOWN_HOSTS: join(dir, 'known_hosts'),
           SBDI_STATE_DIR: join(dir, 'state'),
+          SBDI_METRICS_DIR: join(dir, 'metrics'),
           SBDI_NO_SYSLOG: '1',
           ...env,
         },
@@ -143,7 +144,10 @@ describe('the director bundle', () => {
       'commit_backup',
       'remove_source_snapshot',
       'remove_source_snapshot',
+      // Issue 8: the Prometheus metrics are gathered after every run.
+      'list_backups',
     ]);
+    expect(readFileSync(join(dir, 'metrics', 'sbdi_backup.prom'), 'utf8')).toMatch(/^sbdi_backup_check_status [0-3]$/m);
 
     const list = await run(bundle, ['list_backups', '--json'], { SBDI_PLAN_FILE: join(dir, 'plan.json') });
     expect(list.code).toBe(EXIT.OK);

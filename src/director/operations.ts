@@ -1,0 +1,409 @@
+/**
+ * Issue 8 operator commands: replicate_backups, prune_backups, verify_backup, check_backup, and the
+ * Prometheus textfile metrics. The target pushes to the remotes (its replicate_backups capsule);
+ * the director decides what retention removes (src/director/retention.ts) and asks the stores'
+ * own capsules to remove it, which refuse the newest complete backup and the newest shared one.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RemotePlan, RetentionPolicy } from '../plan/types';
+import type { CapsuleResult } from '../ssh/types';
+import { runCapsule } from './capsule';
+import type { Context } from './context';
+import { DirectorError, UsageError, asDirectorError } from './errors';
+import { EXIT } from './exit-codes';
+import { formatBytes, renderTable } from './format';
+import { withLock } from './guard';
+import { BACKUP_ID, backupIdTime } from './ids';
+import { fetchTargetBackups, isComplete, type TargetBackup } from './list';
+import { connectAll, runOnHosts } from './phase';
+import { describePolicy, policyIsEmpty, selectRetention, type RetentionDecision } from './retention';
+
+export interface Replica {
+  id: string;
+  guid?: string;
+}
+
+export interface RemoteListing {
+  host: string;
+  replicas: Replica[];
+  health?: { state?: string; errors?: string };
+}
+
+export function parseReplicas(result: CapsuleResult): Replica[] {
+  const list = Array.isArray(result.replicas) ? (result.replicas as unknown[]) : [];
+  return list
+    .filter((x): x is { id: string; guid?: unknown } => x !== null && typeof x === 'object' && typeof (x as { id?: unknown }).id === 'string' && BACKUP_ID.test((x as { id: string }).id))
+    .map((x) => ({ id: x.id, ...(typeof x.guid === 'string' ? { guid: x.guid } : {}) }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+async function listRemotes(ctx: Context, phase: string, exitCode: (typeof EXIT)[keyof typeof EXIT]): Promise<{ listings: RemoteListing[]; failures: DirectorError[] }> {
+  const outcome = await runOnHosts(ctx, ctx.plan.remotes.map((r) => r.host), { phase, exitCode, summarize: (r: CapsuleResult) => ({ detail: `${parseReplicas(r).length} replicas` }) }, (host) =>
+    runCapsule(ctx, { phase, exitCode, host, capsule: 'list_replicas' }, { signal: ctx.interrupt }),
+  );
+  const listings = [...outcome.values].map(([host, r]) => ({ host, replicas: parseReplicas(r), health: (r.health ?? undefined) as RemoteListing['health'] }));
+  return { listings, failures: outcome.failures };
+}
+
+// ---------------------------------------------------------------- replicate
+
+export interface ReplicationOutcome {
+  remote: string;
+  ok: boolean;
+  code: number;
+  sent: number;
+  newest: string;
+  diverged: boolean;
+  error: string;
+}
+
+function parseReplication(result: CapsuleResult | undefined): ReplicationOutcome[] {
+  const list = Array.isArray(result?.remotes) ? (result!.remotes as unknown[]) : [];
+  return list.filter((x): x is ReplicationOutcome => x !== null && typeof x === 'object' && typeof (x as ReplicationOutcome).remote === 'string');
+}
+
+/** The replication step (no lock: perform_backup runs it inside its own). Returns the exit code. */
+export async function replicateStep(ctx: Context): Promise<number> {
+  const { plan } = ctx;
+  if (plan.remotes.length === 0) {
+    ctx.report.info('replicate', 'no off-site remotes in the plan (group backup_remotes)');
+    return EXIT.OK;
+  }
+  const phase = 'replicate';
+  let result: CapsuleResult | undefined;
+  let failure: DirectorError | undefined;
+  try {
+    await connectAll(ctx, [plan.target.host], EXIT.CONNECT);
+    result = await ctx.report.step(phase, plan.target.host, () => runCapsule(ctx, { phase, exitCode: EXIT.REPLICATE, host: plan.target.host, capsule: 'replicate_backups' }, { signal: ctx.interrupt }), (r) => ({
+      detail: parseReplication(r).map((o) => `${o.remote}: ${o.sent} sent, newest ${o.newest || 'none'}`).join('; '),
+    }));
+  } catch (e) {
+    failure = asDirectorError(e, phase);
+  }
+  const outcomes = parseReplication(result);
+  saveReplicationState(ctx, outcomes);
+  if (failure === undefined) return EXIT.OK;
+  const diverged = /DIVERGED/.test(failure.message);
+  ctx.report.error(phase, diverged ? `${failure.message} — nothing was destroyed; see docs/operations.md "Divergence"` : failure.message);
+  return diverged ? EXIT.DIVERGED : failure.exitCode === EXIT.CONNECT ? EXIT.CONNECT : EXIT.REPLICATE;
+}
+
+function saveReplicationState(ctx: Context, outcomes: ReplicationOutcome[]): void {
+  try {
+    ctx.state.ensure();
+    const path = join(ctx.state.dir, 'replication.json');
+    writeFileSync(`${path}.tmp`, `${JSON.stringify({ at: ctx.now(), outcomes }, null, 2)}\n`, { mode: 0o600 });
+    renameSync(`${path}.tmp`, path);
+  } catch {
+    /* state must never fail a replication */
+  }
+}
+
+export async function replicateBackups(ctx: Context): Promise<number> {
+  return withLock(ctx, 'replicate_backups', async () => {
+    const code = await replicateStep(ctx);
+    await writeMetricsQuietly(ctx);
+    return code;
+  });
+}
+
+// ---------------------------------------------------------------- prune
+
+export interface PruneRow {
+  store: string;
+  id: string;
+  decision: RetentionDecision;
+}
+
+/** What retention removes on the target and on every remote; pure over the listings. */
+export function prunePlan(target: TargetBackup[], remotes: RemoteListing[], targetPolicy: RetentionPolicy, remotePlans: RemotePlan[]): PruneRow[] {
+  const rows: PruneRow[] = [];
+  const shared = new Map<string, string>();
+  const targetIds = new Set(target.map((b) => b.id));
+  for (const r of remotes) {
+    // The newest snapshot both hold: the base of the next incremental send.
+    const common = [...r.replicas].reverse().find((x) => targetIds.has(x.id));
+    if (common) shared.set(common.id, [shared.get(common.id), `shared with ${r.host}`].filter(Boolean).join(', '));
+  }
+  for (const d of selectRetention(target.map((b) => ({ id: b.id, complete: isComplete(b) })), targetPolicy, shared)) {
+    rows.push({ store: 'target', id: d.id, decision: d });
+  }
+  for (const r of remotes) {
+    const policy = remotePlans.find((p) => p.host === r.host)?.retention ?? {};
+    const newest = r.replicas[r.replicas.length - 1];
+    const protectedIds = new Map(newest ? [[newest.id, `newest replica, shared with ${'the target'}`]] : []);
+    for (const d of selectRetention(r.replicas.map((x) => ({ id: x.id, complete: true })), policy, protectedIds)) {
+      rows.push({ store: r.host, id: d.id, decision: d });
+    }
+  }
+  return rows;
+}
+
+export async function pruneStep(ctx: Context, dryRun: boolean): Promise<number> {
+  const { plan } = ctx;
+  const phase = 'prune';
+  if (policyIsEmpty(plan.retention) && plan.remotes.every((r) => policyIsEmpty(r.retention))) {
+    ctx.report.info(phase, 'no retention policy (backup_keep_*, backup_replica_keep_*): nothing is pruned');
+    return EXIT.OK;
+  }
+  try {
+    await connectAll(ctx, [plan.target.host, ...plan.remotes.map((r) => r.host)], EXIT.CONNECT);
+    const target = await fetchTargetBackups(ctx, phase, EXIT.PRUNE);
+    const { listings, failures } = await listRemotes(ctx, phase, EXIT.PRUNE);
+    if (failures.length > 0) {
+      // Without a remote's list the shared snapshot is unknown: prune nothing on the target either.
+      throw new DirectorError(`cannot list a remote's replicas, so nothing is pruned: ${failures.map((f) => f.message).join('; ')}`, EXIT.PRUNE, phase);
+    }
+    const rows = prunePlan(target, listings, plan.retention, plan.remotes);
+    ctx.print(
+      [
+        `target ${plan.target.host}: ${describePolicy(plan.retention)}`,
+        ...plan.remotes.map((r) => `remote ${r.host}: ${describePolicy(r.retention)}`),
+        '',
+        renderTable(['STORE', 'ID', dryRun ? 'WOULD' : 'ACTION', 'WHY'], rows.map((r) => [r.store, r.id, r.decision.keep ? 'keep' : 'delete', r.decision.reasons.join(', ')])),
+      ].join('\n'),
+    );
+    const doomed = rows.filter((r) => !r.decision.keep);
+    if (dryRun) {
+      ctx.report.info(phase, `dry run: would delete ${doomed.length} of ${rows.length}`);
+      return EXIT.OK;
+    }
+    let failed = 0;
+    for (const r of doomed) {
+      const host = r.store === 'target' ? plan.target.host : r.store;
+      try {
+        await ctx.report.step(phase, host, () => runCapsule(ctx, { phase, exitCode: EXIT.PRUNE, host, capsule: r.store === 'target' ? 'delete_backup' : 'delete_replica', arg: r.id }), () => ({ detail: `deleted ${r.id}` }));
+      } catch {
+        failed++;
+      }
+    }
+    ctx.report.info(phase, `deleted ${doomed.length - failed} of ${doomed.length}${failed ? `, ${failed} FAILED` : ''}`);
+    return failed === 0 ? EXIT.OK : EXIT.PRUNE;
+  } catch (e) {
+    const err = asDirectorError(e, phase);
+    ctx.report.error(phase, err.message);
+    return err.exitCode === EXIT.CONNECT ? EXIT.CONNECT : EXIT.PRUNE;
+  }
+}
+
+export async function pruneBackups(ctx: Context, options: { dryRun: boolean }): Promise<number> {
+  return withLock(ctx, 'prune_backups', () => pruneStep(ctx, options.dryRun));
+}
+
+// ---------------------------------------------------------------- verify
+
+export async function verifyBackup(ctx: Context, options: { id?: string; latest?: boolean; restoreTest: boolean }): Promise<number> {
+  if (options.id !== undefined && (!BACKUP_ID.test(options.id) || backupIdTime(options.id) === undefined)) throw new UsageError(`not a backup id: ${JSON.stringify(options.id)} (YYYYMMDD_HHMMSS)`);
+  return withLock(ctx, 'verify_backup', async () => {
+    const phase = 'verify';
+    const host = ctx.plan.target.host;
+    await connectAll(ctx, [host], EXIT.CONNECT);
+    let id = options.id;
+    if (id === undefined) {
+      const backups = await fetchTargetBackups(ctx, phase, EXIT.LIST);
+      id = backups.filter(isComplete).map((b) => b.id).sort().pop();
+      if (id === undefined) throw new DirectorError('no complete backup on the target', EXIT.NO_SUCH_BACKUP, phase);
+    }
+    const backupId = id;
+    const call = (capsule: string) =>
+      ctx.report.step(phase, host, () => runCapsule(ctx, { phase, exitCode: EXIT.VERIFY, host, capsule, arg: backupId }, { signal: ctx.interrupt }), (r) => ({ detail: summary(capsule, r) }));
+    try {
+      const v = await call('verify_backup');
+      ctx.print(JSON.stringify({ id: backupId, verification: v.verification }, null, 2));
+      if (options.restoreTest) {
+        const t = await call('restore_test_backup');
+        ctx.print(JSON.stringify({ id: backupId, restoreTest: t.restoreTest }, null, 2));
+      }
+    } catch (e) {
+      const err = asDirectorError(e, phase);
+      if (/exit 21\)/.test(err.message)) throw new DirectorError(err.message, EXIT.NO_SUCH_BACKUP, phase, host);
+      throw err;
+    }
+    ctx.print(`backup ${backupId} verified${options.restoreTest ? ' and restore-tested' : ''}`);
+    return EXIT.OK;
+  });
+}
+
+function summary(capsule: string, r: CapsuleResult): string {
+  if (capsule === 'verify_backup') {
+    const v = (r.verification ?? {}) as { trees?: unknown[]; checksums?: { files?: number; sealed?: string }; pool?: { state?: string } };
+    return `${v.trees?.length ?? '?'} trees, ${v.checksums?.files ?? '?'} checksums ${v.checksums?.sealed ?? ''}, store ${v.pool?.state ?? '?'}`;
+  }
+  const t = (r.restoreTest ?? {}) as { entries?: number };
+  return `${t.entries ?? '?'} entries restored and compared`;
+}
+
+// ---------------------------------------------------------------- check_backup + metrics
+
+export const NAGIOS = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
+const NAGIOS_NAME = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'];
+
+export interface Health {
+  status: 0 | 1 | 2 | 3;
+  text: string;
+  perfdata: string[];
+  metrics: string[];
+}
+
+/** Pure: the check's verdict from what the stores said. */
+export function assessHealth(
+  now: number,
+  target: TargetBackup[] | undefined,
+  remotes: RemoteListing[],
+  remoteFailures: string[],
+  thresholds: { warningAgeSeconds: number; criticalAgeSeconds: number; replicationLagSeconds: number },
+  lastRunFailed?: { id: string; phase?: string },
+): Health {
+  const w = thresholds.warningAgeSeconds;
+  const c = thresholds.criticalAgeSeconds;
+  const metrics: string[] = [];
+  const perfdata: string[] = [];
+  if (target === undefined) {
+    return { status: NAGIOS.UNKNOWN, text: 'cannot list the backups on the target', perfdata, metrics: ['sbdi_backup_check_status 3'] };
+  }
+  const complete = target.filter(isComplete).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const last = complete[complete.length - 1];
+  metrics.push(`sbdi_backup_complete_backups ${complete.length}`);
+  if (last === undefined) {
+    return { status: NAGIOS.CRITICAL, text: 'no complete backup on the target', perfdata, metrics: [...metrics, 'sbdi_backup_check_status 2'] };
+  }
+  const taken = backupIdTime(last.id)!;
+  const ageS = Math.max(0, Math.round((now - taken) / 1000));
+  const m = last.manifest ?? {};
+  const durationS = typeof m.createdAt === 'number' && typeof m.startedAt === 'number' ? Math.round((m.createdAt - m.startedAt) / 1000) : undefined;
+  const pauseS = typeof m.pause?.durationMs === 'number' ? m.pause.durationMs / 1000 : undefined;
+  const bytes = last.usedBytes ?? (Array.isArray(m.sources) ? m.sources.reduce((s, x) => s + (x.bytes ?? 0), 0) : undefined);
+  perfdata.push(`age=${ageS}s;${w};${c};0`);
+  if (durationS !== undefined) perfdata.push(`duration=${durationS}s;;;0`);
+  if (pauseS !== undefined) perfdata.push(`pause=${pauseS.toFixed(3)}s;;;0`);
+  if (bytes !== undefined) perfdata.push(`bytes=${bytes}B;;;0`);
+  metrics.push(`sbdi_backup_last_complete_timestamp_seconds ${Math.round(taken / 1000)}`, `sbdi_backup_last_complete_age_seconds ${ageS}`);
+  if (durationS !== undefined) metrics.push(`sbdi_backup_last_duration_seconds ${durationS}`);
+  if (pauseS !== undefined) metrics.push(`sbdi_backup_last_pause_window_seconds ${pauseS}`);
+  if (bytes !== undefined) metrics.push(`sbdi_backup_last_bytes ${bytes}`);
+
+  let status: Health['status'] = NAGIOS.OK;
+  const notes: string[] = [];
+  if (ageS > c) status = NAGIOS.CRITICAL;
+  else if (ageS > w) status = NAGIOS.WARNING;
+  for (const r of remotes) {
+    const newest = r.replicas[r.replicas.length - 1];
+    const lagS = newest === undefined ? ageS + Math.round((taken - (backupIdTime(complete[0]!.id) ?? taken)) / 1000) : Math.max(0, Math.round((taken - backupIdTime(newest.id)!) / 1000));
+    perfdata.push(`replication_lag_${r.host}=${lagS}s;${thresholds.replicationLagSeconds};;0`);
+    metrics.push(`sbdi_backup_replication_lag_seconds{remote="${r.host}"} ${lagS}`, `sbdi_backup_replicas{remote="${r.host}"} ${r.replicas.length}`);
+    if (newest === undefined) notes.push(`${r.host} holds no replica`);
+    else if (lagS > 0) notes.push(`${r.host} ${lagS}s behind (newest ${newest.id})`);
+    if (lagS > thresholds.replicationLagSeconds && status < NAGIOS.WARNING) status = NAGIOS.WARNING;
+    if (r.health?.state !== undefined && r.health.state !== 'ONLINE') {
+      notes.push(`${r.host} store ${r.health.state}`);
+      if (status < NAGIOS.WARNING) status = NAGIOS.WARNING;
+    }
+  }
+  for (const f of remoteFailures) {
+    notes.push(f);
+    if (status < NAGIOS.WARNING) status = NAGIOS.WARNING;
+  }
+  if (lastRunFailed && lastRunFailed.id > last.id) {
+    notes.push(`the last run ${lastRunFailed.id} failed${lastRunFailed.phase ? ` in ${lastRunFailed.phase}` : ''}`);
+    if (status < NAGIOS.WARNING) status = NAGIOS.WARNING;
+  }
+  metrics.push(`sbdi_backup_check_status ${status}`);
+  const text = `last complete backup ${last.id} is ${ageS}s old (warning ${w}s, critical ${c}s)${notes.length ? `; ${notes.join('; ')}` : ''}`;
+  return { status, text, perfdata, metrics };
+}
+
+export function metricsText(h: Health, now: number): string {
+  const help: Record<string, string> = {
+    sbdi_backup_check_status: 'check_backup verdict: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN',
+    sbdi_backup_complete_backups: 'complete backups on the target',
+    sbdi_backup_last_complete_timestamp_seconds: 'time of the last complete backup (its id)',
+    sbdi_backup_last_complete_age_seconds: 'age of the last complete backup',
+    sbdi_backup_last_duration_seconds: 'duration of the last complete backup',
+    sbdi_backup_last_pause_window_seconds: 'pause window of the last complete backup',
+    sbdi_backup_last_bytes: 'bytes of the last complete backup on the target',
+    sbdi_backup_replication_lag_seconds: 'how far a remote is behind the newest backup',
+    sbdi_backup_replicas: 'replicas on a remote',
+  };
+  const lines: string[] = [];
+  const seen = new Set<string>();
+  for (const m of h.metrics) {
+    const name = m.split(/[{ ]/)[0]!;
+    if (!seen.has(name)) {
+      seen.add(name);
+      lines.push(`# HELP ${name} ${help[name] ?? name}`, `# TYPE ${name} gauge`);
+    }
+    lines.push(m);
+  }
+  lines.push('# HELP sbdi_backup_metrics_timestamp_seconds when these metrics were written', '# TYPE sbdi_backup_metrics_timestamp_seconds gauge', `sbdi_backup_metrics_timestamp_seconds ${Math.round(now / 1000)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function gatherHealth(ctx: Context): Promise<Health> {
+  let target: TargetBackup[] | undefined;
+  let remotes: RemoteListing[] = [];
+  const remoteFailures: string[] = [];
+  try {
+    await connectAll(ctx, [ctx.plan.target.host], EXIT.CONNECT);
+    target = await fetchTargetBackups(ctx, 'check', EXIT.LIST);
+  } catch {
+    target = undefined;
+  }
+  if (target !== undefined && ctx.plan.remotes.length > 0) {
+    const reachable: string[] = [];
+    for (const r of ctx.plan.remotes) {
+      try {
+        await ctx.transport.connect(r.host);
+        reachable.push(r.host);
+      } catch (e) {
+        remoteFailures.push(`${r.host} unreachable: ${(e as Error).message}`);
+      }
+    }
+    const { listings, failures } = await listRemotes(ctx, 'check', EXIT.LIST).catch(() => ({ listings: [] as RemoteListing[], failures: [] as DirectorError[] }));
+    remotes = listings.filter((l) => reachable.includes(l.host));
+    for (const f of failures) if (!remoteFailures.some((x) => x.startsWith(f.host ?? '?'))) remoteFailures.push(f.message);
+  }
+  const failed = ctx.state.runs().filter((r) => r.status === 'failed').pop();
+  return assessHealth(ctx.now(), target, remotes, remoteFailures, ctx.plan.monitoring, failed ? { id: failed.id, phase: failed.failedPhase } : undefined);
+}
+
+export function writeMetrics(ctx: Context, h: Health): void {
+  const dir = ctx.metricsDir;
+  if (dir === undefined) return;
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'sbdi_backup.prom');
+  writeFileSync(`${path}.${ctx.pid}.tmp`, metricsText(h, ctx.now()), { mode: 0o644 });
+  renameSync(`${path}.${ctx.pid}.tmp`, path);
+}
+
+export async function writeMetricsQuietly(ctx: Context): Promise<void> {
+  if (ctx.metricsDir === undefined) return;
+  try {
+    writeMetrics(ctx, await gatherHealth(ctx));
+  } catch (e) {
+    ctx.report.warn('metrics', `cannot write the Prometheus metrics: ${(e as Error).message}`);
+  }
+}
+
+/** Nagios/Icinga plugin: one status line with perfdata on stdout, exit 0/1/2/3. */
+export async function checkBackup(ctx: Context, options: { warningSeconds?: number; criticalSeconds?: number }): Promise<number> {
+  const thresholds = { ...ctx.plan.monitoring };
+  if (options.warningSeconds !== undefined) thresholds.warningAgeSeconds = options.warningSeconds;
+  if (options.criticalSeconds !== undefined) thresholds.criticalAgeSeconds = options.criticalSeconds;
+  let h: Health;
+  try {
+    const planned = { ...ctx, plan: { ...ctx.plan, monitoring: thresholds } };
+    h = await gatherHealth(planned);
+    try {
+      writeMetrics(ctx, h);
+    } catch (e) {
+      h.text += ` (metrics not written: ${(e as Error).message})`;
+    }
+  } catch (e) {
+    h = { status: NAGIOS.UNKNOWN, text: `check failed: ${(e as Error).message}`, perfdata: [], metrics: [] };
+  }
+  ctx.print(`BACKUP ${NAGIOS_NAME[h.status]} - ${h.text}${h.perfdata.length ? ` | ${h.perfdata.join(' ')}` : ''}`);
+  return h.status;
+}
+
+export { formatBytes };
