@@ -6,6 +6,7 @@ import { planFromInventory } from '../../src/plan';
 import { renderPlan, writeRendered } from '../../src/render';
 import { paths } from '../../src/sandbox/config';
 import { ensureImages } from '../../src/sandbox/image';
+import { HOST_RUN_FLAGS } from '../../src/sandbox/hosts';
 
 /**
  * Storage tests run the rendered capsules for real, as root, inside throwaway containers of the
@@ -14,15 +15,8 @@ import { ensureImages } from '../../src/sandbox/image';
  * `storagetest-*` and always removed; loop devices are only ever used through `mount -o loop`
  * (autoclear), never detached wholesale.
  */
-export const RUN_FLAGS = [
-  '--cap-add', 'ALL',
-  '--cap-drop', 'SYS_RESOURCE',
-  '--security-opt', 'seccomp=unconfined',
-  '--security-opt', 'systempaths=unconfined',
-  '--device-cgroup-rule', 'a *:* rwm',
-  '--device', '/dev/fuse',
-  '--device', '/dev/loop-control',
-];
+/** The sandbox's own capability set (FACTS.md: --privileged fails here). */
+export const RUN_FLAGS = HOST_RUN_FLAGS;
 
 export interface Run {
   code: number;
