@@ -37,8 +37,9 @@ async function operator(n: Names, command: string, args: string[] = [], expectCo
 
 /** Canonical listing (content and metadata) of a tree inside a container. */
 async function listing(n: Names, host: string, dir: string, treelist: string): Promise<string> {
-  // zfs-fuse keeps whole-second mtimes and reports no holes: compare at that precision.
-  return dockerBash('demo', host, n.container(host), `python3 - --no-holes --mtime-seconds --exclude .sbdi-snapshot ${dir}`, {
+  // zfs-fuse keeps whole-second mtimes and reports no holes: compare at that precision. The store
+  // keeps symlinks munged (receive_backup: rrsync -munge); restores un-munge them.
+  return dockerBash('demo', host, n.container(host), `python3 - --no-holes --mtime-seconds --unmunge --exclude .sbdi-snapshot ${dir}`, {
     input: treelist,
   });
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Canonical listing of a tree, content and metadata, one line per entry, sorted by path bytes.
 
-    treelist.py [--no-holes] [--mtime-seconds] [--exclude NAME]... DIR
+    treelist.py [--no-holes] [--mtime-seconds] [--unmunge] [--exclude NAME]... DIR
 
 Each line: path (bytes, escaped), type, mode, uid, gid, size, mtime in ns, link target,
 hardlink group (first path of the inode's links inside the tree), xattrs (incl. the
@@ -9,6 +9,8 @@ system.posix_acl_* ones that hold ACLs, raw), sha256 of the content, and the dat
 regular files (SEEK_DATA/SEEK_HOLE). Two trees are equal when their listings are equal.
 Left out on purpose: atime, ctime, inode numbers, st_nlink (a store may add links outside the
 tree) and st_blocks (compression changes it; the hole map says what is sparse).
+--unmunge lists a symlink whose target starts with /rsyncd-munged/ (how the backup store keeps
+symlinks: receive_backup runs rrsync -munge) as rsync --munge-links sends it back: without it.
 --no-holes leaves out the hole map: for stores whose filesystem does not report holes (FUSE).
 --mtime-seconds compares whole seconds: for trees that passed through zfs-fuse, which keeps no
 nanoseconds (OpenZFS does).
@@ -51,12 +53,15 @@ def main() -> int:
     with_holes = True
     mtime_seconds = False
     excludes = set()
+    unmunge = False
     while args and args[0].startswith("--"):
         a = args.pop(0)
         if a == "--no-holes":
             with_holes = False
         elif a == "--mtime-seconds":
             mtime_seconds = True
+        elif a == "--unmunge":
+            unmunge = True
         elif a == "--exclude":
             excludes.add(os.fsencode(args.pop(0)))
         else:
@@ -85,10 +90,13 @@ def main() -> int:
             stat.S_IFCHR: "chr", stat.S_IFBLK: "blk", stat.S_IFSOCK: "sock",
         }[stat.S_IFMT(mode)]
         fields = [esc(rel), kind, "%04o" % stat.S_IMODE(mode), str(st.st_uid), str(st.st_gid)]
-        fields.append("size=%d" % (st.st_size if kind in ("file", "link") else 0))
+        target = os.readlink(path) if kind == "link" else b""
+        if unmunge and target.startswith(b"/rsyncd-munged/"):
+            target = target[len(b"/rsyncd-munged/"):]
+        fields.append("size=%d" % (len(target) if kind == "link" else st.st_size if kind == "file" else 0))
         fields.append("mtime=%d" % (st.st_mtime_ns // 10**9 if mtime_seconds else st.st_mtime_ns))
         if kind == "link":
-            fields.append("->" + esc(os.readlink(path)))
+            fields.append("->" + esc(target))
         if kind in ("chr", "blk"):
             fields.append("rdev=%d,%d" % (os.major(st.st_rdev), os.minor(st.st_rdev)))
         if kind != "dir":
