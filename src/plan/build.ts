@@ -18,6 +18,7 @@ import {
 import { InventoryError, type InventoryProblem } from './errors';
 import type { RawInventory } from './inventory';
 import type {
+  ForeignStore,
   HostPlan,
   MonitoringPlan,
   Plan,
@@ -394,12 +395,56 @@ function buildSource(host: string, v: HostVars): SourcePlan | undefined {
   }
 }
 
+const FOREIGN_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+/**
+ * `backup_foreign_stores`: other deployments' pools this target may restore from, as a mapping
+ * `NAME: DEVICE` or `NAME: {device: DEVICE, pool: POOL}` (POOL defaults to `backup`).
+ */
+function foreignStores(v: HostVars, backend: TargetBackend): ForeignStore[] {
+  const variable = 'backup_foreign_stores';
+  if (!v.has(variable)) return [];
+  const raw = v.raw(variable);
+  const shape = "expected a mapping NAME: DEVICE or NAME: {device: DEVICE, pool: POOL}, NAME of lowercase letters, digits and '-'";
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    v.problem(variable, raw, shape);
+    return [];
+  }
+  if (backend !== 'zfs' && Object.keys(raw).length > 0) {
+    v.problem(variable, raw, 'foreign stores are other deployments\' ZFS pools: only for backup_target_backend zfs');
+    return [];
+  }
+  const stores: ForeignStore[] = [];
+  for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+    const spec = typeof value === 'string' ? { device: value } : value;
+    if (!FOREIGN_NAME.test(name) || typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+      v.problem(`${variable}.${name}`, value, shape);
+      continue;
+    }
+    const { device, pool = 'backup', ...rest } = spec as Record<string, unknown>;
+    if (Object.keys(rest).length > 0) {
+      v.problem(`${variable}.${name}`, value, `unknown key(s) ${Object.keys(rest).join(', ')}: only device and pool`);
+      continue;
+    }
+    if (!isSafePath(device)) {
+      v.problem(`${variable}.${name}.device`, device, "expected an absolute path of letters, digits and '._-/' (a block device or a pool file)");
+      continue;
+    }
+    if (typeof pool !== 'string' || !OBJECT_NAME.test(pool)) {
+      v.problem(`${variable}.${name}.pool`, pool, NAME_RULE);
+      continue;
+    }
+    stores.push({ name, device, pool, localPool: `sbdi_from_${name.replace(/-/g, '_')}`, altroot: `${PATHS.run}/foreign/${name}` });
+  }
+  return stores.sort((a, b) => a.name.localeCompare(b.name));
+}
+
 function buildTarget(host: string, v: HostVars): TargetPlan {
   const backend = v.oneOf('backup_target_backend', 'zfs', TARGET_BACKENDS);
   const root = v.path('backup_root', '/backup');
   const dataDevice = v.path('backup_data_device', '/dev/vdb');
   const dataFileSizeGiB = v.integer('backup_data_file_size', 10, 1, 1_000_000);
-  const target: TargetPlan = { host, backend, root, current: `${root}/current`, restoreMount: `${root}/restore` };
+  const target: TargetPlan = { host, backend, root, current: `${root}/current`, restoreMount: `${root}/restore`, foreignStores: foreignStores(v, backend) };
   if (backend === 'zfs') {
     const pool = v.matching('backup_zfs_pool', 'backup', OBJECT_NAME, NAME_RULE);
     const pkg = v.oneOf('backup_zfs_package', 'zfsutils-linux', ['zfsutils-linux', 'zfs-fuse'] as const);
