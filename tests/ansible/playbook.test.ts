@@ -1,11 +1,11 @@
 // Checks of the Ansible side that need no managed host: lint, syntax, and that a bad inventory stops
 // the playbook on the controller before any host is contacted or anything is rendered.
 // Real-host convergence and idempotence are exercised by the sandbox (npm run sandbox -- test).
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run as runAsync } from '../../src/sandbox/exec';
 
 const ROOT = join(__dirname, '..', '..');
 const PLAYBOOK = join(ROOT, 'playbooks', 'backup.yml');
@@ -22,16 +22,21 @@ const ENV = {
   ANSIBLE_HOST_KEY_CHECKING: 'False',
 };
 
-function run(cmd: string, args: string[], timeoutMs = 300_000): SpawnSyncReturns<string> {
-  return spawnSync(cmd, args, { cwd: ROOT, env: ENV, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+/**
+ * Runs a command without blocking the worker (a worker stuck in spawnSync for a minute on a loaded
+ * machine misses vitest's RPC deadline); `status` as spawnSync names it.
+ */
+async function run(cmd: string, args: string[], timeoutMs = 300_000): Promise<{ status: number; stdout: string; stderr: string }> {
+  const r = await runAsync(cmd, args, { cwd: ROOT, env: ENV, timeoutMs });
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 let work: string;
 let bundle: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   if (!existsSync(CLI)) {
-    const b = run('npm', ['run', 'build', '--silent']);
+    const b = await run('npm', ['run', 'build', '--silent']);
     if (b.status !== 0) throw new Error(`npm run build failed:\n${b.stdout}\n${b.stderr}`);
   }
   work = mkdtempSync(join(tmpdir(), 'sbdi-ansible-test-'));
@@ -72,8 +77,8 @@ function unreachableInventory(sourceName: string): string {
 }
 
 describe('ansible-lint', () => {
-  it('passes with the production profile (exceptions explained in .ansible-lint)', () => {
-    const r = run('ansible-lint', ['--nocolor']);
+  it('passes with the production profile (exceptions explained in .ansible-lint)', async () => {
+    const r = await run('ansible-lint', ['--nocolor']);
     const out = `${r.stdout}\n${r.stderr}`;
     expect(r.status, out).toBe(0);
     expect(out).toMatch(/Passed with production profile: 0 failure\(s\), 0 warning\(s\)/);
@@ -82,14 +87,14 @@ describe('ansible-lint', () => {
 });
 
 describe('playbooks/backup.yml', () => {
-  it('passes --syntax-check against the seed inventory', () => {
-    const r = run('ansible-playbook', ['--syntax-check', '-i', SEED, PLAYBOOK]);
+  it('passes --syntax-check against the seed inventory', async () => {
+    const r = await run('ansible-playbook', ['--syntax-check', '-i', SEED, PLAYBOOK]);
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toContain('playbook: ');
   });
 
-  it('wires every role to the seed groups and validates role arguments', () => {
-    const hosts = run('ansible-playbook', ['--list-hosts', '-i', SEED, PLAYBOOK]);
+  it('wires every role to the seed groups and validates role arguments', async () => {
+    const hosts = await run('ansible-playbook', ['--list-hosts', '-i', SEED, PLAYBOOK]);
     expect(hosts.status, `${hosts.stdout}\n${hosts.stderr}`).toBe(0);
     const plays = hosts.stdout.split(/\n\s*play #\d+ /).slice(1).map((p) => ({
       pattern: /^\(([^)]*)\)/.exec(p)?.[1],
@@ -97,26 +102,27 @@ describe('playbooks/backup.yml', () => {
     }));
     expect(plays.map((p) => p.pattern)).toEqual([
       'all',
-      'backup_director:backup_targets:backup_sources:docker_swarm:docker',
+      'backup_director:backup_targets:backup_sources:docker_swarm:docker:backup_remotes',
       'backup_director',
       'backup_targets',
       'docker_swarm:docker',
       'backup_sources',
-      'backup_director:backup_targets:backup_sources:docker_swarm:docker',
-      'all:!backup_director:!backup_targets:!backup_sources:!docker_swarm:!docker',
+      'backup_remotes',
+      'backup_director:backup_targets:backup_sources:docker_swarm:docker:backup_remotes',
+      'all:!backup_director:!backup_targets:!backup_sources:!docker_swarm:!docker:!backup_remotes',
     ]);
     expect(plays[1]!.hosts).toEqual(['backup-director', 'backup-target', 'cassandra-1', 'manager-1']);
     expect(plays[4]!.hosts).toEqual(['cassandra-1', 'manager-1']);
-    const tasks = run('ansible-playbook', ['--list-tasks', '-i', SEED, PLAYBOOK]);
+    const tasks = await run('ansible-playbook', ['--list-tasks', '-i', SEED, PLAYBOOK]);
     expect(tasks.status, `${tasks.stdout}\n${tasks.stderr}`).toBe(0);
-    for (const role of ['render', 'directed', 'director', 'target', 'docker_control', 'source']) {
+    for (const role of ['render', 'directed', 'director', 'target', 'docker_control', 'source', 'remote']) {
       expect(existsSync(join(ROOT, 'roles', role, 'meta', 'argument_specs.yml')), role).toBe(true);
       expect(tasks.stdout).toContain(`${role} : Validating arguments against arg spec 'main'`);
     }
   });
 
-  it('regenerates keys with --tags regenerate_keys: render, keys and authorized_keys only', () => {
-    const r = run('ansible-playbook', ['--list-tasks', '--tags', 'regenerate_keys', '-i', SEED, PLAYBOOK]);
+  it('regenerates keys with --tags regenerate_keys: render, keys and authorized_keys only', async () => {
+    const r = await run('ansible-playbook', ['--list-tasks', '--tags', 'regenerate_keys', '-i', SEED, PLAYBOOK]);
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toContain("render : Validate the inventory and render every host's files");
     expect(r.stdout).toContain("director : Generate the operator's ed25519 key pair");
@@ -127,11 +133,11 @@ describe('playbooks/backup.yml', () => {
     expect(r.stdout).not.toContain('directed : Create the operator user');
   });
 
-  it('fails on a bad inventory before touching any host, with the validation message, rendering nothing', () => {
+  it('fails on a bad inventory before touching any host, with the validation message, rendering nothing', async () => {
     const inv = join(work, 'bad.yml');
     writeFileSync(inv, unreachableInventory('manager@+1'));
     const renderDir = join(work, 'render-bad');
-    const r = run('ansible-playbook', ['-i', inv, PLAYBOOK, '-e', `sbdi_backup_render_dir=${renderDir}`, '-e', `sbdi_backup_director_bundle=${bundle}`]);
+    const r = await run('ansible-playbook', ['-i', inv, PLAYBOOK, '-e', `sbdi_backup_render_dir=${renderDir}`, '-e', `sbdi_backup_director_bundle=${bundle}`]);
     const out = `${r.stdout}\n${r.stderr}`;
     expect(r.status, out).not.toBe(0);
     expect(out).toContain("host 'manager@+1': inventory_hostname");
@@ -145,10 +151,10 @@ describe('playbooks/backup.yml', () => {
     expect(readdirSync(work).filter((f) => f.startsWith('render-bad'))).toEqual([]);
   });
 
-  it('fails clearly when started with more than one inventory', () => {
+  it('fails clearly when started with more than one inventory', async () => {
     const inv = join(work, 'good.yml');
     writeFileSync(inv, unreachableInventory('manager-1'));
-    const r = run('ansible-playbook', ['-i', inv, '-i', SEED, PLAYBOOK, '-e', `sbdi_backup_render_dir=${join(work, 'render-two')}`]);
+    const r = await run('ansible-playbook', ['-i', inv, '-i', SEED, PLAYBOOK, '-e', `sbdi_backup_render_dir=${join(work, 'render-two')}`]);
     const out = `${r.stdout}\n${r.stderr}`;
     expect(r.status, out).not.toBe(0);
     expect(out).toContain('renders from one inventory');
@@ -157,13 +163,13 @@ describe('playbooks/backup.yml', () => {
 });
 
 describe('role render', () => {
-  it('renders every host from the whole inventory and replaces the previous rendering as a whole', () => {
+  it('renders every host from the whole inventory and replaces the previous rendering as a whole', async () => {
     const renderDir = join(work, 'render-seed');
     const args = (inv: string) => [
       '-i', inv, join(__dirname, 'render-only.yml'),
       '-e', `sbdi_backup_render_dir=${renderDir}`, '-e', `sbdi_backup_director_bundle=${bundle}`, '-e', `sbdi_backup_cli=${CLI}`,
     ];
-    const first = run('ansible-playbook', args(SEED));
+    const first = await run('ansible-playbook', args(SEED));
     expect(first.status, `${first.stdout}\n${first.stderr}`).toBe(0);
     expect(first.stdout).toMatch(/changed=0/);
     expect(readdirSync(renderDir).sort()).toEqual(['backup-director', 'backup-target', 'cassandra-1', 'manager-1']);
@@ -174,7 +180,7 @@ describe('role render', () => {
     // cassandra-1 leaves the inventory: its rendering must not survive.
     const smaller = join(work, 'smaller');
     writeFileSync(smaller, readFileSync(SEED, 'utf8').replace(/^cassandra-1.*$/gm, ''));
-    const second = run('ansible-playbook', args(smaller));
+    const second = await run('ansible-playbook', args(smaller));
     expect(second.status, `${second.stdout}\n${second.stderr}`).toBe(0);
     expect(readdirSync(renderDir).sort()).toEqual(['backup-director', 'backup-target', 'manager-1']);
   });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../../src/sandbox/exec';
 import { planFromInventory } from '../../../src/plan';
 import { renderPlan, writeRendered } from '../../../src/render';
 
@@ -67,7 +68,9 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
     }
   });
 
-  it('renders bash that shellcheck passes, with set -euo pipefail and a root check in every capsule', () => {
+  // Long checks run asynchronously: a worker blocked in spawnSync for a minute on a loaded machine
+  // misses vitest's RPC deadline.
+  it('renders bash that shellcheck passes, with set -euo pipefail and a root check in every capsule', async () => {
     const scripts = readdirSync(out).flatMap((h) =>
       listFiles(join(out, h)).filter((f) => f.includes('libexec/')).map((f) => join(out, h, f)),
     );
@@ -79,17 +82,18 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
       if (!s.endsWith('sbdi-dispatch')) expect(text, s).toContain('sbdi_require_root');
     }
     const libs = readdirSync(out).map((h) => join(out, h, 'opt/sbdi/lib/log_utils'));
-    const r = spawnSync('shellcheck', ['-s', 'bash', ...scripts, ...libs], { encoding: 'utf8' });
+    const r = await run('shellcheck', ['-s', 'bash', ...scripts, ...libs], { timeoutMs: 600_000 });
     expect(r.stdout + r.stderr).toBe('');
-    expect(r.status).toBe(0);
-  });
+    expect(r.code).toBe(0);
+    for (const s of scripts) expect((await run('bash', ['-n', s])).code, s).toBe(0);
+  }, 600_000);
 
-  it('renders sudoers fragments that visudo accepts, naming only capsules', () => {
+  it('renders sudoers fragments that visudo accepts, naming only capsules', async () => {
     for (const host of readdirSync(out)) {
       const f = join(out, host, 'etc/sudoers.d/43-sbdi-backup');
       if (!existsSync(f)) continue;
-      const r = spawnSync('visudo', ['-cf', f], { encoding: 'utf8' });
-      expect(r.status, r.stdout + r.stderr).toBe(0);
+      const r = await run('visudo', ['-cf', f]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
       const text = readFileSync(f, 'utf8');
       expect(text).not.toMatch(/\/usr\/bin\/rsync|\srsync\b/);
       expect(text).not.toMatch(/ALL\s*$/m);
