@@ -60,14 +60,17 @@ export class TransportError extends Error {
   }
 }
 
-/** Capsule names are plain words; arguments are backup ids or rendered tree names. No spaces, no shell. */
+/**
+ * Capsule names are plain words; arguments are backup ids, rendered names, or a partial-restore
+ * path (components joined by single '/', none of them '.' or '..'). No spaces, no shell.
+ */
 export const CAPSULE_NAME = /^[a-z][a-z0-9_]*$/;
-export const CAPSULE_ARG = /^[A-Za-z0-9_][A-Za-z0-9_@+.\-]*$/;
+export const CAPSULE_ARG = /^[A-Za-z0-9_.][A-Za-z0-9_@+.-]*(\/[A-Za-z0-9_@+.-]+)*$/;
 
 /** The command line sent over ssh (sbdi-dispatch reads it from SSH_ORIGINAL_COMMAND). */
 export function commandLine(host: string, capsule: string, arg?: string): string {
   if (!CAPSULE_NAME.test(capsule)) throw new TransportError(host, 'bad-command', `refusing capsule name ${JSON.stringify(capsule)}`);
   if (arg === undefined) return capsule;
-  if (!CAPSULE_ARG.test(arg)) throw new TransportError(host, 'bad-command', `refusing argument ${JSON.stringify(arg)} for ${capsule}`);
+  if (!CAPSULE_ARG.test(arg) || arg.split('/').some((part) => part === '.' || part === '..')) throw new TransportError(host, 'bad-command', `refusing argument ${JSON.stringify(arg)} for ${capsule}`);
   return `${capsule} ${arg}`;
 }

@@ -5,6 +5,7 @@ import { runCommand } from '../../../src/director/commands';
 import { EXIT } from '../../../src/director/exit-codes';
 import { parseSelections } from '../../../src/director/restore';
 import { acquireLock } from '../../../src/director/lock';
+import { commandLine } from '../../../src/ssh/types';
 import { cleanupHarnesses, harness } from './harness';
 import { testPlan } from './plan-fixture';
 
@@ -56,6 +57,12 @@ describe('--only selectors', () => {
     ['manager-1:$(id)', /letters, digits/],
   ])('refuses %s', (sel, why) => {
     expect(() => parseSelections(plan, [sel])).toThrow(why);
+  });
+
+  it('the ssh transport sends a subpath and refuses what dispatch would refuse', () => {
+    expect(commandLine('h', 'restore_source', 'wordpress/wp-content')).toBe('restore_source wordpress/wp-content');
+    expect(commandLine('h', 'restore_source', '.config/x..y')).toBe('restore_source .config/x..y');
+    for (const bad of ['../x', 'a/../b', 'a//b', '/a', 'a/', '.', 'a b', 'a;b']) expect(() => commandLine('h', 'restore_source', bad), bad).toThrow(/refusing argument/);
   });
 
   it('refuses two selectors for one host', () => {
