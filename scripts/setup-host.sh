@@ -12,7 +12,6 @@ packages=(
   shellcheck
   qemu-system-x86 qemu-utils      # the LVM/Gluster test VM (scripts/vm.sh): Debian's kernel under emulation, overlays
   cpio busybox-static kmod e2fsprogs  # ... its initramfs (busybox, depmod) and root image (mkfs.ext4 -d)
-  nodejs npm
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -23,6 +22,11 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# Node and npm: keep whatever the machine has (a newer Node often ships its own npm, which
+# conflicts with Debian's npm package); otherwise Debian's (Node 18).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
