@@ -42,8 +42,8 @@ export async function runPlaybook(step: string, p: Paths, extraArgs: readonly st
 }
 
 /** converge: the playbook must succeed on every host. */
-export async function converge(p: Paths): Promise<PlaybookRun> {
-  const res = await runPlaybook('converge', p);
+export async function converge(p: Paths, extraArgs: readonly string[] = []): Promise<PlaybookRun> {
+  const res = await runPlaybook('converge', p, extraArgs);
   const bad = res.recap.filter((l) => l.failed > 0 || l.unreachable > 0);
   if (res.code !== 0 || bad.length > 0) {
     const who = bad.map((l) => `${l.host} (failed=${l.failed} unreachable=${l.unreachable})`).join(', ');
@@ -58,8 +58,8 @@ export function changedHosts(recap: readonly RecapLine[]): RecapLine[] {
 }
 
 /** idempotence: a second converge must succeed and report changed=0 on every host. */
-export async function idempotence(p: Paths): Promise<PlaybookRun> {
-  const res = await runPlaybook('idempotence', p);
+export async function idempotence(p: Paths, extraArgs: readonly string[] = []): Promise<PlaybookRun> {
+  const res = await runPlaybook('idempotence', p, extraArgs);
   if (res.code !== 0) throw new SandboxError('idempotence', undefined, `ansible-playbook exited ${res.code}`);
   if (res.recap.length === 0) throw new SandboxError('idempotence', undefined, 'no PLAY RECAP in the output');
   const changed = changedHosts(res.recap);

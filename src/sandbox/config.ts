@@ -24,6 +24,14 @@ export const HOSTS: readonly HostSpec[] = [
   { name: 'solr-1', octet: 23, docker: false, sourceDir: '/docker_local', apps: [] },
 ];
 
+/** The off-site remote: only in deployments created with `remote: true` (zfs-fuse on a file-backed pool). */
+export const REMOTE_HOST: HostSpec = { name: 'backup-remote', octet: 12, docker: false, apps: [] };
+
+/** The hosts of a deployment: HOSTS, plus the off-site remote when it asks for one. */
+export function hostsFor(remote: boolean | undefined): readonly HostSpec[] {
+  return remote ? [...HOSTS, REMOTE_HOST] : HOSTS;
+}
+
 /** Swarm manager and worker, in join order. */
 export const SWARM_MANAGER = 'manager-1';
 
@@ -77,6 +85,8 @@ export interface Names {
   container(host: string): string;
   dockerVolume(host: string): string;
   targetVolume: string;
+  /** The off-site remote's pool file directory (deployments with a remote only). */
+  remoteVolume: string;
 }
 
 export function names(prefix: string, subnet = subnetFor(prefix)): Names {
@@ -88,6 +98,7 @@ export function names(prefix: string, subnet = subnetFor(prefix)): Names {
     container: (h) => `${prefix}-${h}`,
     dockerVolume: (h) => `${prefix}-${h}-var-lib-docker`,
     targetVolume: `${prefix}-backup-target-var-lib-sbdi`,
+    remoteVolume: `${prefix}-backup-remote-var-lib-sbdi`,
   };
 }
 

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HOSTS, LABEL, TARGET_DATA_DIR, hostAddress, type HostSpec, type Names } from './config';
+import { LABEL, REMOTE_HOST, TARGET_DATA_DIR, hostAddress, type HostSpec, type Names } from './config';
 import { SandboxError } from './errors';
 import { DOCKER, docker, run, waitFor } from './exec';
 
@@ -34,6 +34,7 @@ export function dockerRunArgs(n: Names, spec: HostSpec, image: string, liveSubvo
   ];
   if (spec.docker) args.push('-e', 'SBDI_SANDBOX_DOCKER=1', '-v', `${n.dockerVolume(spec.name)}:/var/lib/docker`);
   if (spec.name === 'backup-target') args.push('-v', `${n.targetVolume}:${TARGET_DATA_DIR}`);
+  if (spec.name === REMOTE_HOST.name) args.push('-v', `${n.remoteVolume}:${TARGET_DATA_DIR}`);
   if (spec.sourceDir !== undefined) {
     if (liveSubvolume === undefined) throw new SandboxError('create', spec.name, 'a source host needs its btrfs subvolume');
     args.push('--mount', `type=bind,source=${liveSubvolume},target=${spec.sourceDir},bind-propagation=rprivate`);
@@ -42,9 +43,16 @@ export function dockerRunArgs(n: Names, spec: HostSpec, image: string, liveSubvo
   return args;
 }
 
-/** Volumes a deployment needs: inner /var/lib/docker per docker host (overlay2 needs a real fs) and the target's data dir. */
-export function volumesFor(n: Names): string[] {
-  return [...HOSTS.filter((h) => h.docker).map((h) => n.dockerVolume(h.name)), n.targetVolume];
+/**
+ * Volumes a deployment needs: inner /var/lib/docker per docker host (overlay2 needs a real fs), the
+ * target's data dir and, with an off-site remote, the remote's.
+ */
+export function volumesFor(n: Names, hosts: readonly HostSpec[]): string[] {
+  return [
+    ...hosts.filter((h) => h.docker).map((h) => n.dockerVolume(h.name)),
+    n.targetVolume,
+    ...(hosts.some((h) => h.name === REMOTE_HOST.name) ? [n.remoteVolume] : []),
+  ];
 }
 
 /** Waits until sandbox-init is through and sshd runs; on docker hosts also until the inner dockerd answers. */

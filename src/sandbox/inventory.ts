@@ -9,7 +9,15 @@ export const TARGET_POOL_FILE = `${TARGET_DATA_DIR}/backup-pool.img`;
  * The YAML inventory of a sandbox deployment. `ansible_host` is the container name, which the docker
  * connection plugin execs into and the director reaches over ssh on the sandbox network.
  */
-export function inventoryYaml(prefix: string): string {
+export interface InventoryOptions {
+  /** Adds the off-site remote `backup-remote` (group backup_remotes) and retention on both stores. */
+  remote?: boolean;
+}
+
+/** Retention of a deployment with a remote: small numbers, so a test reaches pruning in a few backups. */
+export const SANDBOX_RETENTION = { targetKeepLast: 2, remoteKeepLast: 2 } as const;
+
+export function inventoryYaml(prefix: string, o: InventoryOptions = {}): string {
   const h = (name: string): string => `${prefix}-${name}`;
   const source = (name: string): string => {
     const spec = HOSTS.find((x) => x.name === name)!;
@@ -30,7 +38,8 @@ all:
     ansible_connection: community.docker.docker
     ansible_python_interpreter: /usr/bin/python3
     backup_pause_deadline: 30
-  children:
+${o.remote ? `    backup_schedule_enabled: true
+` : ''}  children:
     backup_director:
       hosts:
         backup-director:
@@ -42,7 +51,8 @@ all:
           backup_data_device: ${TARGET_POOL_FILE}
           backup_data_file_size: 4
           backup_zfs_package: zfs-fuse
-    backup_sources:
+${o.remote ? `          backup_keep_last: ${SANDBOX_RETENTION.targetKeepLast}
+` : ''}    backup_sources:
       hosts:
 ${source('manager-1')}
 ${source('cassandra-1')}
@@ -51,10 +61,18 @@ ${source('solr-1')}
       hosts:
         manager-1:
         cassandra-1:
-`;
+${o.remote ? `    backup_remotes:
+      hosts:
+        backup-remote:
+          ansible_host: ${h('backup-remote')}
+          backup_data_device: ${TARGET_POOL_FILE}
+          backup_data_file_size: 4
+          backup_zfs_package: zfs-fuse
+          backup_replica_keep_last: ${SANDBOX_RETENTION.remoteKeepLast}
+` : ''}`;
 }
 
-export function writeInventory(file: string, prefix: string): void {
+export function writeInventory(file: string, prefix: string, o: InventoryOptions = {}): void {
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, inventoryYaml(prefix));
+  writeFileSync(file, inventoryYaml(prefix, o));
 }

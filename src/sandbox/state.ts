@@ -19,6 +19,8 @@ export interface SandboxState {
   appImage?: string;
   /** layoutHash() of the harness that made it (hosts, writer, seed, run flags). */
   layout?: string;
+  /** Made with the off-site remote host (SandboxOptions.remote). */
+  remote?: boolean;
   /** True once create finished every step. */
   complete: boolean;
   createdAt: string;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { converge as convergeRun, idempotence as idempotenceRun, type PlaybookRun } from './ansible';
 import { WRITER_SCRIPT, loadAppImage, startApps } from './apps';
 import { makeBtrfsSource, mountsUnder, unmount } from './btrfs';
-import { HOSTS, checkPrefix, names, paths, subnetFor, type Names, type Paths } from './config';
+import { HOSTS, checkPrefix, hostsFor, names, paths, subnetFor, type HostSpec, type Names, type Paths } from './config';
 import { SandboxCleanupError, SandboxError } from './errors';
 import { docker } from './exec';
 import { HOST_RUN_FLAGS, containerRunning, dockerRunArgs, labelled, removeContainer, volumesFor, waitHostReady } from './hosts';
@@ -28,6 +28,16 @@ export interface SandboxOptions {
   keepOnFailure?: boolean;
   /** Repository root (default: found from this module). */
   root?: string;
+  /**
+   * create: add the off-site remote `backup-remote` (zfs-fuse on a file-backed pool, inventory group
+   * `backup_remotes` and retention variables). Other deployments keep their hosts.
+   */
+  remote?: boolean;
+  /**
+   * converge/idempotence: more ansible-playbook arguments, e.g. `-e sbdi_backup_cli=...` to install
+   * a private copy of dist/ (the shared checkout's dist/ may be rebuilt by others between two runs).
+   */
+  playbookArgs?: readonly string[];
 }
 
 interface Ctx {
@@ -108,9 +118,10 @@ async function createLocked(c: Ctx, o: SandboxOptions): Promise<CreateResult> {
   return withLock(c.p.lock, 'create', 900_000, async (): Promise<CreateResult> => {
     const images = await timed(c, 'images ready', () => ensureImages(c.p, c.log));
     const prev = loadState(c.p.state);
-    if (prev?.complete && prev.baseImage === images.base && prev.layout === layoutHash()) {
+    const hosts = hostsFor(o.remote);
+    if (prev?.complete && prev.baseImage === images.base && prev.layout === layoutHash() && Boolean(prev.remote) === Boolean(o.remote)) {
       const n = names(c.prefix, prev.subnet);
-      const up = await Promise.all(HOSTS.map((h) => containerRunning(n.container(h.name))));
+      const up = await Promise.all(hosts.map((h) => containerRunning(n.container(h.name))));
       if (up.every(Boolean)) {
         c.log('already up');
         return { names: n, images, inventory: c.p.inventory, created: false, seconds: (Date.now() - t0) / 1000 };
@@ -125,9 +136,10 @@ async function createLocked(c: Ctx, o: SandboxOptions): Promise<CreateResult> {
     st.baseImage = images.base;
     st.appImage = images.app;
     st.layout = layoutHash();
+    if (o.remote) st.remote = true;
     saveState(c.p.state, st);
     try {
-      await build(c, n, st, images);
+      await build(c, n, st, images, hosts);
     } catch (e) {
       if (!o.keepOnFailure) {
         c.log(`create failed, destroying what it made: ${(e as Error).message}`);
@@ -143,12 +155,12 @@ async function createLocked(c: Ctx, o: SandboxOptions): Promise<CreateResult> {
   });
 }
 
-async function build(c: Ctx, n: Names, st: SandboxState, images: Images): Promise<void> {
+async function build(c: Ctx, n: Names, st: SandboxState, images: Images, hosts: readonly HostSpec[]): Promise<void> {
   await timed(c, `network ${n.network} ${n.subnet}`, async () => {
     st.network = n.network;
     saveState(c.p.state, st);
     await createNetwork(n);
-    for (const v of volumesFor(n)) {
+    for (const v of volumesFor(n, hosts)) {
       track(c.p.state, st, 'volumes', v);
       await createVolume(n, v);
     }
@@ -158,18 +170,18 @@ async function build(c: Ctx, n: Names, st: SandboxState, images: Images): Promis
     for (const h of HOSTS.filter((x) => x.sourceDir !== undefined)) live.set(h.name, await makeBtrfsSource(c.p, st, h.name));
   });
   await timed(c, 'containers started', async () => {
-    for (const h of HOSTS) {
+    for (const h of hosts) {
       track(c.p.state, st, 'containers', n.container(h.name));
       await docker('create', h.name, dockerRunArgs(n, h, images.base, live.get(h.name)));
     }
-    await all(HOSTS.map((h) => waitHostReady(n, h)));
+    await all(hosts.map((h) => waitHostReady(n, h)));
   });
   await timed(c, 'sources seeded, app image loaded', () =>
-    all(HOSTS.flatMap((h) => [seedSource(n, h), ...(h.docker ? [loadAppImage(n, h, images)] : [])])),
+    all(hosts.flatMap((h) => [seedSource(n, h), ...(h.docker ? [loadAppImage(n, h, images)] : [])])),
   );
   await timed(c, 'swarm formed', () => formSwarm(n));
   await timed(c, 'writer apps started', () => all(HOSTS.filter((h) => h.docker).map((h) => startApps(n, h, images))));
-  if (c.p.inventory !== c.p.committedInventory) writeInventory(c.p.inventory, c.prefix);
+  if (c.p.inventory !== c.p.committedInventory) writeInventory(c.p.inventory, c.prefix, { remote: st.remote === true });
 }
 
 /**
@@ -246,14 +258,14 @@ function requireUp(c: Ctx, step: string): SandboxState {
 export async function converge(o: SandboxOptions = {}): Promise<PlaybookRun> {
   const c = ctxOf(o);
   requireUp(c, 'converge');
-  return convergeRun(c.p);
+  return convergeRun(c.p, o.playbookArgs);
 }
 
 /** molecule `idempotence`: converge again; fails when any host reports changed > 0. */
 export async function idempotence(o: SandboxOptions = {}): Promise<PlaybookRun> {
   const c = ctxOf(o);
   requireUp(c, 'idempotence');
-  return idempotenceRun(c.p);
+  return idempotenceRun(c.p, o.playbookArgs);
 }
 
 /** molecule `verify`: the base platform checks plus any registered ones (and `extra`). */

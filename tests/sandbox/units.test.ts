@@ -84,6 +84,19 @@ describe('inventory', () => {
     expect(hv['backup-target']).toMatchObject({ backup_data_device: '/var/lib/sbdi/backup-pool.img', backup_data_file_size: 4, backup_zfs_package: 'zfs-fuse' });
     rmSync(file);
   });
+  it('only a deployment asking for it gets the off-site remote (group backup_remotes, retention, schedule)', () => {
+    expect(inventoryYaml('uat')).not.toMatch(/backup_remotes|backup-remote|backup_keep_|backup_schedule/);
+    const file = join(ROOT, '.cache', 'sandbox', 'unit-inventory-ops.yml');
+    mkdirSync(join(ROOT, '.cache', 'sandbox'), { recursive: true });
+    writeFileSync(file, inventoryYaml('ops', { remote: true }));
+    const inv = JSON.parse(execFileSync('ansible-inventory', ['-i', file, '--list'], { encoding: 'utf8' })) as Record<string, any>;
+    rmSync(file);
+    expect(inv.backup_remotes.hosts).toEqual(['backup-remote']);
+    const hv = inv._meta.hostvars;
+    expect(hv['backup-remote']).toMatchObject({ ansible_host: 'ops-backup-remote', backup_data_device: '/var/lib/sbdi/backup-pool.img', backup_zfs_package: 'zfs-fuse', backup_replica_keep_last: 2 });
+    expect(hv['backup-target']).toMatchObject({ backup_keep_last: 2 });
+    expect(hv['backup-director']).toMatchObject({ backup_schedule_enabled: true });
+  });
 });
 
 describe('config', () => {
