@@ -58,16 +58,18 @@ export function volumesFor(n: Names, hosts: readonly HostSpec[]): string[] {
 /** Waits until sandbox-init is through and sshd runs; on docker hosts also until the inner dockerd answers. */
 export async function waitHostReady(n: Names, spec: HostSpec): Promise<void> {
   const c = n.container(spec.name);
+  // Generous limits: on a loaded 2-core machine (CI runs two test files at once) a host can take
+  // far longer than the usual few seconds; a limit only has to catch a host that will never come up.
   const upOk = await waitFor(
     async () => (await run(DOCKER, ['exec', c, 'sh', '-c', 'test -e /run/sandbox-init.ready && pgrep -x sshd >/dev/null'])).code === 0,
-    30_000,
+    180_000,
   );
-  if (!upOk) throw new SandboxError('create', spec.name, `${c}: sandbox-init did not finish within 30 s (docker logs ${c})`);
+  if (!upOk) throw new SandboxError('create', spec.name, `${c}: sandbox-init did not finish within 180 s (docker logs ${c})`);
   if (!spec.docker) return;
-  const dockerOk = await waitFor(async () => (await run(DOCKER, ['exec', c, 'docker', 'info', '--format', '{{.ServerVersion}}'])).code === 0, 60_000, 500);
+  const dockerOk = await waitFor(async () => (await run(DOCKER, ['exec', c, 'docker', 'info', '--format', '{{.ServerVersion}}'])).code === 0, 180_000, 500);
   if (!dockerOk) {
     const log = await run(DOCKER, ['exec', c, 'tail', '-n', '20', '/var/log/docker.log']);
-    throw new SandboxError('create', spec.name, `inner dockerd did not answer within 60 s:\n${log.stdout}`);
+    throw new SandboxError('create', spec.name, `inner dockerd did not answer within 180 s:\n${log.stdout}`);
   }
 }
 

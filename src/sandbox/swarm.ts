@@ -27,7 +27,7 @@ export async function formSwarm(n: Names): Promise<void> {
     ]);
   }
   const want = swarmHosts().length;
-  const ok = await waitFor(async () => (await readyNodes(n)) === want, 30_000, 500);
+  const ok = await waitFor(async () => (await readyNodes(n)) === want, 120_000, 500);
   if (!ok) throw new SandboxError('create', SWARM_MANAGER, `swarm has ${await readyNodes(n)} ready node(s), want ${want}`);
 }
 
