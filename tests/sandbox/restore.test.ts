@@ -158,12 +158,7 @@ describe('restore as operators need it (rst)', () => {
     expect(after).toEqual(before);
   }, 900_000);
 
-  // KNOWN BUG, open in issue 7: after a partial restore over ssh (rrsync -ro -munge on the target),
-  // the mtime of a directory inside the restored path whose file was rewritten comes back as the
-  // restore's time instead of the backup's (seen on data/text; content, modes, owners, ACLs and
-  // xattrs match). Not reproduced by a local rsync with the same options. Skipped so CI can land the
-  // rest; the next session fixes the restore and removes this skip.
-  it.skip('--only HOST:PATH restores that path exactly (fidelity matrix) and touches nothing else', async () => {
+  it('--only HOST:PATH restores that path exactly (fidelity matrix) and touches nothing else', async () => {
     const otherBefore = await listing(RST, 'cassandra-1', '/docker_local');
     const portalBefore = await listing(RST, 'manager-1', '/docker/portal');
     await opOk(RST, 'restore_backup', id1, '--only', 'manager-1:/docker/fidelity');
