@@ -3,20 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InventoryError, InventoryReadError, planFromInventory } from '../../../src/plan';
+import { SEED } from './seed-inventory';
 
-const SEED = `[all:vars]
-deployment_prefix=uat
-[backup_director]
-backup-director
-[backup_targets]
-backup-target
-[backup_sources]
-manager-1   gluster_backup_source=True  lvm_backup_source=False backup_snapshot_storage=0
-cassandra-1 gluster_backup_source=False lvm_backup_source=True  backup_snapshot_storage=20
-[docker_swarm]
-manager-1
-cassandra-1
-`;
 
 const dir = mkdtempSync(join(tmpdir(), 'sbdi-inv-'));
 let n = 0;
@@ -67,26 +55,6 @@ const cases: [string, string, RegExp][] = [
   ['bad ansible_host', SEED.replace('backup-target\n', 'backup-target ansible_host="a;b"\n'), /host 'backup-target': ansible_host = "a;b"/],
   ['zfs source without dataset', SEED.replace('gluster_backup_source=True ', 'gluster_backup_source=False zfs_backup_source=true '), /zfs_backup_source_dataset is missing/],
   ['bad lvm volume group', SEED.replace('lvm_backup_source=True', 'lvm_backup_source=True lvm_backup_source_volume_group="vg docker"'), /lvm_backup_source_volume_group = "vg docker"/],
-  // issue 8: remotes, retention, check thresholds, schedule
-  ['target as its own remote', `${SEED}[backup_remotes]\nbackup-target\n`, /host 'backup-target': group \[backup_remotes\] = "backup-target": the backup target cannot be its own off-site remote/],
-  ['remote of a dir target', `${SEED.replace('backup-target\n', 'backup-target backup_target_backend=dir\n')}[backup_remotes]\nbackup-remote\n`, /host 'backup-remote': group \[backup_remotes\] = "backup-remote": off-site replication needs a zfs or btrfs target/],
-  ['remote with a bad pool', `${SEED}[backup_remotes]\nbackup-remote backup_zfs_pool="a b"\n`, /host 'backup-remote': backup_zfs_pool = "a b"/],
-  ['remote with a bad package', `${SEED}[backup_remotes]\nbackup-remote backup_zfs_package=zfs\n`, /host 'backup-remote': backup_zfs_package = "zfs": expected one of: zfsutils-linux, zfs-fuse/],
-  ['keep_last zero', SEED.replace('backup-target\n', 'backup-target backup_keep_last=0\n'), /host 'backup-target': backup_keep_last = 0: expected a whole number from 1 to 10000/],
-  ['keep_daily text', SEED.replace('backup-target\n', 'backup-target backup_keep_daily=seven\n'), /host 'backup-target': backup_keep_daily = "seven": expected a whole number from 1 to 10000/],
-  ['keep_weekly negative', SEED.replace('backup-target\n', 'backup-target backup_keep_weekly=-1\n'), /backup_keep_weekly = -1/],
-  ['replica keep_monthly fraction', `${SEED}[backup_remotes]\nbackup-remote backup_replica_keep_monthly=1.5\n`, /host 'backup-remote': backup_replica_keep_monthly = 1.5: expected a whole number from 1 to 10000/],
-  ['warning age with a bad unit', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_check_warning_age=26y'), /host 'backup-director': backup_check_warning_age = "26y": expected a duration/],
-  ['critical not after warning', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_check_warning_age=2d\nbackup_check_critical_age=1d'), /backup_check_critical_age = "1d": must be longer than backup_check_warning_age \(172800 s\)/],
-  ['critical below the default warning', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_check_critical_age=2h'), /backup_check_critical_age = "2h": must be longer than backup_check_warning_age \(93600 s\)/],
-  ['replication lag too short', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_check_replication_lag=5'), /backup_check_replication_lag = 5: expected a duration from 60/],
-  ['schedule not a boolean', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_schedule_enabled=sometimes'), /backup_schedule_enabled = "sometimes": expected a boolean/],
-  ['OnCalendar with a shell character', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_schedule="daily; reboot"'), /backup_schedule = "daily; reboot": expected a systemd OnCalendar value/],
-  ['OnCalendar with a time zone', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_schedule="*-*-* 02:00:00 Europe/Stockholm"'), /backup_schedule = "\*-\*-\* 02:00:00 Europe\/Stockholm"/],
-  ['OnCalendar with a newline', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_schedule="02:00\\nExecStart=/bin/sh"'), /backup_schedule = .*expected a systemd OnCalendar value/],
-  ['bad randomized delay', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_schedule_randomized_delay=2w'), /backup_schedule_randomized_delay = "2w": expected a duration from 0 to 86400/],
-  ['bad cron line', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_schedule_cron="@daily"'), /backup_schedule_cron = "@daily": expected five cron fields/],
-  ['bad metrics dir', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_metrics_dir=metrics'), /backup_metrics_dir = "metrics": expected an absolute path/],
   // issue 8: remotes, retention, check thresholds, schedule
   ['target as its own remote', `${SEED}[backup_remotes]\nbackup-target\n`, /host 'backup-target': group \[backup_remotes\] = "backup-target": the backup target cannot be its own off-site remote/],
   ['remote of a dir target', `${SEED.replace('backup-target\n', 'backup-target backup_target_backend=dir\n')}[backup_remotes]\nbackup-remote\n`, /host 'backup-remote': group \[backup_remotes\] = "backup-remote": off-site replication needs a zfs or btrfs target/],

@@ -4,20 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planFromInventory } from '../../../src/plan';
 import { cronOf, durationSeconds, isOnCalendar } from '../../../src/plan/checks';
+import { SEED } from './seed-inventory';
 
-const SEED = `[all:vars]
-deployment_prefix=uat
-[backup_director]
-backup-director
-[backup_targets]
-backup-target
-[backup_sources]
-manager-1   gluster_backup_source=True  lvm_backup_source=False backup_snapshot_storage=0
-cassandra-1 gluster_backup_source=False lvm_backup_source=True  backup_snapshot_storage=20
-[docker_swarm]
-manager-1
-cassandra-1
-`;
 
 const dir = mkdtempSync(join(tmpdir(), 'sbdi-ops-'));
 let n = 0;

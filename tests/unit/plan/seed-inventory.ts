@@ -1,0 +1,14 @@
+/** The seed's inventory (DESIGN §2), unchanged: the starting point of the plan tests' edits. */
+export const SEED = `[all:vars]
+deployment_prefix=uat
+[backup_director]
+backup-director
+[backup_targets]
+backup-target
+[backup_sources]
+manager-1   gluster_backup_source=True  lvm_backup_source=False backup_snapshot_storage=0
+cassandra-1 gluster_backup_source=False lvm_backup_source=True  backup_snapshot_storage=20
+[docker_swarm]
+manager-1
+cassandra-1
+`;
