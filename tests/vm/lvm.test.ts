@@ -124,9 +124,16 @@ describe('LVM source backend in a VM', { timeout: 300_000 }, () => {
       await vm.provision('fill', `${LIVE}/bulk`, '12');
       expect((await vm.capsule('prepare_source_snapshot')).result.ok).toBe(true);
       const sync = vm.capsule('perform_rsync');
-      // writes to the live volume while the sync reads the snapshot: more than the snapshot can hold
-      await new Promise((res) => setTimeout(res, 4000));
-      await vm.provision('fill', `${LIVE}/import-2`, '96');
+      // The sync's rsync processes (sender and, the VM being its own target, receiver) are frozen
+      // while the live volume takes more writes than the snapshot can hold, then go on: the
+      // overflow happens during the sync however slow the machine is (a plain delay raced it).
+      await vm.sh(`for i in $(seq 300); do pgrep -x rsync >/dev/null && break; sleep 0.1; done; pkill -STOP -x rsync`);
+      try {
+        await vm.provision('fill', `${LIVE}/import-2`, '96');
+        expect(await vm.sh(`lvs --noheadings -o lv_attr ${SNAPSHOT_LV}`)).toMatch(/^\s*.{4}I/);
+      } finally {
+        await vm.sh('pkill -CONT -x rsync || true');
+      }
       const r = await sync;
       expect(r.code, r.stderr).toBe(13);
       expect(r.result).toMatchObject({ ok: false, code: 13 });
