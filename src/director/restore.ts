@@ -16,7 +16,7 @@ import { DirectorError, InterruptedError, LockHeldError, UsageError, asDirectorE
 import { EXIT } from './exit-codes';
 import { formatDuration } from './format';
 import { withLock } from './guard';
-import { BACKUP_ID } from './ids';
+import { BACKUP_ID, backupIdTime } from './ids';
 import { fetchTargetBackups, isComplete, parseTargetBackups, type TargetBackup } from './list';
 import { planDigest } from './manifest';
 import { capsuleOnHosts, capsulePhase, connectAll, throwIfFailed } from './phase';
@@ -56,8 +56,11 @@ export function parseSelections(plan: Plan, only: readonly string[] | undefined)
     }
     let path: string | undefined;
     if (colon >= 0) {
-      let p = text.slice(colon + 1).replace(/\/+$/, '');
-      if (p === source.liveDir || p === '') p = '';
+      const raw = text.slice(colon + 1);
+      if (raw === '') throw new UsageError(`--only ${JSON.stringify(text)}: empty path after ':'; write just ${host} to restore the whole source`);
+      // Trailing slashes are dropped, but a path of slashes only is '/', outside the source dir.
+      let p = /^\/+$/.test(raw) ? '/' : raw.replace(/\/+$/, '');
+      if (p === source.liveDir) p = '';
       else if (p.startsWith('/')) {
         if (!p.startsWith(`${source.liveDir}/`)) {
           throw new UsageError(`--only ${JSON.stringify(text)}: the path must lie inside ${host}'s source dir ${source.liveDir}`);
@@ -84,8 +87,10 @@ export function describeSelection(sel: Selection): string {
 }
 
 export async function restoreBackup(ctx: Context, request: RestoreRequest): Promise<number> {
-  if ('id' in request && !BACKUP_ID.test(request.id)) {
-    throw new UsageError(`backup id must look like YYYYMMDD_HHMMSS, got ${JSON.stringify(request.id)}`);
+  // A well-formed id that names no real time (month 13) cannot exist: refused here like any
+  // malformed one, before any host is contacted (as verify_backup does).
+  if ('id' in request && (!BACKUP_ID.test(request.id) || backupIdTime(request.id) === undefined)) {
+    throw new UsageError(`backup id must look like YYYYMMDD_HHMMSS (a UTC time, as list_backups shows), got ${JSON.stringify(request.id)}`);
   }
   const selections = parseSelections(ctx.plan, request.only);
   if (request.from !== undefined) {
