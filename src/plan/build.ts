@@ -330,7 +330,7 @@ function buildSchedule(g: HostVars): SchedulePlan {
   if (g.has('backup_schedule')) {
     const v = g.raw('backup_schedule');
     if (isOnCalendar(v)) onCalendar = v;
-    else g.problem('backup_schedule', v, "expected a systemd OnCalendar value: hourly, daily, weekly, monthly, or '[Mon..Fri] [*-*-*] HH:MM[:SS]' (digits, '*', ',', '/', '..', no time zone)");
+    else g.problem('backup_schedule', v, "expected a systemd OnCalendar value: hourly, daily, weekly, monthly, or '[Mon..Fri] [Y-M-D] H:M[:S]', each field '*' or numbers in range (hours 0-23, minutes and seconds 0-59, month 1-12, day 1-31) joined by ',', 'A..B' or 'N/STEP'; no time zone");
   }
   const randomizedDelaySeconds = g.duration('backup_schedule_randomized_delay', 0, 0, 86400);
   const cron = g.has('backup_schedule_cron')

@@ -83,18 +83,57 @@ export function durationSeconds(v: unknown): number | undefined {
   return Number(m[1]) * unit;
 }
 
-const WEEKDAY = '(Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 const CALENDAR_SHORTHANDS = ['minutely', 'hourly', 'daily', 'weekly', 'monthly', 'quarterly', 'semiannually', 'yearly', 'annually'];
-/** `[weekdays] [date] time` of systemd.time(7), restricted to characters that are safe in a unit file. */
-const CALENDAR_FULL = new RegExp(
-  `^(${WEEKDAY}((,|\\.\\.)${WEEKDAY})* )?` + // Mon,Fri or Mon..Fri
-    '(([0-9*]{1,4}|\\*)(-[0-9*,./~]{1,20}){2} )?' + // *-*-01, 2024-*-*
-    '[0-9*,./]{1,20}:[0-9*,./]{1,20}(:[0-9*,./]{1,20})?$', // 02:00, *:0/15, 02:30:00
-);
+/** `Mon`, `Sat,Sun`, `Mon..Fri` (a range runs forward: systemd refuses `Fri..Mon`). */
+function isCalendarWeekdays(v: string): boolean {
+  return v.split(',').every((item) => {
+    const [a, b, ...rest] = item.split('..');
+    if (rest.length > 0 || !WEEKDAYS.includes(a!)) return false;
+    return b === undefined || WEEKDAYS.indexOf(b) >= WEEKDAYS.indexOf(a!);
+  });
+}
+const CALENDAR_ITEM = /^([0-9]{1,4})(?:\.\.([0-9]{1,4})|\/([0-9]{1,4}))?$/;
 
-/** A systemd OnCalendar value we accept: a shorthand, or `[weekdays] [date] HH:MM[:SS]` (no time zone). */
+/**
+ * One field of a calendar value: `*`, or items joined by `,`, each `N`, `A..B` (A ≤ B) or `N/STEP`
+ * (STEP ≥ 1 and N + STEP within the field, as systemd requires), every number in [lo, hi].
+ * A subset of systemd.time(7): whatever passes here systemd accepts too (tests/unit/render/systemd-units.test.ts
+ * asks systemd-analyze), so a timer can never be installed with a value systemd ignores.
+ */
+function isCalendarField(field: string, lo: number, hi: number): boolean {
+  if (field === '*') return true;
+  return field.split(',').every((item) => {
+    const m = CALENDAR_ITEM.exec(item);
+    if (!m) return false;
+    const a = Number(m[1]);
+    if (a < lo || a > hi) return false;
+    if (m[2] !== undefined) return Number(m[2]) >= a && Number(m[2]) <= hi;
+    if (m[3] !== undefined) return Number(m[3]) >= 1 && a + Number(m[3]) <= hi;
+    return true;
+  });
+}
+
+/**
+ * A systemd OnCalendar value we accept: a shorthand, or `[weekdays] [Y-M-D] H:M[:S]` (no time
+ * zone, no `~`, no fractional seconds) with every number inside its field's range.
+ */
 export function isOnCalendar(v: unknown): v is string {
-  return typeof v === 'string' && v.length <= 80 && (CALENDAR_SHORTHANDS.includes(v) || CALENDAR_FULL.test(v));
+  if (typeof v !== 'string' || v.length > 80) return false;
+  if (CALENDAR_SHORTHANDS.includes(v)) return true;
+  const parts = v.split(' ');
+  if (parts.length > 3 || parts.some((p) => p === '')) return false;
+  const time = parts.pop()!.split(':');
+  if (time.length < 2 || time.length > 3) return false;
+  if (!isCalendarField(time[0]!, 0, 23) || !isCalendarField(time[1]!, 0, 59) || (time[2] !== undefined && !isCalendarField(time[2], 0, 59))) return false;
+  if (parts.length > 0 && /^[0-9*]/.test(parts[parts.length - 1]!)) {
+    const date = parts.pop()!.split('-');
+    if (date.length !== 3) return false;
+    const [year, month, day] = date as [string, string, string];
+    if (!(year === '*' || (/^[0-9]{4}$/.test(year) && Number(year) >= 1970 && Number(year) <= 2199))) return false;
+    if (!isCalendarField(month, 1, 12) || !isCalendarField(day, 1, 31)) return false;
+  }
+  return parts.length === 0 || (parts.length === 1 && isCalendarWeekdays(parts[0]!));
 }
 
 /** A five-field cron schedule of digits, '*', ',', '-', '/'. */
