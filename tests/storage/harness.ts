@@ -73,19 +73,31 @@ export function render(inventoryYaml: string): string {
   return out;
 }
 
-/** Copies a host's rendering and tests/storage into the container and installs the host there. */
-export function install(name: string, rendered: string, host: string): void {
+/**
+ * Copies a host's rendering and tests/storage into the container and installs the host there.
+ * `tokens`: lines `@@KEY:<host>:<name>@@ <public key>` for keys of other hosts in its authorized_keys.
+ * The rendering is deleted afterwards unless `keep` (another host of it is installed next).
+ */
+export function install(name: string, rendered: string, host: string, opts: { tokens?: string; keep?: boolean } = {}): void {
   for (const [from, to] of [[join(rendered, host), '/tmp/rendered'], [__dirname, '/tmp/storage']] as const) {
     const r = docker(['cp', from, `${name}:${to}`]);
     if (r.code !== 0) throw new Error(`docker cp ${from}: ${r.stderr}`);
   }
-  const r = exec(name, 'bash /tmp/storage/install-host.sh /tmp/rendered');
+  if (opts.tokens !== undefined) {
+    const r = docker(['exec', '-i', name, 'bash', '-c', 'cat >/tmp/key-tokens'], opts.tokens);
+    if (r.code !== 0) throw new Error(`writing the key tokens in ${name}: ${r.stderr}`);
+  }
+  const r = exec(name, `bash /tmp/storage/install-host.sh /tmp/rendered${opts.tokens !== undefined ? ' /tmp/key-tokens' : ''}`);
   if (r.code !== 0) throw new Error(`install-host.sh in ${name}: ${r.stdout}\n${r.stderr}`);
-  rmSync(join(rendered, '..'), { recursive: true, force: true });
+  if (!opts.keep) rmSync(join(rendered, '..'), { recursive: true, force: true });
 }
 
 /** An inventory of one host that is both target and source, plus the director the plan needs. */
-export function inventory(target: Record<string, string | number>, source: Record<string, string | number | boolean>): string {
+export function inventory(
+  target: Record<string, string | number>,
+  source: Record<string, string | number | boolean>,
+  remote?: { host: string; vars: Record<string, string | number> },
+): string {
   const vars = (o: Record<string, unknown>) => Object.entries(o).map(([k, v]) => `          ${k}: ${JSON.stringify(v)}`).join('\n');
   return `all:
   vars:
@@ -103,7 +115,11 @@ ${vars(target)}
       hosts:
         storage-1:
 ${vars(source)}
-`;
+${remote ? `    backup_remotes:
+      hosts:
+        ${remote.host}:
+${vars(remote.vars)}
+` : ''}`;
 }
 
 /** `FIGURE name value` lines of a scenario's output. */

@@ -3,10 +3,13 @@
 # inside a throwaway test container, the way the role does: files at their paths, the operator
 # without a password, the sources' root-only keys, authorized_keys with the key tokens replaced,
 # known_hosts for the target. Only for hosts that are both source and target (storage tests:
-# the source's rsync reaches the target's forced commands over ssh to 127.0.0.1).
-#   install-host.sh DIR
+# the source's rsync reaches the target's forced commands over ssh to 127.0.0.1), and for an
+# off-site remote whose authorized_keys names another host's key (TOKENS: lines
+# `@@KEY:<host>:<name>@@ <type> <base64>`, e.g. the target's replicate key).
+#   install-host.sh DIR [TOKENS]
 set -euo pipefail
-dir=${1:?usage: install-host.sh DIR}
+dir=${1:?usage: install-host.sh DIR [TOKENS]}
+tokens=${2:-}
 cd "$dir"
 host=$(python3 -c 'import json,sys; print(json.load(open("host.json"))["name"])')
 
@@ -36,15 +39,21 @@ PY
 visudo -cf /etc/sudoers.d/43-sbdi-backup >/dev/null
 
 install -d -m 0700 /etc/sbdi/backup
-for k in push pull; do
-  [ -f "/etc/sbdi/backup/${k}_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "sbdi-backup ${k} ${host}" -f "/etc/sbdi/backup/${k}_ed25519"
-done
+# Every root-owned key host.json lists (push, pull, replicate), made as the role makes them.
+mapfile -t own_keys < <(python3 -c 'import json; [print(k["name"], k["path"]) for k in json.load(open("host.json"))["keys"] if k["owner"] == "root"]')
 keys=/home/backupoperator/.ssh/authorized_keys
 install -d -m 0700 -o backupoperator -g backupoperator /home/backupoperator/.ssh
-for k in push pull; do
-  pub=$(cut -d' ' -f1,2 "/etc/sbdi/backup/${k}_ed25519.pub")
-  sed -i "s|@@KEY:${host}:${k}@@|${pub}|" "$keys"
+for entry in "${own_keys[@]}"; do
+  name=${entry%% *} path=${entry#* }
+  [ -f "$path" ] || ssh-keygen -q -t ed25519 -N '' -C "sbdi-backup ${name} ${host}" -f "$path"
+  pub=$(cut -d' ' -f1,2 "${path}.pub")
+  sed -i "s|@@KEY:${host}:${name}@@|${pub}|" "$keys"
 done
+if [ -n "$tokens" ]; then
+  while read -r token type b64; do
+    sed -i "s|${token}|${type} ${b64}|" "$keys"
+  done <"$tokens"
+fi
 sed -i '/@@KEY:/d' "$keys"
 chown root:root "$keys"
 chmod 0644 "$keys"
