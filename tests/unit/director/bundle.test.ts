@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { bundleOptions } from '../../../scripts/bundle-options.mjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../../src/director/exit-codes';
 import type { BackupEntry } from '../../../src/director/list';
@@ -49,19 +50,8 @@ let bundle: string;
 beforeAll(async () => {
   sshd = await startSshd(CAPSULES);
   dir = mkdtempSync(join(tmpdir(), 'sbdi-bundle-'));
-  // Same options as scripts/build.mjs, so this is the file that ships.
-  await build({
-    entryPoints: [join(__dirname, '../../../src/director/main.ts')],
-    outfile: join(dir, 'director.cjs'),
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node18',
-    external: ['cpu-features', '*.node'],
-    banner: { js: '#!/usr/bin/env node' },
-    legalComments: 'none',
-    logLevel: 'warning',
-  });
+  // The options scripts/build.mjs uses, so this is the file that ships.
+  await build(bundleOptions(join(__dirname, '../../../src/director/main.ts'), join(dir, 'director.cjs')));
   bundle = join(dir, 'director.cjs');
   writeFileSync(join(dir, 'known_hosts'), `${sshd.knownHostsLine}\n`);
   writeFileSync(join(dir, 'plan.json'), JSON.stringify(plan()));
