@@ -2,6 +2,7 @@
 // (zfs-fuse on a file-backed pool), installed by the playbook (a second converge changes nothing).
 //  - two perform_backup runs, each replicated to the remote (listed there with zfs);
 //  - a missed replication (the remote off the network during a backup) catching up with replicate_backups;
+//  - a remote that diverged (a snapshot of its own) refused with exit 41, nothing destroyed;
 //  - pruning by policy (backup_keep_last 2 / backup_replica_keep_last 2): --dry-run changes nothing,
 //    the real run deletes only what the table says; the newest complete and the shared snapshot stay;
 //  - verify_backup --latest; check_backup CRITICAL (exit 2) with tight thresholds, OK (0) after a new backup.
@@ -147,6 +148,26 @@ describe('issue 8 operations on real hosts (sandbox ops, with an off-site remote
     expect(await replicaIds()).toEqual([ids[0], ids[1], ids[2]]);
     expect(await completeIds()).toEqual([ids[0], ids[1], ids[2]]);
   }, 1_800_000);
+
+  it('a remote that diverged (a newer snapshot of its own) is reported with exit 41 and nothing is destroyed', async () => {
+    // Someone took a snapshot on the remote: it now holds data the target never sent. Receiving with
+    // -F would roll it back silently; we refuse and say so.
+    const stray = '29991231_235959';
+    await must(REMOTE_HOST.name, `zfs snapshot ${REPLICA}@${stray}`);
+    try {
+      const r = await op('replicate_backups');
+      expect(r.code, r.stdout + r.stderr).toBe(41);
+      expect(r.stdout + r.stderr).toMatch(/DIVERGED: backup-remote holds 29991231_235959, newer than the newest snapshot both share \(\d{8}_\d{6}\)/);
+      expect(r.stdout + r.stderr).toMatch(/nothing was destroyed/);
+      expect(await replicaIds()).toEqual([ids[0], ids[1], ids[2], stray]);
+      expect(await completeIds()).toEqual([ids[0], ids[1], ids[2]]);
+    } finally {
+      await must(REMOTE_HOST.name, `zfs destroy ${REPLICA}@${stray}`);
+    }
+    // Resolved by hand: the next replication is clean again.
+    await opOk('replicate_backups');
+    expect(await replicaIds()).toEqual([ids[0], ids[1], ids[2]]);
+  }, 900_000);
 
   it('prunes by policy: --dry-run changes nothing, then the oldest goes on both stores', async () => {
     const dry = await opOk('prune_backups', '--dry-run');
