@@ -3,15 +3,44 @@ import { run } from '../../src/sandbox/exec';
 import { baseImage, docker, dockerAvailable, install, inventory, removeContainer, render, startContainer } from './harness';
 
 /**
- * Issue 8 with btrfs stores (the sandbox's `ops` deployment covers ZFS): a btrfs target `storage-1`
- * replicates to a btrfs off-site remote `offsite-1` in another container, through the rendered
- * capsules and the real ssh → forced command → sudo → `btrfs receive` path (the target's replicate
- * key, confined on the remote to receive_replica). Two backups go whole then incrementally, a third
- * goes alone from the second, the received snapshots hold the target's trees, the remote's store is
- * mounted nosuid,nodev,noexec, and a remote that diverged is refused with exit 41, nothing removed.
+ * Issue 8 on each replicating store kind: a target `storage-1` replicates to an off-site remote
+ * `offsite-1` in another container, through the rendered capsules and the real ssh → forced command
+ * → sudo → `btrfs receive` / `zfs receive` path (the target's replicate key, confined on the remote
+ * to receive_replica). Two backups go whole then incrementally, a third goes alone from the second,
+ * the received snapshots are the target's (btrfs: same trees, Received UUID = the snapshot's UUID;
+ * ZFS: same guid), the remote cannot run what it stores (nosuid/nodev/noexec; setuid/exec/devices
+ * off), a remote that diverged is refused with exit 41 and nothing removed. zfs-fuse has neither
+ * bookmarks nor resume tokens: replication says so and works without them.
  */
-const TARGET = `storagetest-repl-t-${process.pid}`;
-const REMOTE = `storagetest-repl-r-${process.pid}`;
+interface Kind {
+  name: 'btrfs' | 'zfs';
+  target: Record<string, string | number>;
+  remote: Record<string, string | number>;
+  /** Adds a replica the target never sent, newer than any (a divergence). */
+  stray: string;
+  /** Removes it again. */
+  unstray: string;
+}
+const KINDS: Kind[] = [
+  {
+    name: 'btrfs',
+    target: { backup_target_backend: 'btrfs', backup_data_device: '/var/lib/sbdi/backup.img', backup_data_file_size: 2 },
+    remote: { backup_data_device: '/var/lib/sbdi/replica.img', backup_data_file_size: 2 },
+    // A received subvolume from another filesystem: it has a Received UUID this target never made.
+    stray: `mkdir -p /tmp/other && truncate -s 300M /var/tmp/other.img && mkfs.btrfs -q /var/tmp/other.img && mount -o loop /var/tmp/other.img /tmp/other
+      btrfs subvolume create /tmp/other/v >/dev/null && echo foreign >/tmp/other/v/f && btrfs subvolume snapshot -r /tmp/other/v /tmp/other/@ID@ >/dev/null
+      btrfs send -q /tmp/other/@ID@ | btrfs receive -q /backup/replica
+      umount /tmp/other`,
+    unstray: 'btrfs subvolume delete /backup/replica/@ID@ >/dev/null',
+  },
+  {
+    name: 'zfs',
+    target: { backup_target_backend: 'zfs', backup_zfs_package: 'zfs-fuse', backup_data_device: '/var/lib/sbdi/pool.img', backup_data_file_size: 2 },
+    remote: { backup_zfs_package: 'zfs-fuse', backup_data_device: '/var/lib/sbdi/replica.img', backup_data_file_size: 2 },
+    stray: 'zfs snapshot backup/replica/current@@ID@',
+    unstray: 'zfs destroy backup/replica/current@@ID@',
+  },
+];
 const TREE = 'storage-1@+docker';
 const [ID1, ID2, ID3] = ['20260101_010101', '20260102_020202', '20260103_030303'];
 const STRAY = '29991231_235959';
@@ -39,105 +68,125 @@ async function capsule(container: string, name: string, ...args: string[]): Prom
 type RemoteResult = { remote: string; ok: boolean; code: number; sent: number; from: string; newest: string; diverged: boolean; error: string };
 const remoteOf = (result: Record<string, unknown>): RemoteResult => (result.remotes as RemoteResult[])[0]!;
 
-async function replicaIds(): Promise<string[]> {
-  const r = await capsule(REMOTE, 'list_replicas');
-  expect(r.code, r.log).toBe(0);
-  return (r.result.replicas as { id: string }[]).map((x) => x.id);
-}
-
 /** A listing of a tree (content, owner, mode, mtime, links, xattrs) by the storage tests' treelist.py. */
 const listing = (container: string, dir: string) => must(container, `python3 /tmp/storage/treelist.py --no-holes ${dir}`);
 
-beforeAll(async () => {
-  if (!dockerAvailable()) throw new Error('storage tests need a running docker engine (scripts/setup-host.sh starts dockerd)');
-  const image = await baseImage();
-  startContainer(TARGET, 'storage-1', image);
-  startContainer(REMOTE, 'offsite-1', image);
-  const remoteIp = docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', REMOTE]).stdout.trim();
-  expect(remoteIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
-  const rendered = render(
-    inventory(
-      { backup_target_backend: 'btrfs', backup_data_device: '/var/lib/sbdi/backup.img', backup_data_file_size: 2 },
-      { btrfs_backup_source: true, btrfs_backup_source_dir: '/docker' },
-      { host: 'offsite-1', vars: { ansible_host: remoteIp, backup_data_device: '/var/lib/sbdi/replica.img', backup_data_file_size: 2 } },
-    ),
-  );
-  install(TARGET, rendered, 'storage-1', { keep: true });
-  const replicateKey = (await must(TARGET, 'cut -d" " -f1,2 /etc/sbdi/backup/replicate_ed25519.pub')).trim();
-  install(REMOTE, rendered, 'offsite-1', { tokens: `@@KEY:storage-1:replicate@@ ${replicateKey}\n` });
-  // The target trusts the remote's host key (the role fills known_hosts_remotes the same way).
-  const hostKey = (await must(REMOTE, 'cut -d" " -f1,2 /etc/ssh/ssh_host_ed25519_key.pub')).trim();
-  await must(TARGET, `printf '%s %s\\n' ${remoteIp} '${hostKey}' >/etc/sbdi/backup/known_hosts_remotes; chmod 0600 /etc/sbdi/backup/known_hosts_remotes`);
-  const setup = await capsule(REMOTE, 'sbdi-remote-setup');
-  expect(setup.code, setup.log).toBe(0);
-  // Two committed backups on the target: the storage round trip (its checks are backends.test.ts's).
-  const scenario = await sh(TARGET, `bash /tmp/storage/scenario.sh btrfs /docker ${TREE}`);
-  if (!scenario.stdout.includes('SCENARIO PASSED')) throw new Error(`scenario.sh failed:\n${scenario.stdout}\n${scenario.stderr.slice(-3000)}`);
-}, 900_000);
+describe.each(KINDS)('storage: $name target replicating to a $name off-site remote', (kind) => {
+  const TARGET = `storagetest-repl-${kind.name}-t-${process.pid}`;
+  const REMOTE = `storagetest-repl-${kind.name}-r-${process.pid}`;
 
-afterAll(() => {
-  removeContainer(TARGET);
-  removeContainer(REMOTE);
-});
-
-describe('storage: btrfs target replicating to a btrfs off-site remote', { timeout: 600_000 }, () => {
-  it('sends both backups (the first whole, the second incrementally) and the remote holds the same trees', async () => {
-    const r = await capsule(TARGET, 'replicate_backups');
+  async function replicaIds(): Promise<string[]> {
+    const r = await capsule(REMOTE, 'list_replicas');
     expect(r.code, r.log).toBe(0);
-    expect(remoteOf(r.result)).toMatchObject({ remote: 'offsite-1', ok: true, sent: 2, from: '-', newest: ID2, diverged: false });
-    expect(r.log).toMatch(new RegExp(`sending ${ID1} \\(whole\\)`));
-    expect(r.log).toMatch(new RegExp(`sending ${ID2} \\(${ID1}\\)`));
-    expect(await replicaIds()).toEqual([ID1, ID2]);
-    for (const id of [ID1, ID2]) {
-      // same tree, and the replica is the target's snapshot (its Received UUID is the snapshot's UUID)
-      expect(await listing(REMOTE, `/backup/replica/${id}/${TREE}`)).toBe(await listing(TARGET, `/backup/snapshots/${id}/${TREE}`));
-      const uuid = (await must(TARGET, `btrfs subvolume show /backup/snapshots/${id} | sed -n 's/^[[:space:]]*UUID:[[:space:]]*//p'`)).trim();
-      const received = (await must(REMOTE, `btrfs subvolume show /backup/replica/${id} | sed -n 's/^[[:space:]]*Received UUID:[[:space:]]*//p'`)).trim();
-      expect(received).toBe(uuid);
-      expect((await must(REMOTE, `btrfs property get -ts /backup/replica/${id} ro`)).trim()).toBe('ro=true');
-    }
-    const options = (await must(REMOTE, 'findmnt -n -o OPTIONS /backup')).trim().split(',');
-    expect(options).toEqual(expect.arrayContaining(['nosuid', 'nodev', 'noexec']));
+    return (r.result.replicas as { id: string }[]).map((x) => x.id);
+  }
+
+  /** The identity of a snapshot across send/receive: btrfs (Received) UUID, ZFS guid. */
+  async function identity(container: string, id: string, side: 'target' | 'remote'): Promise<string> {
+    if (kind.name === 'zfs') return (await must(container, `zfs get -H -o value guid ${side === 'target' ? 'backup/current' : 'backup/replica/current'}@${id}`)).trim();
+    const field = side === 'target' ? 'UUID' : 'Received UUID';
+    const dir = side === 'target' ? `/backup/snapshots/${id}` : `/backup/replica/${id}`;
+    return (await must(container, `btrfs subvolume show ${dir} | sed -n 's/^[[:space:]]*${field}:[[:space:]]*//p'`)).trim();
+  }
+
+  beforeAll(async () => {
+    if (!dockerAvailable()) throw new Error('storage tests need a running docker engine (scripts/setup-host.sh starts dockerd)');
+    const image = await baseImage();
+    startContainer(TARGET, 'storage-1', image);
+    startContainer(REMOTE, 'offsite-1', image);
+    const remoteIp = docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', REMOTE]).stdout.trim();
+    expect(remoteIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const rendered = render(
+      inventory(
+        kind.target,
+        { btrfs_backup_source: true, btrfs_backup_source_dir: '/docker' },
+        { host: 'offsite-1', vars: { ansible_host: remoteIp, ...kind.remote } },
+      ),
+    );
+    install(TARGET, rendered, 'storage-1', { keep: true });
+    const replicateKey = (await must(TARGET, 'cut -d" " -f1,2 /etc/sbdi/backup/replicate_ed25519.pub')).trim();
+    install(REMOTE, rendered, 'offsite-1', { tokens: `@@KEY:storage-1:replicate@@ ${replicateKey}\n` });
+    // The target trusts the remote's host key (the role fills known_hosts_remotes the same way).
+    const hostKey = (await must(REMOTE, 'cut -d" " -f1,2 /etc/ssh/ssh_host_ed25519_key.pub')).trim();
+    await must(TARGET, `printf '%s %s\\n' ${remoteIp} '${hostKey}' >/etc/sbdi/backup/known_hosts_remotes; chmod 0600 /etc/sbdi/backup/known_hosts_remotes`);
+    const setup = await capsule(REMOTE, 'sbdi-remote-setup');
+    expect(setup.code, setup.log).toBe(0);
+    // Two committed backups on the target: the storage round trip (its checks are backends.test.ts's).
+    const scenario = await sh(TARGET, `bash /tmp/storage/scenario.sh btrfs /docker ${TREE}`);
+    if (!scenario.stdout.includes('SCENARIO PASSED')) throw new Error(`scenario.sh failed:\n${scenario.stdout}\n${scenario.stderr.slice(-3000)}`);
+  }, 900_000);
+
+  afterAll(() => {
+    removeContainer(TARGET);
+    removeContainer(REMOTE);
   });
 
-  it('a later backup goes alone, incrementally from the newest shared one; nothing to send is a no-op', async () => {
-    await must(TARGET, `${L}/prepare_target >/dev/null 2>&1; printf 'day three\\n' >'/backup/current/${TREE}/day-three.txt'`);
-    const commit = await sh(TARGET, `printf '{"id":"${ID3}","status":"complete","sources":[]}' | ${L}/commit_backup ${ID3}`);
-    expect(commit.code, commit.stderr).toBe(0);
-    const r = await capsule(TARGET, 'replicate_backups');
-    expect(r.code, r.log).toBe(0);
-    expect(remoteOf(r.result)).toMatchObject({ ok: true, sent: 1, from: ID2, newest: ID3 });
-    expect(await replicaIds()).toEqual([ID1, ID2, ID3]);
-    expect(await must(REMOTE, `cat '/backup/replica/${ID3}/${TREE}/day-three.txt'`)).toBe('day three\n');
-    const again = await capsule(TARGET, 'replicate_backups');
-    expect(again.code, again.log).toBe(0);
-    expect(remoteOf(again.result)).toMatchObject({ ok: true, sent: 0, newest: ID3 });
-  });
+  describe('replication', { timeout: 600_000 }, () => {
+    it('sends both backups (the first whole, the second incrementally) and the remote holds the same trees', async () => {
+      const r = await capsule(TARGET, 'replicate_backups');
+      expect(r.code, r.log).toBe(0);
+      expect(remoteOf(r.result)).toMatchObject({ remote: 'offsite-1', ok: true, sent: 2, from: '-', newest: ID2, diverged: false });
+      expect(r.log).toMatch(new RegExp(`sending ${ID1} \\(whole\\)`));
+      expect(r.log).toMatch(new RegExp(`sending ${ID2} \\(${ID1}\\)`));
+      expect(await replicaIds()).toEqual([ID1, ID2]);
+      for (const id of [ID1, ID2]) {
+        // the replica is the target's snapshot
+        expect(await identity(REMOTE, id, 'remote')).toBe(await identity(TARGET, id, 'target'));
+        if (kind.name === 'btrfs') {
+          expect(await listing(REMOTE, `/backup/replica/${id}/${TREE}`)).toBe(await listing(TARGET, `/backup/snapshots/${id}/${TREE}`));
+          expect((await must(REMOTE, `btrfs property get -ts /backup/replica/${id} ro`)).trim()).toBe('ro=true');
+        }
+      }
+      if (kind.name === 'btrfs') {
+        const options = (await must(REMOTE, 'findmnt -n -o OPTIONS /backup')).trim().split(',');
+        expect(options).toEqual(expect.arrayContaining(['nosuid', 'nodev', 'noexec']));
+      } else {
+        const props = (await must(REMOTE, 'zfs get -H -o property,value setuid,exec,devices,readonly,mountpoint backup/replica')).trim();
+        expect(props).toBe('setuid\toff\nexec\toff\ndevices\toff\nreadonly\ton\nmountpoint\tnone');
+        // zfs-fuse (pool version 23): no bookmarks, no resume tokens; said, and not needed
+        expect(r.result.bookmarks).toBe(false);
+        expect(remoteOf(r.result)).toMatchObject({ resumed: false });
+        const listed = await capsule(REMOTE, 'list_replicas');
+        expect(listed.result.resumable).toBe(false);
+      }
+    });
 
-  it('a remote that diverged (a replica of its own, newer) is refused with exit 41 and nothing is removed', async () => {
-    // A received subvolume the target never sent: made from another filesystem's snapshot on the remote.
-    await must(REMOTE, `mkdir -p /tmp/other && truncate -s 300M /var/tmp/other.img && mkfs.btrfs -q /var/tmp/other.img && mount -o loop /var/tmp/other.img /tmp/other
-      btrfs subvolume create /tmp/other/v >/dev/null && echo foreign >/tmp/other/v/f && btrfs subvolume snapshot -r /tmp/other/v /tmp/other/${STRAY} >/dev/null
-      btrfs send -q /tmp/other/${STRAY} | btrfs receive -q /backup/replica
-      umount /tmp/other`);
-    expect(await replicaIds()).toEqual([ID1, ID2, ID3, STRAY]);
-    const r = await capsule(TARGET, 'replicate_backups');
-    expect(r.code).toBe(41);
-    expect(r.result).toMatchObject({ ok: false, code: 41 });
-    expect(remoteOf(r.result)).toMatchObject({ ok: false, diverged: true, sent: 0 });
-    expect(remoteOf(r.result).error).toMatch(new RegExp(`DIVERGED: offsite-1 holds ${STRAY}, newer than the newest snapshot both share \\(${ID3}\\)`));
-    expect(await replicaIds()).toEqual([ID1, ID2, ID3, STRAY]);
-    // resolved by hand on the remote: replication is clean again
-    await must(REMOTE, `btrfs subvolume delete /backup/replica/${STRAY} >/dev/null`);
-    const after = await capsule(TARGET, 'replicate_backups');
-    expect(after.code, after.log).toBe(0);
-    expect(remoteOf(after.result)).toMatchObject({ ok: true, sent: 0, newest: ID3 });
-  });
+    it('a later backup goes alone, incrementally from the newest shared one; nothing to send is a no-op', async () => {
+      await must(TARGET, `${L}/prepare_target >/dev/null 2>&1; printf 'day three\\n' >'/backup/current/${TREE}/day-three.txt'`);
+      const commit = await sh(TARGET, `printf '{"id":"${ID3}","status":"complete","sources":[]}' | ${L}/commit_backup ${ID3}`);
+      expect(commit.code, commit.stderr).toBe(0);
+      const r = await capsule(TARGET, 'replicate_backups');
+      expect(r.code, r.log).toBe(0);
+      expect(remoteOf(r.result)).toMatchObject({ ok: true, sent: 1, from: ID2, newest: ID3 });
+      expect(await replicaIds()).toEqual([ID1, ID2, ID3]);
+      expect(await identity(REMOTE, ID3, 'remote')).toBe(await identity(TARGET, ID3, 'target'));
+      if (kind.name === 'btrfs') expect(await must(REMOTE, `cat '/backup/replica/${ID3}/${TREE}/day-three.txt'`)).toBe('day three\n');
+      const again = await capsule(TARGET, 'replicate_backups');
+      expect(again.code, again.log).toBe(0);
+      expect(remoteOf(again.result)).toMatchObject({ ok: true, sent: 0, newest: ID3 });
+    });
 
-  it('the remote key can do nothing but receive: any other command is refused by its forced command', async () => {
-    const r = await sh(TARGET, `ssh -i /etc/sbdi/backup/replicate_ed25519 -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts_remotes backupoperator@$(awk '{print $1}' /etc/sbdi/backup/known_hosts_remotes) 'cat /etc/shadow'`);
-    expect(r.code).not.toBe(0);
-    expect(r.stdout).not.toMatch(/root:/);
-    expect(await replicaIds()).toEqual([ID1, ID2, ID3]);
+    it('a remote that diverged (a snapshot of its own, newer) is refused with exit 41 and nothing is removed', async () => {
+      await must(REMOTE, kind.stray.replaceAll('@ID@', STRAY));
+      expect(await replicaIds()).toEqual([ID1, ID2, ID3, STRAY]);
+      const r = await capsule(TARGET, 'replicate_backups');
+      expect(r.code).toBe(41);
+      expect(r.result).toMatchObject({ ok: false, code: 41 });
+      expect(remoteOf(r.result)).toMatchObject({ ok: false, diverged: true, sent: 0 });
+      expect(remoteOf(r.result).error).toMatch(new RegExp(`DIVERGED: offsite-1 holds ${STRAY}, newer than the newest snapshot both share \\(${ID3}\\)`));
+      expect(await replicaIds()).toEqual([ID1, ID2, ID3, STRAY]);
+      // resolved by hand on the remote: replication is clean again
+      await must(REMOTE, kind.unstray.replaceAll('@ID@', STRAY));
+      const after = await capsule(TARGET, 'replicate_backups');
+      expect(after.code, after.log).toBe(0);
+      expect(remoteOf(after.result)).toMatchObject({ ok: true, sent: 0, newest: ID3 });
+    });
+
+    it('the remote key can do nothing but receive: any other command is refused by its forced command', async () => {
+      const r = await sh(TARGET, `ssh -i /etc/sbdi/backup/replicate_ed25519 -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts_remotes backupoperator@$(awk '{print $1}' /etc/sbdi/backup/known_hosts_remotes) 'cat /etc/shadow'`);
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).not.toMatch(/root:/);
+      expect(await replicaIds()).toEqual([ID1, ID2, ID3]);
+    });
   });
 });
