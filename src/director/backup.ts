@@ -20,6 +20,8 @@ import { withLock } from './guard';
 import { backupIdAt } from './ids';
 import { pauseWindow, planDigest, snapshotsInside, type Manifest, type PauseHostRecord, type PauseWindow, type SourceRecord } from './manifest';
 import { capsuleOnHosts, capsulePhase, connectAll, throwIfFailed } from './phase';
+import { targetHosts } from '../plan/lookup';
+import { fetchTargetBackups, isComplete } from './list';
 import type { RunRecord } from './state';
 import { phaseTable } from './summary';
 import { pruneStep, replicateStep, writeMetricsQuietly } from './operations';
@@ -65,12 +67,14 @@ async function freshId(ctx: Context): Promise<string> {
 
 /** Runs a crashed or half-cleaned earlier run left behind. The lock is ours, so none is alive. */
 function leftoversOf(records: RunRecord[]): RunRecord[] {
-  return records.filter((r) => r.status === 'running' || r.pauseInProgress || r.snapshotsMayExist);
+  return records.filter((r) => r.status === 'running' || r.pauseInProgress || r.snapshotsMayExist || (r.commitTargets?.length ?? 0) > 0);
 }
 
 class BackupRun {
   private readonly record: RunRecord;
   private committed = false;
+  /** Targets whose part of a half-committed backup was removed again (several targets only). */
+  private discarded: string[] = [];
   private pause: PauseWindow | undefined;
   private readonly snapshots = new Map<string, CapsuleResult>();
   private readonly syncs = new Map<string, CapsuleResult>();
@@ -99,6 +103,9 @@ class BackupRun {
   private get sourceHosts(): string[] {
     return this.plan.sources.map((s) => s.host);
   }
+  private get targets(): string[] {
+    return targetHosts(this.plan);
+  }
 
   private save(): void {
     this.record.phases = this.ctx.report.phases;
@@ -124,19 +131,19 @@ class BackupRun {
   async run(): Promise<number> {
     const { ctx, plan } = this;
     const leftovers = leftoversOf(ctx.state.runs());
-    ctx.report.info('start', `backup ${this.id} of ${plan.sources.length} sources to ${plan.target.host}, pausing ${plan.dockerHosts.length} docker hosts`);
+    ctx.report.info('start', `backup ${this.id} of ${plan.sources.length} sources to ${this.targets.join(', ')}, pausing ${plan.dockerHosts.length} docker hosts`);
     this.save();
     let failure: DirectorError | undefined;
     try {
       this.enter('connect');
-      const hosts = [plan.target.host, ...this.sourceHosts, ...plan.dockerHosts];
+      const hosts = [...this.targets, ...this.sourceHosts, ...plan.dockerHosts];
       await connectAll(ctx, hosts, EXIT.CONNECT);
       if (leftovers.length > 0) {
         this.enter('cleanup');
         await this.cleanup(leftovers);
       }
       this.enter('prepare_target');
-      await capsulePhase(ctx, [plan.target.host], {
+      await capsulePhase(ctx, this.targets, {
         phase: 'prepare_target',
         exitCode: EXIT.PREPARE_TARGET,
         capsule: 'prepare_target',
@@ -182,7 +189,9 @@ class BackupRun {
       capsule: 'remove_source_snapshot',
       summarize: (r) => ({ detail: r.removed === true ? 'removed a leftover snapshot' : 'no leftover snapshot' }),
     });
-    await capsulePhase(ctx, [plan.target.host], { phase: 'cleanup', exitCode: EXIT.CLEANUP, capsule: 'prepare_target' });
+    await capsulePhase(ctx, this.targets, { phase: 'cleanup', exitCode: EXIT.CLEANUP, capsule: 'prepare_target' });
+    const halfCommitted = leftovers.filter((r) => (r.commitTargets?.length ?? 0) > 0);
+    if (halfCommitted.length > 0) await this.finishCommits(halfCommitted);
     for (const old of leftovers) {
       if (old.status === 'running') {
         old.status = 'failed';
@@ -302,6 +311,7 @@ class BackupRun {
       const sync: CapsuleResult = this.syncs.get(s.host) ?? {};
       return {
         host: s.host,
+        target: s.target,
         treeName: s.treeName,
         backend: s.backend,
         snapshotStartedAt: num(snap, 'snapshotStartedAt'),
@@ -325,7 +335,7 @@ class BackupRun {
       application: plan.application,
       deploymentPrefix: plan.deploymentPrefix,
       director: plan.director,
-      target: { host: plan.target.host, backend: plan.target.backend },
+      targets: plan.targets.map((t) => ({ host: t.host, backend: t.backend })),
       startedAt: this.record.startedAt,
       createdAt: ctx.now(),
       pause: this.pause,
@@ -340,12 +350,15 @@ class BackupRun {
   }
 
   private async commit(): Promise<void> {
-    const { ctx, plan } = this;
+    const { ctx } = this;
     const manifest = this.manifest();
     this.record.manifest = manifest;
+    // Until every target committed, a crash leaves parts the next run must settle (finishCommits).
+    if (this.targets.length > 1) this.record.commitTargets = this.targets;
     this.save();
-    // Not abortable: a commit cut in half is worse than a few more seconds of waiting.
-    await capsulePhase(ctx, [plan.target.host], {
+    // Not abortable: a commit cut in half is worse than a few more seconds of waiting. Every target
+    // is asked even when one fails, so the outcome is known everywhere.
+    const outcome = await capsuleOnHosts(ctx, this.targets, {
       phase: 'commit',
       exitCode: EXIT.COMMIT,
       capsule: 'commit_backup',
@@ -353,9 +366,72 @@ class BackupRun {
       exec: { stdin: `${JSON.stringify(manifest)}\n` },
       summarize: (r) => ({ bytes: num(r, 'usedBytes'), detail: `backup ${this.id}` }),
     });
+    if (outcome.failures.length > 0 || outcome.skipped.length > 0) {
+      // A backup is complete only when every target committed it: take back the parts that were.
+      const done = [...outcome.values.keys()];
+      if (done.length > 0) {
+        this.record.commitTargets = done;
+        this.trySave();
+        await this.discard(done, 'discard');
+      }
+      throwIfFailed({ phase: 'commit', exitCode: EXIT.COMMIT }, outcome);
+    }
     this.committed = true;
     this.record.status = 'complete';
+    delete this.record.commitTargets;
     this.save();
+  }
+
+  /** Removes this backup's parts from `hosts`; what cannot be removed now stays in the record for the next run. */
+  private async discard(hosts: string[], phase: string): Promise<boolean> {
+    const outcome = await capsuleOnHosts(this.ctx, hosts, {
+      phase,
+      exitCode: EXIT.COMMIT,
+      capsule: 'discard_backup',
+      arg: this.id,
+      summarize: (r) => ({ detail: r.discarded === true ? `discarded its part of ${this.id}` : 'nothing to discard' }),
+    });
+    this.discarded.push(...outcome.values.keys());
+    const left = hosts.filter((h) => !outcome.values.has(h));
+    if (left.length === 0) delete this.record.commitTargets;
+    else {
+      this.record.commitTargets = left;
+      this.ctx.report.error(phase, `backup ${this.id} is still on ${left.join(', ')} (it shows as incomplete); the next perform_backup discards it`);
+    }
+    this.trySave();
+    return left.length === 0;
+  }
+
+  /**
+   * Several targets: earlier runs that stopped during (or right after) their commit. A backup every
+   * target committed is complete after all; any other has its parts discarded.
+   */
+  private async finishCommits(runs: RunRecord[]): Promise<void> {
+    const { ctx } = this;
+    const merged = await fetchTargetBackups(ctx, 'cleanup', EXIT.CLEANUP);
+    for (const old of runs) {
+      const found = merged.find((b) => b.id === old.id);
+      if (found !== undefined && isComplete(found)) {
+        ctx.report.warn('cleanup', `backup ${old.id} was committed on every target before its run stopped: it is complete`);
+        old.status = 'complete';
+        delete old.failedPhase;
+        delete old.error;
+      } else {
+        const holding = (found?.parts ?? []).filter((p) => p.state !== 'missing').map((p) => p.host);
+        if (holding.length > 0) {
+          await capsulePhase(ctx, holding, {
+            phase: 'cleanup',
+            exitCode: EXIT.CLEANUP,
+            capsule: 'discard_backup',
+            arg: old.id,
+            summarize: (r) => ({ detail: r.discarded === true ? `discarded the unfinished backup ${old.id}` : 'nothing to discard' }),
+          });
+        }
+        if (old.status === 'complete') old.status = 'failed';
+      }
+      delete old.commitTargets;
+      ctx.state.saveRun(old);
+    }
   }
 
   private async removeSnapshots(strict: boolean): Promise<void> {
@@ -394,7 +470,14 @@ class BackupRun {
       lines.push('', `backup ${this.id} complete, but ${failure.phase} failed (exit ${failure.exitCode}): ${failure.message}`);
       ctx.report.warn('done', `backup ${this.id} complete, but ${failure.phase} failed: ${failure.message}`);
     } else {
-      lines.push('', `backup ${this.id} FAILED in phase ${failure.phase} (exit ${failure.exitCode}): ${failure.message}`, 'nothing was committed; the run is recorded as failed');
+      const left = record.commitTargets ?? [];
+      const committed =
+        left.length > 0
+          ? `its parts on ${left.join(', ')} could not be discarded: they show as incomplete and the next perform_backup discards them`
+          : this.discarded.length > 0
+            ? `what ${this.discarded.join(', ')} had committed was discarded: no target holds it`
+            : 'nothing was committed';
+      lines.push('', `backup ${this.id} FAILED in phase ${failure.phase} (exit ${failure.exitCode}): ${failure.message}`, `${committed}; the run is recorded as failed`);
       ctx.report.error('done', `backup ${this.id} failed in phase ${failure.phase} (exit ${failure.exitCode}): ${failure.message}`);
     }
     ctx.print(lines.join('\n'));

@@ -12,14 +12,26 @@ import { formatAge, formatBytes, renderTable } from './format';
 import { BACKUP_ID, backupIdTime } from './ids';
 import type { Manifest } from './manifest';
 import { pidAlive } from './lock';
-import { connectAll } from './phase';
+import { connectAll, runOnHosts, throwIfFailed } from './phase';
+import { targetHosts } from '../plan/lookup';
 import type { RunRecord } from './state';
+
+/** How one target holds a backup: `unknown` when that target could not be listed. */
+export type PartState = 'complete' | 'incomplete' | 'missing' | 'unknown';
+export interface TargetPart {
+  host: string;
+  state: PartState;
+}
 
 export interface TargetBackup {
   id: string;
   usedBytes?: number;
   compressRatio?: number;
   manifest?: Partial<Manifest>;
+  /** Merged over several targets: complete on every target holding its sources (isComplete reads it). */
+  complete?: boolean;
+  /** Merged: the state on each target it needs (and any other target holding it). */
+  parts?: TargetPart[];
 }
 
 export type BackupStatus = 'complete' | 'incomplete' | 'failed' | 'running';
@@ -34,6 +46,8 @@ export interface BackupEntry {
   failedPhase?: string;
   error?: string;
   manifest?: Partial<Manifest>;
+  /** Per-target state, shown where the targets disagree. */
+  parts?: TargetPart[];
 }
 
 /** Reads the capsule's `backups` field defensively: a malformed entry is dropped, not trusted. */
@@ -54,9 +68,66 @@ export function parseTargetBackups(result: CapsuleResult): TargetBackup[] {
   return out;
 }
 
-/** Complete = committed with a manifest that names this id and says complete. */
+/** Complete = committed with a manifest that names this id and says complete (merged: on every target it needs). */
 export function isComplete(b: TargetBackup): boolean {
-  return b.manifest?.status === 'complete' && b.manifest.id === b.id;
+  return b.complete ?? (b.manifest?.status === 'complete' && b.manifest.id === b.id);
+}
+
+/**
+ * The targets a backup must be complete on: those its manifest puts sources on (or lists), an
+ * older one-target manifest's target, else wherever it was found.
+ */
+export function requiredTargets(manifest: Partial<Manifest> | undefined, present: readonly string[]): string[] {
+  const fromSources = (manifest?.sources ?? []).map((s) => s.target).filter((t): t is string => typeof t === 'string');
+  if (fromSources.length > 0) return [...new Set(fromSources)].sort();
+  const listed = (manifest?.targets ?? []).map((t) => t.host).filter((t): t is string => typeof t === 'string');
+  if (listed.length > 0) return [...new Set(listed)].sort();
+  const legacy = (manifest as { target?: { host?: unknown } } | undefined)?.target?.host;
+  if (typeof legacy === 'string') return [legacy];
+  return [...present].sort();
+}
+
+/**
+ * One backup id spans every target: merges each target's listing by id. A backup is complete only
+ * when it is complete on every target its sources landed on (`required` overrides which, e.g. for
+ * foreign stores whose manifests name another deployment's hosts). A target missing from
+ * `listings` could not be listed: its part is `unknown`, which is not complete.
+ */
+export function mergeTargetListings(
+  listings: ReadonlyMap<string, TargetBackup[]>,
+  allTargets: readonly string[],
+  required: (manifest: Partial<Manifest> | undefined, present: string[]) => string[] = requiredTargets,
+): TargetBackup[] {
+  const byId = new Map<string, Map<string, TargetBackup>>();
+  for (const [host, list] of listings) {
+    for (const b of list) {
+      if (!byId.has(b.id)) byId.set(b.id, new Map());
+      byId.get(b.id)!.set(host, b);
+    }
+  }
+  const merged: TargetBackup[] = [];
+  for (const [id, held] of byId) {
+    const present = [...held.keys()].sort();
+    const manifest = present.map((h) => held.get(h)!).find(isComplete)?.manifest ?? present.map((h) => held.get(h)!.manifest).find((m) => m !== undefined);
+    const needed = required(manifest, present);
+    const hosts = [...new Set([...needed, ...present])].filter((h) => allTargets.includes(h) || present.includes(h)).sort();
+    const parts: TargetPart[] = hosts.map((host) => {
+      const b = held.get(host);
+      if (b !== undefined) return { host, state: isComplete(b) ? 'complete' : 'incomplete' };
+      return { host, state: listings.has(host) ? 'missing' : 'unknown' };
+    });
+    const complete = needed.length > 0 && needed.every((h) => parts.find((p) => p.host === h)?.state === 'complete');
+    const sizes = present.map((h) => held.get(h)!);
+    const used = sizes.every((b) => b.usedBytes !== undefined) ? sizes.reduce((a, b) => a + b.usedBytes!, 0) : undefined;
+    const ratio =
+      sizes.length === 1
+        ? sizes[0]!.compressRatio
+        : used !== undefined && used > 0 && sizes.every((b) => b.compressRatio !== undefined)
+          ? sizes.reduce((a, b) => a + b.usedBytes! * b.compressRatio!, 0) / used
+          : undefined;
+    merged.push({ id, usedBytes: used, compressRatio: ratio, manifest, complete, parts });
+  }
+  return merged.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** `alive` tells a live run from one whose director died (shown as failed before any cleanup). */
@@ -83,6 +154,7 @@ export function mergeBackups(target: TargetBackup[], runs: RunRecord[], now: num
       usedBytes: b.usedBytes,
       compressRatio: b.compressRatio,
       manifest: b.manifest,
+      ...(b.parts === undefined ? {} : { parts: b.parts }),
     });
   }
   return [...entries.values()]
@@ -93,19 +165,39 @@ export function mergeBackups(target: TargetBackup[], runs: RunRecord[], now: num
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** Asks the (connected) target for its backups. */
+/** Asks each (connected) target for its own backups; the listings of those that answered, and the failures. */
+export async function fetchListings(
+  ctx: Context,
+  phase: string,
+  exitCode: ExitCode,
+  hosts: readonly string[] = targetHosts(ctx.plan),
+): Promise<{ listings: Map<string, TargetBackup[]>; failures: DirectorError[] }> {
+  const outcome = await runOnHosts(ctx, hosts, { phase, exitCode, summarize: (r: CapsuleResult) => ({ detail: `${parseTargetBackups(r).length} backups` }) }, (host) =>
+    runCapsule(ctx, { phase, exitCode, host, capsule: 'list_backups' }, { signal: ctx.interrupt }),
+  );
+  const listings = new Map<string, TargetBackup[]>();
+  for (const [host, r] of outcome.values) listings.set(host, parseTargetBackups(r));
+  return { listings, failures: outcome.failures };
+}
+
+/** Every target's backups merged by id (one backup spans all targets); throws when a target cannot be listed. */
 export async function fetchTargetBackups(ctx: Context, phase: string, exitCode: ExitCode): Promise<TargetBackup[]> {
-  const host = ctx.plan.target.host;
-  const result = await ctx.report.step(phase, host, () => runCapsule(ctx, { phase, exitCode, host, capsule: 'list_backups' }, { signal: ctx.interrupt }), (r) => ({
-    detail: `${parseTargetBackups(r).length} backups`,
-  }));
-  return parseTargetBackups(result);
+  const { listings, failures } = await fetchListings(ctx, phase, exitCode);
+  throwIfFailed({ phase, exitCode }, { values: listings, failures, skipped: [] });
+  return mergeTargetListings(listings, targetHosts(ctx.plan));
+}
+
+/** `a: complete, b: missing` when the targets disagree about a backup, else undefined. */
+export function partsText(parts: readonly TargetPart[] | undefined): string | undefined {
+  if (parts === undefined || parts.length < 2 || parts.every((p) => p.state === parts[0]!.state)) return undefined;
+  return parts.map((p) => `${p.host}: ${p.state}`).join(', ');
 }
 
 function statusText(e: BackupEntry): string {
   if (e.status === 'failed') return `failed (${e.failedPhase ?? '?'})`;
   if (e.status === 'running') return `running (${e.failedPhase ?? '?'})`;
-  return e.status;
+  const parts = partsText(e.parts);
+  return parts === undefined ? e.status : `${e.status} (${parts})`;
 }
 
 export function backupsTable(entries: BackupEntry[]): string {
@@ -123,13 +215,25 @@ export function backupsTable(entries: BackupEntry[]): string {
 export async function listBackups(ctx: Context, options: { json: boolean }): Promise<number> {
   let target: TargetBackup[] = [];
   let failure: DirectorError | undefined;
-  try {
-    await connectAll(ctx, [ctx.plan.target.host], EXIT.CONNECT);
-    target = await fetchTargetBackups(ctx, 'list', EXIT.LIST);
-  } catch (e) {
-    failure = asDirectorError(e, 'list');
-    ctx.report.error('list', `cannot list the target's backups (showing local runs only): ${failure.message}`);
+  const hosts = targetHosts(ctx.plan);
+  // Each target is reached on its own: one unreachable target leaves the others' backups listed
+  // (its parts `unknown`, so nothing it holds shows as complete).
+  const reachable: string[] = [];
+  for (const host of hosts) {
+    try {
+      await connectAll(ctx, [host], EXIT.CONNECT);
+      reachable.push(host);
+    } catch (e) {
+      failure ??= asDirectorError(e, 'list');
+    }
   }
+  const { listings, failures } = await fetchListings(ctx, 'list', EXIT.LIST, reachable);
+  failure ??= failures[0];
+  if (failure !== undefined) {
+    const missing = hosts.filter((h) => !listings.has(h));
+    ctx.report.error('list', `cannot list the backups of ${missing.join(', ')}${listings.size === 0 ? ' (showing local runs only)' : ' (their parts are unknown: nothing they hold shows as complete)'}: ${failure.message}`);
+  }
+  target = mergeTargetListings(listings, hosts);
   const entries = mergeBackups(target, ctx.state.runs(), ctx.now(), ctx.alive);
   if (options.json) ctx.print(JSON.stringify(entries, null, 2));
   else ctx.print(entries.length === 0 ? 'no backups' : backupsTable(entries));

@@ -48,6 +48,8 @@ export interface PauseWindow {
 
 export interface SourceRecord {
   host: string;
+  /** The target this source's tree lies on. */
+  target: string;
   treeName: string;
   backend: SourceBackend;
   snapshotStartedAt?: number;
@@ -70,7 +72,11 @@ export interface Manifest {
   application: string;
   deploymentPrefix: string;
   director: string;
-  target: { host: string; backend: string };
+  /**
+   * Every target of the backup (the same manifest is committed on each): the backup is complete
+   * only when each target holding sources committed it.
+   */
+  targets: { host: string; backend: string }[];
   startedAt: number;
   /** Director clock when every source had synced and the manifest was written. */
   createdAt: number;

@@ -15,8 +15,9 @@ import { EXIT } from './exit-codes';
 import { formatBytes, renderTable } from './format';
 import { withLock } from './guard';
 import { BACKUP_ID, backupIdTime } from './ids';
-import { fetchTargetBackups, isComplete, type TargetBackup } from './list';
-import { connectAll, runOnHosts } from './phase';
+import { fetchListings, fetchTargetBackups, isComplete, type TargetBackup } from './list';
+import { connectAll, runOnHosts, throwIfFailed } from './phase';
+import { remotesOfTarget } from '../plan/lookup';
 import { describePolicy, policyIsEmpty, selectRetention, type RetentionDecision } from './retention';
 
 export interface Replica {
@@ -38,8 +39,13 @@ export function parseReplicas(result: CapsuleResult): Replica[] {
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-async function listRemotes(ctx: Context, phase: string, exitCode: (typeof EXIT)[keyof typeof EXIT]): Promise<{ listings: RemoteListing[]; failures: DirectorError[] }> {
-  const outcome = await runOnHosts(ctx, ctx.plan.remotes.map((r) => r.host), { phase, exitCode, summarize: (r: CapsuleResult) => ({ detail: `${parseReplicas(r).length} replicas` }) }, (host) =>
+async function listRemotes(
+  ctx: Context,
+  phase: string,
+  exitCode: (typeof EXIT)[keyof typeof EXIT],
+  remotes: readonly string[] = ctx.plan.remotes.map((r) => r.host),
+): Promise<{ listings: RemoteListing[]; failures: DirectorError[] }> {
+  const outcome = await runOnHosts(ctx, remotes, { phase, exitCode, summarize: (r: CapsuleResult) => ({ detail: `${parseReplicas(r).length} replicas` }) }, (host) =>
     runCapsule(ctx, { phase, exitCode, host, capsule: 'list_replicas' }, { signal: ctx.interrupt }),
   );
   const listings = [...outcome.values].map(([host, r]) => ({ host, replicas: parseReplicas(r), health: (r.health ?? undefined) as RemoteListing['health'] }));
@@ -71,17 +77,23 @@ export async function replicateStep(ctx: Context): Promise<number> {
     return EXIT.OK;
   }
   const phase = 'replicate';
-  let result: CapsuleResult | undefined;
+  // Each target sends to its own remotes (backup_remote_target).
+  const sending = plan.targets.filter((t) => remotesOfTarget(plan, t.host).length > 0).map((t) => t.host);
+  const outcomes: ReplicationOutcome[] = [];
   let failure: DirectorError | undefined;
   try {
-    await connectAll(ctx, [plan.target.host], EXIT.CONNECT);
-    result = await ctx.report.step(phase, plan.target.host, () => runCapsule(ctx, { phase, exitCode: EXIT.REPLICATE, host: plan.target.host, capsule: 'replicate_backups' }, { signal: ctx.interrupt }), (r) => ({
-      detail: parseReplication(r).map((o) => `${o.remote}: ${o.sent} sent, newest ${o.newest || 'none'}`).join('; '),
-    }));
+    await connectAll(ctx, sending, EXIT.CONNECT);
+    const outcome = await runOnHosts(
+      ctx,
+      sending,
+      { phase, exitCode: EXIT.REPLICATE, summarize: (r: CapsuleResult) => ({ detail: parseReplication(r).map((o) => `${o.remote}: ${o.sent} sent, newest ${o.newest || 'none'}`).join('; ') }) },
+      (host) => runCapsule(ctx, { phase, exitCode: EXIT.REPLICATE, host, capsule: 'replicate_backups' }, { signal: ctx.interrupt }),
+    );
+    for (const r of outcome.values.values()) outcomes.push(...parseReplication(r));
+    throwIfFailed({ phase, exitCode: EXIT.REPLICATE }, outcome);
   } catch (e) {
     failure = asDirectorError(e, phase);
   }
-  const outcomes = parseReplication(result);
   saveReplicationState(ctx, outcomes);
   if (failure === undefined) return EXIT.OK;
   const diverged = /DIVERGED/.test(failure.message);
@@ -143,22 +155,29 @@ export function prunePlan(target: TargetBackup[], remotes: RemoteListing[], targ
 export async function pruneStep(ctx: Context, dryRun: boolean): Promise<number> {
   const { plan } = ctx;
   const phase = 'prune';
-  if (policyIsEmpty(plan.retention) && plan.remotes.every((r) => policyIsEmpty(r.retention))) {
+  if (plan.targets.every((t) => policyIsEmpty(t.retention)) && plan.remotes.every((r) => policyIsEmpty(r.retention))) {
     ctx.report.info(phase, 'no retention policy (backup_keep_*, backup_replica_keep_*): nothing is pruned');
     return EXIT.OK;
   }
   try {
-    await connectAll(ctx, [plan.target.host, ...plan.remotes.map((r) => r.host)], EXIT.CONNECT);
-    const target = await fetchTargetBackups(ctx, phase, EXIT.PRUNE);
+    await connectAll(ctx, [...plan.targets.map((t) => t.host), ...plan.remotes.map((r) => r.host)], EXIT.CONNECT);
+    const { listings: stores, failures: storeFailures } = await fetchListings(ctx, phase, EXIT.PRUNE);
+    throwIfFailed({ phase, exitCode: EXIT.PRUNE }, { values: stores, failures: storeFailures, skipped: [] });
     const { listings, failures } = await listRemotes(ctx, phase, EXIT.PRUNE);
     if (failures.length > 0) {
-      // Without a remote's list the shared snapshot is unknown: prune nothing on the target either.
+      // Without a remote's list the shared snapshot is unknown: prune nothing on the targets either.
       throw new DirectorError(`cannot list a remote's replicas, so nothing is pruned: ${failures.map((f) => f.message).join('; ')}`, EXIT.PRUNE, phase);
     }
-    const rows = prunePlan(target, listings, plan.retention, plan.remotes);
+    // Retention is per target (its backup_keep_*), each with its own remotes.
+    const rows: PruneRow[] = [];
+    for (const t of plan.targets) {
+      const own = remotesOfTarget(plan, t.host);
+      const ownListings = listings.filter((l) => own.some((r) => r.host === l.host));
+      for (const r of prunePlan(stores.get(t.host) ?? [], ownListings, t.retention, own)) rows.push(r.store === 'target' ? { ...r, store: t.host } : r);
+    }
     ctx.print(
       [
-        `target ${plan.target.host}: ${describePolicy(plan.retention)}`,
+        ...plan.targets.map((t) => `target ${t.host}: ${describePolicy(t.retention)}`),
         ...plan.remotes.map((r) => `remote ${r.host}: ${describePolicy(r.retention)}`),
         '',
         renderTable(['STORE', 'ID', dryRun ? 'WOULD' : 'ACTION', 'WHY'], rows.map((r) => [r.store, r.id, r.decision.keep ? 'keep' : 'delete', r.decision.reasons.join(', ')])),
@@ -171,9 +190,9 @@ export async function pruneStep(ctx: Context, dryRun: boolean): Promise<number> 
     }
     let failed = 0;
     for (const r of doomed) {
-      const host = r.store === 'target' ? plan.target.host : r.store;
+      const onTarget = plan.targets.some((t) => t.host === r.store);
       try {
-        await ctx.report.step(phase, host, () => runCapsule(ctx, { phase, exitCode: EXIT.PRUNE, host, capsule: r.store === 'target' ? 'delete_backup' : 'delete_replica', arg: r.id }), () => ({ detail: `deleted ${r.id}` }));
+        await ctx.report.step(phase, r.store, () => runCapsule(ctx, { phase, exitCode: EXIT.PRUNE, host: r.store, capsule: onTarget ? 'delete_backup' : 'delete_replica', arg: r.id }), () => ({ detail: `deleted ${r.id}` }));
       } catch {
         failed++;
       }
@@ -197,30 +216,39 @@ export async function verifyBackup(ctx: Context, options: { id?: string; latest?
   if (options.id !== undefined && (!BACKUP_ID.test(options.id) || backupIdTime(options.id) === undefined)) throw new UsageError(`not a backup id: ${JSON.stringify(options.id)} (YYYYMMDD_HHMMSS)`);
   return withLock(ctx, 'verify_backup', async () => {
     const phase = 'verify';
-    const host = ctx.plan.target.host;
-    await connectAll(ctx, [host], EXIT.CONNECT);
+    const all = ctx.plan.targets.map((t) => t.host);
+    await connectAll(ctx, all, EXIT.CONNECT);
+    const backups = await fetchTargetBackups(ctx, phase, EXIT.LIST);
     let id = options.id;
     if (id === undefined) {
-      const backups = await fetchTargetBackups(ctx, phase, EXIT.LIST);
       id = backups.filter(isComplete).map((b) => b.id).sort().pop();
-      if (id === undefined) throw new DirectorError('no complete backup on the target', EXIT.NO_SUCH_BACKUP, phase);
+      if (id === undefined) throw new DirectorError(`no complete backup on ${all.length === 1 ? 'the target' : 'every target'}`, EXIT.NO_SUCH_BACKUP, phase);
     }
     const backupId = id;
-    const call = (capsule: string) =>
-      ctx.report.step(phase, host, () => runCapsule(ctx, { phase, exitCode: EXIT.VERIFY, host, capsule, arg: backupId }, { signal: ctx.interrupt }), (r) => ({ detail: summary(capsule, r) }));
-    try {
-      const v = await call('verify_backup');
-      ctx.print(JSON.stringify({ id: backupId, verification: v.verification }, null, 2));
-      if (options.restoreTest) {
-        const t = await call('restore_test_backup');
-        ctx.print(JSON.stringify({ id: backupId, restoreTest: t.restoreTest }, null, 2));
-      }
-    } catch (e) {
-      const err = asDirectorError(e, phase);
-      if (/exit 21\)/.test(err.message)) throw new DirectorError(err.message, EXIT.NO_SUCH_BACKUP, phase, host);
-      throw err;
+    // Each target checks its own part; the parts the manifest puts on targets, or every target holding it.
+    const found = backups.find((b) => b.id === backupId);
+    const missing = (found?.parts ?? []).filter((p) => p.state === 'missing').map((p) => p.host);
+    if (found !== undefined && missing.length > 0) {
+      throw new DirectorError(`backup ${backupId} is missing on ${missing.join(', ')}: it is not complete (see list_backups)`, EXIT.NO_SUCH_BACKUP, phase);
     }
-    ctx.print(`backup ${backupId} verified${options.restoreTest ? ' and restore-tested' : ''}`);
+    const hosts = found?.parts === undefined ? all : found.parts.map((p) => p.host);
+    const call = (host: string, capsule: string) =>
+      ctx.report.step(phase, host, () => runCapsule(ctx, { phase, exitCode: EXIT.VERIFY, host, capsule, arg: backupId }, { signal: ctx.interrupt }), (r) => ({ detail: summary(capsule, r) }));
+    for (const host of hosts) {
+      try {
+        const v = await call(host, 'verify_backup');
+        ctx.print(JSON.stringify({ id: backupId, ...(all.length > 1 ? { target: host } : {}), verification: v.verification }, null, 2));
+        if (options.restoreTest) {
+          const t = await call(host, 'restore_test_backup');
+          ctx.print(JSON.stringify({ id: backupId, ...(all.length > 1 ? { target: host } : {}), restoreTest: t.restoreTest }, null, 2));
+        }
+      } catch (e) {
+        const err = asDirectorError(e, phase);
+        if (/exit 21\)/.test(err.message)) throw new DirectorError(err.message, EXIT.NO_SUCH_BACKUP, phase, host);
+        throw err;
+      }
+    }
+    ctx.print(`backup ${backupId} verified${options.restoreTest ? ' and restore-tested' : ''}${hosts.length > 1 ? ` on ${hosts.join(', ')}` : ''}`);
     return EXIT.OK;
   });
 }
@@ -344,7 +372,7 @@ async function gatherHealth(ctx: Context): Promise<Health> {
   let remotes: RemoteListing[] = [];
   const remoteFailures: string[] = [];
   try {
-    await connectAll(ctx, [ctx.plan.target.host], EXIT.CONNECT);
+    await connectAll(ctx, ctx.plan.targets.map((t) => t.host), EXIT.CONNECT);
     target = await fetchTargetBackups(ctx, 'check', EXIT.LIST);
   } catch {
     target = undefined;

@@ -16,12 +16,13 @@ function looksLikePlan(value: unknown): value is Plan {
   if (value === null || typeof value !== 'object') return false;
   const p = value as Partial<Plan>;
   return (
-    p.schema === 1 &&
+    p.schema === 2 &&
     typeof p.director === 'string' &&
     Array.isArray(p.hosts) &&
     Array.isArray(p.sources) &&
     Array.isArray(p.dockerHosts) &&
-    typeof p.target === 'object' &&
+    Array.isArray(p.targets) &&
+    p.targets.length > 0 &&
     typeof p.settings === 'object' &&
     typeof p.operator === 'object'
   );
@@ -40,6 +41,6 @@ export function loadPlan(env: NodeJS.ProcessEnv = process.env): Plan {
       throw new UsageError(`cannot read the plan ${file}: ${(e as Error).message}`);
     }
   }
-  if (!looksLikePlan(value)) throw new UsageError(`${from} is not a schema 1 sbdi-backup plan`);
+  if (!looksLikePlan(value)) throw new UsageError(`${from} is not a schema 2 sbdi-backup plan (render it again with this version)`);
   return value;
 }

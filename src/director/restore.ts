@@ -17,7 +17,8 @@ import { EXIT } from './exit-codes';
 import { formatDuration } from './format';
 import { withLock } from './guard';
 import { BACKUP_ID, backupIdTime } from './ids';
-import { fetchTargetBackups, isComplete, parseTargetBackups, type TargetBackup } from './list';
+import { fetchTargetBackups, isComplete, mergeTargetListings, parseTargetBackups, type TargetBackup } from './list';
+import { targetHosts } from '../plan/lookup';
 import { planDigest } from './manifest';
 import { capsuleOnHosts, capsulePhase, connectAll, throwIfFailed } from './phase';
 import { phaseTable } from './summary';
@@ -82,6 +83,16 @@ export function parseSelections(plan: Plan, only: readonly string[] | undefined)
   return plan.sources.filter((s) => chosen.has(s.host)).map((s) => chosen.get(s.host)!);
 }
 
+/** The targets that have foreign store `name` (backup_foreign_stores). */
+export function foreignHolders(plan: Plan, name: string): string[] {
+  return plan.targets.filter((t) => (t.foreignStores ?? []).some((f) => f.name === name)).map((t) => t.host);
+}
+
+/** The targets the selected sources restore from (each source pulls from its own target). */
+export function targetsOf(selections: readonly Selection[]): string[] {
+  return [...new Set(selections.map((s) => s.source.target))].sort();
+}
+
 export function describeSelection(sel: Selection): string {
   return sel.path === undefined ? `${sel.source.host}:${sel.source.liveDir}` : `${sel.source.host}:${sel.source.liveDir}/${sel.path}`;
 }
@@ -92,15 +103,22 @@ export async function restoreBackup(ctx: Context, request: RestoreRequest): Prom
   if ('id' in request && (!BACKUP_ID.test(request.id) || backupIdTime(request.id) === undefined)) {
     throw new UsageError(`backup id must look like YYYYMMDD_HHMMSS (a UTC time, as list_backups shows), got ${JSON.stringify(request.id)}`);
   }
-  const selections = parseSelections(ctx.plan, request.only);
+  let selections = parseSelections(ctx.plan, request.only);
   if (request.from !== undefined) {
-    const stores = (ctx.plan.target.foreignStores ?? []).map((f) => f.name);
+    const stores = [...new Set(ctx.plan.targets.flatMap((t) => (t.foreignStores ?? []).map((f) => f.name)))].sort();
     if (!stores.includes(request.from)) {
       throw new UsageError(
         stores.length === 0
-          ? `--from ${JSON.stringify(request.from)}: this target has no foreign stores (set backup_foreign_stores on it and run the playbook)`
+          ? `--from ${JSON.stringify(request.from)}: no target has foreign stores (set backup_foreign_stores on it and run the playbook)`
           : `--from ${JSON.stringify(request.from)}: no such foreign store (one of: ${stores.join(', ')})`,
       );
+    }
+    // A foreign store is attached to a target: only that target's sources can restore from it.
+    const holders = foreignHolders(ctx.plan, request.from);
+    if (request.only === undefined || request.only.length === 0) selections = selections.filter((s) => holders.includes(s.source.target));
+    const outside = selections.filter((s) => !holders.includes(s.source.target)).map((s) => s.source.host);
+    if (outside.length > 0) {
+      throw new UsageError(`--from ${request.from}: that store is attached to ${holders.join(', ')}; ${outside.join(', ')} restore from another target (leave them out of --only)`);
     }
   }
   const base = 'id' in request ? `restore_backup ${request.id}` : 'restore_latest_backup';
@@ -167,6 +185,11 @@ class RestoreRun {
     this.startedAt = ctx.now();
   }
 
+  /** The targets holding the selected sources' trees: activated, read from, deactivated. */
+  private get targets(): string[] {
+    return targetsOf(this.selections);
+  }
+
   private checkInterrupt(phase: string): void {
     if (this.ctx.interrupt.aborted) throw new InterruptedError(phase, interruptSignalName(this.ctx));
   }
@@ -181,20 +204,24 @@ class RestoreRun {
     let failure: DirectorError | undefined;
     let attached = false;
     try {
-      await connectAll(ctx, [plan.target.host, ...plan.dockerHosts, ...hosts], EXIT.CONNECT);
+      // A backup spans every target; the restore reads from the targets of the selected sources.
+      const listed = foreign === undefined ? targetHosts(plan) : this.targets;
+      await connectAll(ctx, [...listed, ...plan.dockerHosts, ...hosts], EXIT.CONNECT);
       let backups: TargetBackup[];
       if (foreign === undefined) {
         backups = await fetchTargetBackups(ctx, 'preflight', EXIT.LIST);
       } else {
         attached = true; // detach even if the attach failed half way
-        const r = await capsulePhase(ctx, [plan.target.host], {
+        const r = await capsulePhase(ctx, this.targets, {
           phase: 'attach',
           exitCode: EXIT.ACTIVATE,
           capsule: 'attach_foreign_store',
           arg: foreign,
           summarize: (x) => ({ detail: `${parseTargetBackups(x).length} backups in ${foreign}` }),
         });
-        backups = parseTargetBackups(r.get(plan.target.host)!);
+        // The foreign manifests name the other deployment's hosts: complete = complete in every attached store.
+        const listings = new Map([...r].map(([h, x]) => [h, parseTargetBackups(x)]));
+        backups = mergeTargetListings(listings, this.targets, () => this.targets);
       }
       const where = foreign === undefined ? 'the target' : `foreign store ${foreign}`;
       const chosen = chooseBackup(backups, request, selections.map((s) => s.source.treeName), where);
@@ -205,7 +232,9 @@ class RestoreRun {
       }
       await this.requireDockerStopped(dryRun);
       this.checkInterrupt('activate');
-      await capsulePhase(ctx, [plan.target.host], {
+      // With several targets one may activate and another fail: deactivate everywhere then too.
+      attached = true;
+      await capsulePhase(ctx, this.targets, {
         phase: 'activate',
         exitCode: EXIT.ACTIVATE,
         capsule: foreign === undefined ? 'activate_backup' : 'activate_foreign_backup',
@@ -240,7 +269,7 @@ class RestoreRun {
 
   private deactivate(foreign: string | undefined) {
     const { ctx } = this;
-    return capsuleOnHosts(ctx, [ctx.plan.target.host], {
+    return capsuleOnHosts(ctx, this.targets, {
       phase: 'deactivate',
       exitCode: EXIT.DEACTIVATE,
       capsule: foreign === undefined ? 'deactivate_backup' : 'detach_foreign_store',

@@ -37,6 +37,12 @@ export interface RunRecord {
   error?: string;
   phases: PhaseRecord[];
   manifest?: Manifest;
+  /**
+   * Several targets: the targets that may hold a part of this backup while it is not known to be
+   * complete on all of them (set before the commit; cleared once every target committed or every
+   * part was discarded). The next run's cleanup finishes what this one could not.
+   */
+  commitTargets?: string[];
 }
 
 export class StateStore {

@@ -176,12 +176,8 @@ export function buildPlan(inv: RawInventory): Plan {
       allowed: 'expected exactly one host in this group',
     });
   }
-  if (targets.length !== 1) {
-    problems.push({
-      variable: `group [${GROUPS.targets}]`,
-      value: targets.length === 0 ? undefined : targets,
-      allowed: 'expected exactly one host in this group',
-    });
+  if (targets.length === 0) {
+    problems.push({ variable: `group [${GROUPS.targets}]`, allowed: 'expected at least one host in this group' });
   }
   if (sourceHosts.length === 0) {
     problems.push({ variable: `group [${GROUPS.sources}]`, allowed: 'expected at least one host in this group' });
@@ -231,7 +227,7 @@ export function buildPlan(inv: RawInventory): Plan {
     return { name, connection, port: v.integer('ansible_port', 22, 1, 65535), roles: roles.sort() };
   });
 
-  const sources = sourceHosts.map((h) => buildSource(h, varsOf(h)));
+  const sources = sourceHosts.map((h) => buildSource(h, varsOf(h), targets));
   const seenTrees = new Map<string, string>();
   for (const s of sources) {
     if (!s) continue;
@@ -247,15 +243,21 @@ export function buildPlan(inv: RawInventory): Plan {
     seenTrees.set(s.treeName, s.host);
   }
 
-  const target = targets[0] === undefined ? undefined : buildTarget(targets[0], varsOf(targets[0]));
-  const remotes = remoteHosts.map((h) => buildRemote(h, varsOf(h), target, targets[0]));
-  const retention = targets[0] === undefined ? {} : retentionOf(varsOf(targets[0]), 'backup_keep');
+  const targetPlans = [...targets].sort().map((h) => buildTarget(h, varsOf(h)));
+  for (const t of targetPlans) {
+    // Only a target left out on purpose could receive nothing: say so rather than install an idle store.
+    if (sources.some((s) => s === undefined)) break;
+    if (!sources.some((s) => s?.target === t.host)) {
+      varsOf(t.host).problem(`group [${GROUPS.targets}]`, t.host, `no source has backup_target=${t.host}: every backup target must receive at least one source (remove it from the group or point a source at it)`);
+    }
+  }
+  const remotes = remoteHosts.map((h) => buildRemote(h, varsOf(h), targetPlans));
   const monitoring = buildMonitoring(g);
   const schedule = buildSchedule(g);
 
-  if (problems.length > 0 || director === undefined || target === undefined) throw new InventoryError(problems);
+  if (problems.length > 0 || director === undefined || targetPlans.length === 0) throw new InventoryError(problems);
   return {
-    schema: 1,
+    schema: 2,
     application: 'sbdi-backup',
     deploymentPrefix,
     operator: { ...OPERATOR },
@@ -263,11 +265,10 @@ export function buildPlan(inv: RawInventory): Plan {
     settings,
     hosts,
     director,
-    target,
+    targets: targetPlans,
     sources: (sources as SourcePlan[]).sort((a, b) => a.host.localeCompare(b.host)),
     dockerHosts,
     remotes: (remotes.filter((r) => r !== undefined) as RemotePlan[]).sort((a, b) => a.host.localeCompare(b.host)),
-    retention,
     monitoring,
     schedule,
   };
@@ -288,11 +289,32 @@ function retentionOf(v: HostVars, prefix: string): RetentionPolicy {
   return policy;
 }
 
-function buildRemote(host: string, v: HostVars, target: TargetPlan | undefined, targetHost: string | undefined): RemotePlan | undefined {
-  if (host === targetHost) {
-    v.problem(`group [${GROUPS.remotes}]`, host, 'the backup target cannot be its own off-site remote');
+/**
+ * Which target a source (`backup_target`) or a remote (`backup_remote_target`) belongs to: the only
+ * target when there is one, else the variable is required and must name a host of backup_targets.
+ */
+function chooseTarget(v: HostVars, variable: string, targets: readonly string[]): string | undefined {
+  const allowed = `expected one host of group [${GROUPS.targets}]: ${targets.join(', ')}`;
+  if (!v.has(variable)) {
+    if (targets.length === 1) return targets[0];
+    if (targets.length > 1) v.problem(variable, undefined, `required when there are several backup targets; ${allowed}`);
     return undefined;
   }
+  const value = v.raw(variable);
+  if (typeof value !== 'string' || !targets.includes(value)) {
+    v.problem(variable, value, targets.length === 0 ? `names no backup target: group [${GROUPS.targets}] is empty` : allowed);
+    return undefined;
+  }
+  return value;
+}
+
+function buildRemote(host: string, v: HostVars, targets: TargetPlan[]): RemotePlan | undefined {
+  if (targets.some((t) => t.host === host)) {
+    v.problem(`group [${GROUPS.remotes}]`, host, 'a backup target cannot be an off-site remote');
+    return undefined;
+  }
+  const targetHost = chooseTarget(v, 'backup_remote_target', targets.map((t) => t.host));
+  const target = targets.find((t) => t.host === targetHost);
   if (target === undefined) return undefined;
   if (target.backend === 'dir') {
     v.problem(`group [${GROUPS.remotes}]`, host, 'off-site replication needs a zfs or btrfs target (backup_target_backend), not dir');
@@ -305,9 +327,9 @@ function buildRemote(host: string, v: HostVars, target: TargetPlan | undefined, 
   if (target.backend === 'zfs') {
     const pool = v.matching('backup_zfs_pool', 'backup', OBJECT_NAME, NAME_RULE);
     const pkg = v.oneOf('backup_zfs_package', 'zfsutils-linux', ['zfsutils-linux', 'zfs-fuse'] as const);
-    return { host, backend: 'zfs', root, zfs: { pool, parent: `${pool}/replica`, dataset: `${pool}/replica/current`, package: pkg, dataDevice, dataFileSizeGiB }, retention };
+    return { host, target: target.host, backend: 'zfs', root, zfs: { pool, parent: `${pool}/replica`, dataset: `${pool}/replica/current`, package: pkg, dataDevice, dataFileSizeGiB }, retention };
   }
-  return { host, backend: 'btrfs', root, btrfs: { dataDevice, dataFileSizeGiB, replicaDir: `${root}/replica` }, retention };
+  return { host, target: target.host, backend: 'btrfs', root, btrfs: { dataDevice, dataFileSizeGiB, replicaDir: `${root}/replica` }, retention };
 }
 
 function buildMonitoring(g: HostVars): MonitoringPlan {
@@ -339,7 +361,8 @@ function buildSchedule(g: HostVars): SchedulePlan {
   return { enabled, onCalendar, randomizedDelaySeconds, ...(cron === undefined ? {} : { cron }) };
 }
 
-function buildSource(host: string, v: HostVars): SourcePlan | undefined {
+function buildSource(host: string, v: HostVars, targets: readonly string[]): SourcePlan | undefined {
+  const target = chooseTarget(v, 'backup_target', targets);
   const chosen = SOURCE_BACKENDS.filter((b) => v.bool(`${b}_backup_source`, false));
   if (chosen.length !== 1) {
     const given = Object.fromEntries(SOURCE_BACKENDS.filter((b) => v.has(`${b}_backup_source`)).map((b) => [`${b}_backup_source`, v.raw(`${b}_backup_source`)]));
@@ -363,7 +386,8 @@ function buildSource(host: string, v: HostVars): SourcePlan | undefined {
   if (snapshotStorage === undefined) {
     v.problem('backup_snapshot_storage', v.raw('backup_snapshot_storage'), 'expected a non-negative whole number of GiB (0 when not an LVM source)');
   }
-  const common = { host, liveDir, snapshotMount, treeName: treeName(host, liveDir) };
+  if (target === undefined) return undefined;
+  const common = { host, liveDir, snapshotMount, treeName: treeName(host, liveDir), target };
   switch (backend) {
     case 'gluster':
       return { ...common, backend, volume: v.matching('gluster_backup_source_volume', SOURCE_DEFAULTS.gluster.volume, OBJECT_NAME, NAME_RULE) };
@@ -444,7 +468,15 @@ function buildTarget(host: string, v: HostVars): TargetPlan {
   const root = v.path('backup_root', '/backup');
   const dataDevice = v.path('backup_data_device', '/dev/vdb');
   const dataFileSizeGiB = v.integer('backup_data_file_size', 10, 1, 1_000_000);
-  const target: TargetPlan = { host, backend, root, current: `${root}/current`, restoreMount: `${root}/restore`, foreignStores: foreignStores(v, backend) };
+  const target: TargetPlan = {
+    host,
+    backend,
+    root,
+    current: `${root}/current`,
+    restoreMount: `${root}/restore`,
+    foreignStores: foreignStores(v, backend),
+    retention: retentionOf(v, 'backup_keep'),
+  };
   if (backend === 'zfs') {
     const pool = v.matching('backup_zfs_pool', 'backup', OBJECT_NAME, NAME_RULE);
     const pkg = v.oneOf('backup_zfs_package', 'zfsutils-linux', ['zfsutils-linux', 'zfs-fuse'] as const);

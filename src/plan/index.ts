@@ -11,3 +11,4 @@ export { readInventory, parseInventoryList, type RawInventory } from './inventor
 export function planFromInventory(path: string): Plan {
   return buildPlan(readInventory(path));
 }
+export * from './lookup';

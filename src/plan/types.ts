@@ -30,6 +30,8 @@ interface SourceCommon {
   snapshotMount: string;
   /** Directory name inside a backup: `<host>@<liveDir with / replaced by +>`. */
   treeName: string;
+  /** The target host this source syncs to (`backup_target`, default the only target). */
+  target: string;
 }
 export interface GlusterSource extends SourceCommon {
   backend: 'gluster';
@@ -89,6 +91,8 @@ export interface TargetPlan {
     dataFileSizeGiB: number;
     compression: string;
   };
+  /** This target's retention (`backup_keep_*` on it). */
+  retention: RetentionPolicy;
 }
 
 export interface ForeignStore {
@@ -117,9 +121,11 @@ export interface RetentionPolicy {
   keepMonthly?: number;
 }
 
-/** An off-site copy of the target (group `backup_remotes`), receiving each backup incrementally. */
+/** An off-site copy of one target (group `backup_remotes`), receiving each backup incrementally. */
 export interface RemotePlan {
   host: string;
+  /** The target this remote replicates (`backup_remote_target`, default the only target). */
+  target: string;
   /** Same kind as the target's: ZFS send/recv or btrfs send/receive. */
   backend: 'zfs' | 'btrfs';
   /** Root of the remote's store (`backup_root` on the remote, default `/backup`). */
@@ -203,8 +209,8 @@ export interface Paths {
 }
 
 export interface Plan {
-  /** Bumped when the plan's shape changes. */
-  schema: 1;
+  /** Bumped when the plan's shape changes (2: several targets). */
+  schema: 2;
   /** Syslog application tag used by every capsule and the director. */
   application: string;
   deploymentPrefix: string;
@@ -214,15 +220,14 @@ export interface Plan {
   /** Every host involved, sorted by name. */
   hosts: HostPlan[];
   director: string;
-  target: TargetPlan;
-  /** Sorted by host name. */
+  /** Every backup target (group `backup_targets`), sorted by host; each receives at least one source. */
+  targets: TargetPlan[];
+  /** Sorted by host name; each names its target. */
   sources: SourcePlan[];
   /** Hosts running docker (groups `docker_swarm` and `docker`), sorted. */
   dockerHosts: string[];
   /** Off-site copies (group `backup_remotes`), sorted by host; may be empty. */
   remotes: RemotePlan[];
-  /** The target's retention (`backup_keep_*`). */
-  retention: RetentionPolicy;
   monitoring: MonitoringPlan;
   schedule: SchedulePlan;
 }

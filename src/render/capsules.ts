@@ -11,12 +11,14 @@ export interface CapsuleSpec {
   viaDispatch: boolean;
   /** Needs SSH_ORIGINAL_COMMAND through sudo (rrsync reads it). */
   keepsSshCommand?: boolean;
-  /** Only on plans where this holds (default: always). */
-  when?: (plan: Plan) => boolean;
+  /** Only on hosts of plans where this holds (default: always). */
+  when?: (plan: Plan, host: string) => boolean;
   purpose: string;
 }
 
-const hasForeignStores = (plan: Plan): boolean => (plan.target.foreignStores ?? []).length > 0;
+const hasForeignStores = (plan: Plan, host: string): boolean => (plan.targets.find((t) => t.host === host)?.foreignStores ?? []).length > 0;
+/** Only a backup spanning several targets can be committed on some and not others. */
+const severalTargets = (plan: Plan): boolean => plan.targets.length > 1;
 
 /** Every capsule there is, by the role whose hosts get it. */
 export const CAPSULES: CapsuleSpec[] = [
@@ -32,6 +34,7 @@ export const CAPSULES: CapsuleSpec[] = [
   { name: 'restore_source_dry_run', role: 'source', arg: 'optional-subpath', viaDispatch: true, purpose: 'list what restore_source would change, changing nothing' },
   { name: 'prepare_target', role: 'target', arg: 'none', viaDispatch: true, purpose: 'ready the store for a backup and clean leftovers' },
   { name: 'commit_backup', role: 'target', arg: 'backup-id', viaDispatch: true, purpose: 'store the manifest and snapshot the current tree as a backup' },
+  { name: 'discard_backup', role: 'target', arg: 'backup-id', viaDispatch: true, when: severalTargets, purpose: 'remove this target\'s part of a backup that another target failed to commit (only the newest, only one spanning several targets)' },
   { name: 'list_backups', role: 'target', arg: 'none', viaDispatch: true, purpose: 'list committed backups with manifests and sizes' },
   { name: 'activate_backup', role: 'target', arg: 'backup-id', viaDispatch: true, purpose: 'mount a backup read-only for a restore' },
   { name: 'deactivate_backup', role: 'target', arg: 'none', viaDispatch: true, purpose: 'remove the restore activation' },
@@ -75,5 +78,5 @@ export const OPERATOR_COMMANDS: { name: string; purpose: string }[] = [
 
 export function capsulesFor(plan: Plan, host: string): CapsuleSpec[] {
   const roles = plan.hosts.find((h) => h.name === host)?.roles ?? [];
-  return CAPSULES.filter((c) => roles.includes(c.role) && (c.when === undefined || c.when(plan)));
+  return CAPSULES.filter((c) => roles.includes(c.role) && (c.when === undefined || c.when(plan, host)));
 }

@@ -1,4 +1,5 @@
-import type { HostPlan, Plan, SourcePlan } from '../plan/types';
+import type { HostPlan, Plan, SourcePlan, TargetPlan } from '../plan/types';
+import { remotesOfTarget, sourcesOfTarget, targetNamed } from '../plan/lookup';
 import { BACKUP_ID, SUBPATH_ERE } from '../plan/checks';
 import { CAPSULES, HELPERS, OPERATOR_COMMANDS, capsulesFor } from './capsules';
 import { renderTemplate } from './engine';
@@ -37,7 +38,11 @@ function excludesOf(source: SourcePlan): string[] {
 export function filesForHost(plan: Plan, hostName: string, directorBundle: string): RenderedFile[] {
   const host = hostOf(plan, hostName);
   const source = plan.sources.find((s) => s.host === hostName);
-  const target = plan.target.host === hostName ? plan.target : undefined;
+  const target = plan.targets.find((t) => t.host === hostName);
+  const remote = plan.remotes.find((r) => r.host === hostName);
+  // The target this host deals with: itself, the one its source syncs to, or the one it replicates.
+  const peerTarget: TargetPlan | undefined = target ?? (source ? targetNamed(plan, source.target) : remote ? targetNamed(plan, remote.target) : undefined);
+  const ownSources = target ? sourcesOfTarget(plan, target.host) : [];
   const capsules = capsulesFor(plan, hostName);
   const managed = capsules.length > 0;
   const root = { owner: 'root', group: 'root' };
@@ -62,22 +67,23 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
   const context = {
     ...base,
     source,
-    target: plan.target,
-    targetHost: hostOf(plan, plan.target.host),
+    target: peerTarget,
+    targetHost: peerTarget ? hostOf(plan, peerTarget.host) : undefined,
     sourcePartial: source ? `source/${source.backend}` : undefined,
     targetPartial: target ? `target/${target.backend}` : undefined,
-    targetIsCopyOnWrite: plan.target.backend !== 'dir',
+    targetIsCopyOnWrite: peerTarget !== undefined && peerTarget.backend !== 'dir',
     excludes: source ? excludesOf(source) : [],
-    trees: plan.sources.map((s) => s.treeName),
+    // A target accepts and serves only the trees of its own sources.
+    trees: ownSources.map((s) => s.treeName),
     // Issue 8: the off-site remote this host is (remote capsules), and the remotes the target sends to.
-    remote: plan.remotes.find((r) => r.host === hostName),
-    remotePartial: plan.remotes.some((r) => r.host === hostName) ? `remote/${plan.remotes.find((r) => r.host === hostName)!.backend}` : undefined,
+    remote,
+    remotePartial: remote ? `remote/${remote.backend}` : undefined,
     targetOpsPartial: target ? `target/ops-${target.backend}` : undefined,
-    remotes: plan.remotes.map((r) => {
+    remotes: (target ? remotesOfTarget(plan, target.host) : []).map((r) => {
       const h = hostOf(plan, r.host);
       return { host: r.host, login: `${plan.operator.user}@${h.connection}`, port: h.port };
     }),
-    foreignStores: plan.target.foreignStores ?? [],
+    foreignStores: target?.foreignStores ?? [],
   };
   const helpers = HELPERS.filter((x) => host.roles.includes(x.role));
   for (const c of [...capsules, ...helpers]) {
@@ -101,7 +107,7 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
         idArg: viaDispatch.filter((c) => c.arg === 'backup-id').map((c) => c.name),
         subpathArg: viaDispatch.filter((c) => c.arg === 'optional-subpath').map((c) => c.name),
         foreignArg: viaDispatch.filter((c) => c.arg === 'foreign').map((c) => c.name),
-        foreignNames: (plan.target.foreignStores ?? []).map((f) => f.name),
+        foreignNames: (target?.foreignStores ?? []).map((f) => f.name),
       }),
       ...root,
       mode: '0755',
@@ -164,16 +170,17 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
 
 function renderSudoers(plan: Plan, hostName: string): string {
   const capsules = capsulesFor(plan, hostName);
+  const target = plan.targets.find((t) => t.host === hostName);
   const commands: string[] = [];
   for (const c of capsules) {
     const path = `${plan.paths.capsules}/${c.name}`;
     if (c.arg === 'none') commands.push(`${path} ""`);
     // sudo ≥ 1.9.10 matches arguments against ^…$ as a regular expression.
     if (c.arg === 'backup-id') commands.push(`${path} ${BACKUP_ID.source}`);
-    if (c.arg === 'tree') for (const s of plan.sources) commands.push(`${path} ${sudoersArg(s.treeName)}`);
+    if (c.arg === 'tree') for (const s of sourcesOfTarget(plan, hostName)) commands.push(`${path} ${sudoersArg(s.treeName)}`);
     // No argument, or one path inside the source ('.' and '..' components excluded by the ERE).
     if (c.arg === 'optional-subpath') commands.push(`${path} ""`, `${path} ${SUBPATH_ERE}`);
-    if (c.arg === 'foreign') for (const f of plan.target.foreignStores ?? []) commands.push(`${path} ${sudoersArg(f.name)}`);
+    if (c.arg === 'foreign') for (const f of target?.foreignStores ?? []) commands.push(`${path} ${sudoersArg(f.name)}`);
   }
   const env = capsules.filter((c) => c.keepsSshCommand).map((c) => `${plan.paths.capsules}/${c.name}`);
   return renderTemplate('sudoers.hbs', { host: hostName, operator: plan.operator, commands, env });
@@ -189,8 +196,9 @@ function renderAuthorizedKeys(plan: Plan, hostName: string): string {
     `# sbdi-backup: generated for ${hostName}; every key is confined by a forced command and restrict.`,
     `restrict,command="${forcedCommand(`${plan.paths.capsules}/sbdi-dispatch`)}" ${keyToken(plan.director, 'director')} sbdi-backup director`,
   ];
-  if (hostName === plan.target.host) {
-    for (const s of plan.sources) {
+  if (plan.targets.some((t) => t.host === hostName)) {
+    // Only this target's own sources may push to it or pull from it.
+    for (const s of sourcesOfTarget(plan, hostName)) {
       const receive = CAPSULES.find((c) => c.name === 'receive_backup')!;
       const send = CAPSULES.find((c) => c.name === 'send_restore')!;
       lines.push(
@@ -199,9 +207,10 @@ function renderAuthorizedKeys(plan: Plan, hostName: string): string {
       );
     }
   }
-  if (plan.remotes.some((r) => r.host === hostName)) {
-    // The target's root-only replicate key: only list replicas or receive one stream into this remote's store.
-    lines.push(`restrict,command="${forcedCommand(`/usr/bin/sudo -n ${plan.paths.capsules}/receive_replica`)}" ${keyToken(plan.target.host, 'replicate')} sbdi-backup replicate ${plan.target.host}`);
+  const remote = plan.remotes.find((r) => r.host === hostName);
+  if (remote) {
+    // Its target's root-only replicate key: only list replicas or receive one stream into this remote's store.
+    lines.push(`restrict,command="${forcedCommand(`/usr/bin/sudo -n ${plan.paths.capsules}/receive_replica`)}" ${keyToken(remote.target, 'replicate')} sbdi-backup replicate ${remote.target}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,5 @@
-import type { Plan } from '../plan/types';
+import type { Plan, TargetPlan } from '../plan/types';
+import { remotesOfTarget } from '../plan/lookup';
 
 /** A directory a role creates. */
 export interface DirectorySpec {
@@ -29,7 +30,7 @@ export interface HostSlice {
   /** Hosts whose ssh host key this host must know, with the file it goes into. */
   knownHosts: { file: string; owner: string; hosts: { host: string; connection: string; port: number }[] };
   source?: Plan['sources'][number];
-  target?: Plan['target'];
+  target?: TargetPlan;
   /** Issue 8: this host is an off-site remote. */
   remote?: Plan['remotes'][number];
   /** Target with remotes: their ssh host keys, for the replicate key (root-only file). */
@@ -44,7 +45,8 @@ const ROOT_DIR = { owner: 'root', group: 'root', mode: '0755' };
 export function hostSlice(plan: Plan, name: string): HostSlice {
   const host = plan.hosts.find((h) => h.name === name)!;
   const source = plan.sources.find((s) => s.host === name);
-  const target = plan.target.host === name ? plan.target : undefined;
+  const target = plan.targets.find((t) => t.host === name);
+  const ownRemotes = target ? remotesOfTarget(plan, target.host) : [];
   const isDirector = plan.director === name;
   const managed = host.roles.some((r) => r !== 'director');
   const packages = new Set(['sudo', 'rsync', 'openssh-client', 'python3']);
@@ -78,7 +80,7 @@ export function hostSlice(plan: Plan, name: string): HostSlice {
     if (target.backend === 'btrfs') packages.add('btrfs-progs');
   }
   const remote = plan.remotes.find((r) => r.host === name);
-  if (target && plan.remotes.length > 0) {
+  if (target && ownRemotes.length > 0) {
     if (!directories.some((d) => d.path === plan.paths.etc)) directories.push({ path: plan.paths.etc, owner: 'root', group: 'root', mode: '0700' });
     keys.push({ name: 'replicate', path: `${plan.paths.etc}/replicate_ed25519`, owner: 'root', group: 'root' });
     packages.add('openssh-client');
@@ -90,7 +92,7 @@ export function hostSlice(plan: Plan, name: string): HostSlice {
   const knownHosts = isDirector
     ? { file: `${plan.operator.home}/.ssh/known_hosts`, owner: plan.operator.user, hosts: hostsOf(plan.hosts.filter((h) => h.roles.some((r) => r !== 'director')).map((h) => h.name)) }
     : source
-      ? { file: `${plan.paths.etc}/known_hosts`, owner: 'root', hosts: hostsOf([plan.target.host]) }
+      ? { file: `${plan.paths.etc}/known_hosts`, owner: 'root', hosts: hostsOf([source.target]) }
       : { file: '', owner: 'root', hosts: [] };
 
   return {
@@ -106,8 +108,8 @@ export function hostSlice(plan: Plan, name: string): HostSlice {
     ...(source ? { source } : {}),
     ...(target ? { target } : {}),
     ...(remote ? { remote } : {}),
-    ...(target && plan.remotes.length > 0
-      ? { remoteKnownHosts: { file: `${plan.paths.etc}/known_hosts_remotes`, owner: 'root', hosts: hostsOf(plan.remotes.map((r) => r.host)) } }
+    ...(target && ownRemotes.length > 0
+      ? { remoteKnownHosts: { file: `${plan.paths.etc}/known_hosts_remotes`, owner: 'root', hosts: hostsOf(ownRemotes.map((r) => r.host)) } }
       : {}),
     ...(isDirector ? { schedule: plan.schedule, monitoring: plan.monitoring } : {}),
   };

@@ -1,12 +1,25 @@
 import type { Plan } from '../../../src/plan/types';
 
-/** The seed's inventory as a plan: two sources (gluster, lvm) that are also the docker hosts. */
-export function testPlan(overrides: { settings?: Partial<Plan['settings']>; dockerHosts?: string[]; port?: number; connection?: string } = {}): Plan {
+/**
+ * The seed's inventory as a plan: two sources (gluster, lvm) that are also the docker hosts.
+ * `twoTargets`: cassandra-1 lands on backup-target, manager-1 on backup-target-2.
+ */
+export function testPlan(overrides: { settings?: Partial<Plan['settings']>; dockerHosts?: string[]; port?: number; connection?: string; twoTargets?: boolean } = {}): Plan {
+  const second = overrides.twoTargets === true;
+  const zfs = (host: string): Plan['targets'][number] => ({
+    host,
+    backend: 'zfs',
+    root: '/backup',
+    current: '/backup/current',
+    restoreMount: '/backup/restore',
+    zfs: { pool: 'backup', dataset: 'backup/current', compression: 'gzip-7', package: 'zfs-fuse', dataDevice: '/dev/vdb', dataFileSizeGiB: 10 },
+    retention: {},
+  });
   const port = overrides.port ?? 22;
   const connection = (name: string) => overrides.connection ?? `uat-${name}`;
   const dockerHosts = overrides.dockerHosts ?? ['cassandra-1', 'manager-1'];
   return {
-    schema: 1,
+    schema: 2,
     application: 'sbdi-backup',
     deploymentPrefix: 'uat',
     operator: { user: 'backupoperator', group: 'backupoperator', uid: 1901, gid: 1901, home: '/home/backupoperator' },
@@ -22,18 +35,12 @@ export function testPlan(overrides: { settings?: Partial<Plan['settings']>; dock
     hosts: [
       { name: 'backup-director', connection: connection('backup-director'), port, roles: ['director'] },
       { name: 'backup-target', connection: connection('backup-target'), port, roles: ['target'] },
+      ...(second ? [{ name: 'backup-target-2', connection: connection('backup-target-2'), port, roles: ['target' as const] }] : []),
       { name: 'cassandra-1', connection: connection('cassandra-1'), port, roles: ['docker', 'source'] },
       { name: 'manager-1', connection: connection('manager-1'), port, roles: ['docker', 'source'] },
     ],
     director: 'backup-director',
-    target: {
-      host: 'backup-target',
-      backend: 'zfs',
-      root: '/backup',
-      current: '/backup/current',
-      restoreMount: '/backup/restore',
-      zfs: { pool: 'backup', dataset: 'backup/current', compression: 'gzip-7', package: 'zfs-fuse', dataDevice: '/dev/vdb', dataFileSizeGiB: 10 },
-    },
+    targets: second ? [zfs('backup-target'), zfs('backup-target-2')] : [zfs('backup-target')],
     sources: [
       {
         host: 'cassandra-1',
@@ -41,6 +48,7 @@ export function testPlan(overrides: { settings?: Partial<Plan['settings']>; dock
         liveDir: '/docker_local',
         snapshotMount: '/local_backupsource',
         treeName: 'cassandra-1@+docker_local',
+        target: 'backup-target',
         volumeGroup: 'vg_docker_local',
         logicalVolume: 'lv_docker_local',
         snapshotSizeGiB: 20,
@@ -51,12 +59,12 @@ export function testPlan(overrides: { settings?: Partial<Plan['settings']>; dock
         liveDir: '/docker',
         snapshotMount: '/gluster_backupsource',
         treeName: 'manager-1@+docker',
+        target: second ? 'backup-target-2' : 'backup-target',
         volume: 'docker',
       },
     ],
     dockerHosts,
     remotes: [],
-    retention: {},
     monitoring: { warningAgeSeconds: 26 * 3600, criticalAgeSeconds: 50 * 3600, replicationLagSeconds: 26 * 3600, metricsDir: '/var/lib/prometheus/node-exporter' },
     schedule: { enabled: false, onCalendar: '*-*-* 02:00:00', randomizedDelaySeconds: 0, cron: '0 2 * * *' },
   };

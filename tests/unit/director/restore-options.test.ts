@@ -26,7 +26,7 @@ function dryRunAnswer(arg: string | undefined) {
 
 function foreignPlan() {
   const plan = testPlan();
-  plan.target.foreignStores = [{ name: 'prod', device: '/dev/vdc', pool: 'backup', localPool: 'sbdi_from_prod', altroot: '/run/sbdi-backup/foreign/prod' }];
+  plan.targets[0]!.foreignStores = [{ name: 'prod', device: '/dev/vdc', pool: 'backup', localPool: 'sbdi_from_prod', altroot: '/run/sbdi-backup/foreign/prod' }];
   return plan;
 }
 

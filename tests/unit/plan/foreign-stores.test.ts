@@ -37,11 +37,11 @@ function problems(path: string): string {
 describe('backup_foreign_stores', () => {
   it('takes NAME: DEVICE and NAME: {device, pool}; names a local pool and an altroot for each', () => {
     const plan = planFromInventory(inventory('backup_foreign_stores:\n  prod: /dev/vdc\n  old-prod: {device: /var/lib/sbdi/old.img, pool: tank}\n'));
-    expect(plan.target.foreignStores).toEqual([
+    expect(plan.targets[0]!.foreignStores).toEqual([
       { name: 'old-prod', device: '/var/lib/sbdi/old.img', pool: 'tank', localPool: 'sbdi_from_old_prod', altroot: '/run/sbdi-backup/foreign/old-prod' },
       { name: 'prod', device: '/dev/vdc', pool: 'backup', localPool: 'sbdi_from_prod', altroot: '/run/sbdi-backup/foreign/prod' },
     ]);
-    expect(planFromInventory(inventory('x: 1\n')).target.foreignStores).toEqual([]);
+    expect(planFromInventory(inventory('x: 1\n')).targets[0]!.foreignStores).toEqual([]);
   });
 
   it.each([

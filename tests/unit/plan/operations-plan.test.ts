@@ -19,7 +19,7 @@ describe('issue 8 plan fields', () => {
   it('the seed inventory: no remotes, no retention, default thresholds, schedule off', () => {
     const plan = planOf(SEED);
     expect(plan.remotes).toEqual([]);
-    expect(plan.retention).toEqual({});
+    expect(plan.targets[0]!.retention).toEqual({});
     expect(plan.monitoring).toEqual({ warningAgeSeconds: 93600, criticalAgeSeconds: 180000, replicationLagSeconds: 93600, metricsDir: '/var/lib/prometheus/node-exporter' });
     expect(plan.schedule).toEqual({ enabled: false, onCalendar: '*-*-* 02:00:00', randomizedDelaySeconds: 0, cron: '0 2 * * *' });
   });
@@ -30,7 +30,7 @@ describe('issue 8 plan fields', () => {
         .replace('backup-target\n', 'backup-target backup_keep_last=3 backup_keep_daily=7 backup_keep_weekly=4\n') +
         '[backup_remotes]\nremote-b backup_zfs_package=zfs-fuse backup_replica_keep_monthly=12\nremote-a backup_zfs_pool=offsite backup_data_device=/var/lib/pool.img\n',
     );
-    expect(plan.retention).toEqual({ keepLast: 3, keepDaily: 7, keepWeekly: 4 });
+    expect(plan.targets[0]!.retention).toEqual({ keepLast: 3, keepDaily: 7, keepWeekly: 4 });
     expect(plan.remotes.map((r) => r.host)).toEqual(['remote-a', 'remote-b']);
     expect(plan.remotes[0]).toMatchObject({ backend: 'zfs', root: '/backup', retention: {}, zfs: { pool: 'offsite', parent: 'offsite/replica', dataset: 'offsite/replica/current', package: 'zfsutils-linux', dataDevice: '/var/lib/pool.img' } });
     expect(plan.remotes[1]).toMatchObject({ retention: { keepMonthly: 12 }, zfs: { package: 'zfs-fuse', dataset: 'backup/replica/current' } });

@@ -12,3 +12,8 @@ cassandra-1 gluster_backup_source=False lvm_backup_source=True  backup_snapshot_
 manager-1
 cassandra-1
 `;
+
+/** The seed with a second target: manager-1 lands on backup-target-2, cassandra-1 on backup-target. */
+export const TWO = SEED.replace('[backup_targets]\nbackup-target\n', '[backup_targets]\nbackup-target\nbackup-target-2\n')
+  .replace('manager-1   gluster', 'manager-1   backup_target=backup-target-2 gluster')
+  .replace('cassandra-1 gluster', 'cassandra-1 backup_target=backup-target gluster');

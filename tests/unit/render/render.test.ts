@@ -15,6 +15,7 @@ const INVENTORIES = {
   uat: join(FIXTURES, 'uat', 'hosts'),
   'single-host': join(FIXTURES, 'single-host', 'hosts'),
   full: join(FIXTURES, 'full', 'hosts.yml'),
+  'two-target': join(FIXTURES, 'two-target', 'hosts'),
 };
 /** A stand-in for dist/director.cjs so the golden files do not change with every director edit. */
 const BUNDLE = '#!/usr/bin/env node\n// director bundle stand-in for golden tests\n';
