@@ -11,11 +11,6 @@ export function targetNamed(plan: Plan, host: string): TargetPlan {
   return t;
 }
 
-/** The target a source syncs to and restores from. */
-export function targetOfSource(plan: Plan, source: SourcePlan): TargetPlan {
-  return targetNamed(plan, source.target);
-}
-
 /** The sources whose trees land on this target, in plan order. */
 export function sourcesOfTarget(plan: Plan, target: string): SourcePlan[] {
   return plan.sources.filter((s) => s.target === target);

@@ -36,8 +36,10 @@ export class FakeTransport implements Transport {
   readonly connects: string[] = [];
   readonly unreachable = new Set<string>();
   readonly dockerRunning = new Set<string>();
-  /** The target's committed backups (commit_backup adds to it, list_backups reads it). */
+  /** backup-target's committed backups (commit_backup adds to it, list_backups reads it). */
   readonly backups: StoredBackup[] = [];
+  /** Every target's committed backups, by host (backup-target's is `backups`). */
+  private readonly stores = new Map<string, StoredBackup[]>([['backup-target', this.backups]]);
   closed = false;
   private events = 0;
   private readonly connected = new Set<string>();
@@ -52,6 +54,12 @@ export class FakeTransport implements Transport {
 
   fail(capsule: string, host?: string, error = `${capsule} failed on purpose`, code = 7): this {
     return this.on(capsule, { code, result: { ok: false, code, error } }, host);
+  }
+
+  /** The committed backups of one target. */
+  store(host: string): StoredBackup[] {
+    if (!this.stores.has(host)) this.stores.set(host, []);
+    return this.stores.get(host)!;
   }
 
   calledCapsules(capsule?: string): FakeCall[] {
@@ -114,7 +122,12 @@ export class FakeTransport implements Transport {
       answer.result === null ? undefined : { ok: code === 0, ...(answer.result ?? this.defaultResult(host, capsule, arg, call.stdin)) };
     if (answer.stderr) options.onStderr?.(Buffer.from(answer.stderr));
     if (code === 0 && result?.ok !== false && capsule === 'commit_backup' && arg) {
-      this.backups.push({ id: arg, usedBytes: 5000, compressRatio: 2.1, manifest: JSON.parse(call.stdin ?? 'null') as Record<string, unknown> });
+      this.store(host).push({ id: arg, usedBytes: 5000, compressRatio: 2.1, manifest: JSON.parse(call.stdin ?? 'null') as Record<string, unknown> });
+    }
+    if (code === 0 && result?.ok !== false && capsule === 'discard_backup' && arg) {
+      const store = this.store(host);
+      const at = store.findIndex((b) => b.id === arg);
+      if (at >= 0) store.splice(at, 1);
     }
     done(code === 0 && result?.ok !== false ? 'ok' : 'failed');
     return {
@@ -143,7 +156,9 @@ export class FakeTransport implements Transport {
       case 'commit_backup':
         return { id: arg, usedBytes: 5000, stdinBytes: stdin?.length ?? 0 };
       case 'list_backups':
-        return { backups: this.backups };
+        return { backups: [...this.store(host)] };
+      case 'discard_backup':
+        return { id: arg, discarded: this.store(host).some((b) => b.id === arg) };
       case 'docker_status':
         return { running: this.dockerRunning.has(host), containers: this.dockerRunning.has(host) ? 4 : 0, paused: 0 };
       case 'stop_docker':
