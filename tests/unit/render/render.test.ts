@@ -132,7 +132,12 @@ describe('the CLI', () => {
     const json = JSON.parse(execFileSync('node', [cli, 'plan', '--inventory', INVENTORIES.seed, '--json'], { encoding: 'utf8' }));
     expect(json.director).toBe('backup-director');
     const text = execFileSync('node', [cli, 'plan', '--inventory', INVENTORIES.seed], { encoding: 'utf8' });
-    expect(text).toContain('manager-1        gluster /docker → /gluster_backupsource → /backup/current/manager-1@+docker');
+    expect(text).toContain('manager-1        gluster /docker → /gluster_backupsource → backup-target:/backup/current/manager-1@+docker');
+    // Several targets: each source shows the target it lands on.
+    const two = execFileSync('node', [cli, 'plan', '--inventory', INVENTORIES['two-target']], { encoding: 'utf8' });
+    expect(two).toContain('targets backup-target-a (zfs), backup-target-b (btrfs)');
+    expect(two).toContain('solr-1           lvm     /docker_local → /local_backupsource → backup-target-b:/backup/current/solr-1@+docker_local');
+    expect(two).toContain('target backup-target-b: /backup/current on btrfs (zstd:3, on /var/lib/sbdi/backup.img)\n        receives solr-1; replicated to offsite-b');
   });
 
   it('answers bad arguments with usage and exit 2', () => {
