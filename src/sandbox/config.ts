@@ -27,9 +27,12 @@ export const HOSTS: readonly HostSpec[] = [
 /** The off-site remote: only in deployments created with `remote: true` (zfs-fuse on a file-backed pool). */
 export const REMOTE_HOST: HostSpec = { name: 'backup-remote', octet: 12, docker: false, apps: [] };
 
-/** The hosts of a deployment: HOSTS, plus the off-site remote when it asks for one. */
-export function hostsFor(remote: boolean | undefined): readonly HostSpec[] {
-  return remote ? [...HOSTS, REMOTE_HOST] : HOSTS;
+/** A second backup target: only in deployments created with `secondTarget: true` (a plain-directory store; issue 2). */
+export const SECOND_TARGET_HOST: HostSpec = { name: 'backup-target-2', octet: 13, docker: false, apps: [] };
+
+/** The hosts of a deployment: HOSTS, plus the off-site remote and the second target when it asks for them. */
+export function hostsFor(remote: boolean | undefined, secondTarget?: boolean): readonly HostSpec[] {
+  return [...HOSTS, ...(remote ? [REMOTE_HOST] : []), ...(secondTarget ? [SECOND_TARGET_HOST] : [])];
 }
 
 /** Swarm manager and worker, in join order. */
@@ -87,6 +90,8 @@ export interface Names {
   targetVolume: string;
   /** The off-site remote's pool file directory (deployments with a remote only). */
   remoteVolume: string;
+  /** The second target's store (deployments with a second target only). */
+  secondTargetVolume: string;
 }
 
 export function names(prefix: string, subnet = subnetFor(prefix)): Names {
@@ -99,6 +104,7 @@ export function names(prefix: string, subnet = subnetFor(prefix)): Names {
     dockerVolume: (h) => `${prefix}-${h}-var-lib-docker`,
     targetVolume: `${prefix}-backup-target-var-lib-sbdi`,
     remoteVolume: `${prefix}-backup-remote-var-lib-sbdi`,
+    secondTargetVolume: `${prefix}-backup-target-2-var-lib-sbdi`,
   };
 }
 

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LABEL, REMOTE_HOST, TARGET_DATA_DIR, hostAddress, type HostSpec, type Names } from './config';
+import { LABEL, REMOTE_HOST, SECOND_TARGET_HOST, TARGET_DATA_DIR, hostAddress, type HostSpec, type Names } from './config';
 import { SandboxError } from './errors';
 import { DOCKER, docker, run, waitFor } from './exec';
 
@@ -35,6 +35,7 @@ export function dockerRunArgs(n: Names, spec: HostSpec, image: string, liveSubvo
   if (spec.docker) args.push('-e', 'SBDI_SANDBOX_DOCKER=1', '-v', `${n.dockerVolume(spec.name)}:/var/lib/docker`);
   if (spec.name === 'backup-target') args.push('-v', `${n.targetVolume}:${TARGET_DATA_DIR}`);
   if (spec.name === REMOTE_HOST.name) args.push('-v', `${n.remoteVolume}:${TARGET_DATA_DIR}`);
+  if (spec.name === SECOND_TARGET_HOST.name) args.push('-v', `${n.secondTargetVolume}:${TARGET_DATA_DIR}`);
   if (spec.sourceDir !== undefined) {
     if (liveSubvolume === undefined) throw new SandboxError('create', spec.name, 'a source host needs its btrfs subvolume');
     args.push('--mount', `type=bind,source=${liveSubvolume},target=${spec.sourceDir},bind-propagation=rprivate`);
@@ -52,6 +53,7 @@ export function volumesFor(n: Names, hosts: readonly HostSpec[]): string[] {
     ...hosts.filter((h) => h.docker).map((h) => n.dockerVolume(h.name)),
     n.targetVolume,
     ...(hosts.some((h) => h.name === REMOTE_HOST.name) ? [n.remoteVolume] : []),
+    ...(hosts.some((h) => h.name === SECOND_TARGET_HOST.name) ? [n.secondTargetVolume] : []),
   ];
 }
 

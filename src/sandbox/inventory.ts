@@ -12,7 +12,14 @@ export const TARGET_POOL_FILE = `${TARGET_DATA_DIR}/backup-pool.img`;
 export interface InventoryOptions {
   /** Adds the off-site remote `backup-remote` (group backup_remotes) and retention on both stores. */
   remote?: boolean;
+  /** Adds the second target `backup-target-2` (a dir store); solr-1 lands on it, the others on backup-target. */
+  secondTarget?: boolean;
 }
+
+/** With a second target: the source that lands on it (issue 2). */
+export const SECOND_TARGET_SOURCES = ['solr-1'] as const;
+/** The second target's store: a plain-directory backend on the data volume. */
+export const SECOND_TARGET_ROOT = `${TARGET_DATA_DIR}/backup`;
 
 /** Retention of a deployment with a remote: small numbers, so a test reaches pruning in a few backups. */
 export const SANDBOX_RETENTION = { targetKeepLast: 2, remoteKeepLast: 2 } as const;
@@ -27,6 +34,7 @@ export function inventoryYaml(prefix: string, o: InventoryOptions = {}): string 
       `          btrfs_backup_source: true`,
       `          btrfs_backup_source_dir: ${spec.sourceDir}`,
       `          backup_snapshot_storage: 0`,
+      ...(o.secondTarget ? [`          backup_target: ${(SECOND_TARGET_SOURCES as readonly string[]).includes(name) ? 'backup-target-2' : 'backup-target'}`] : []),
     ].join('\n');
   };
   return `# Sandbox inventory of deployment '${prefix}' (src/sandbox/inventory.ts writes this shape).
@@ -52,6 +60,10 @@ ${o.remote ? `    backup_schedule_enabled: true
           backup_data_file_size: 4
           backup_zfs_package: zfs-fuse
 ${o.remote ? `          backup_keep_last: ${SANDBOX_RETENTION.targetKeepLast}
+` : ''}${o.secondTarget ? `        backup-target-2:
+          ansible_host: ${h('backup-target-2')}
+          backup_target_backend: dir
+          backup_root: ${SECOND_TARGET_ROOT}
 ` : ''}    backup_sources:
       hosts:
 ${source('manager-1')}

@@ -21,6 +21,8 @@ export interface SandboxState {
   layout?: string;
   /** Made with the off-site remote host (SandboxOptions.remote). */
   remote?: boolean;
+  /** Made with the second target host (SandboxOptions.secondTarget). */
+  secondTarget?: boolean;
   /** True once create finished every step. */
   complete: boolean;
   createdAt: string;

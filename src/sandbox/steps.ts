@@ -34,6 +34,11 @@ export interface SandboxOptions {
    */
   remote?: boolean;
   /**
+   * create: add a second backup target `backup-target-2` (a dir store; solr-1 lands on it, the other
+   * sources on backup-target). Issue 2.
+   */
+  secondTarget?: boolean;
+  /**
    * converge/idempotence: more ansible-playbook arguments, e.g. `-e sbdi_backup_cli=...` to install
    * a private copy of dist/ (the shared checkout's dist/ may be rebuilt by others between two runs).
    */
@@ -118,8 +123,14 @@ async function createLocked(c: Ctx, o: SandboxOptions): Promise<CreateResult> {
   return withLock(c.p.lock, 'create', 900_000, async (): Promise<CreateResult> => {
     const images = await timed(c, 'images ready', () => ensureImages(c.p, c.log));
     const prev = loadState(c.p.state);
-    const hosts = hostsFor(o.remote);
-    if (prev?.complete && prev.baseImage === images.base && prev.layout === layoutHash() && Boolean(prev.remote) === Boolean(o.remote)) {
+    const hosts = hostsFor(o.remote, o.secondTarget);
+    if (
+      prev?.complete &&
+      prev.baseImage === images.base &&
+      prev.layout === layoutHash() &&
+      Boolean(prev.remote) === Boolean(o.remote) &&
+      Boolean(prev.secondTarget) === Boolean(o.secondTarget)
+    ) {
       const n = names(c.prefix, prev.subnet);
       const up = await Promise.all(hosts.map((h) => containerRunning(n.container(h.name))));
       if (up.every(Boolean)) {
@@ -137,6 +148,7 @@ async function createLocked(c: Ctx, o: SandboxOptions): Promise<CreateResult> {
     st.appImage = images.app;
     st.layout = layoutHash();
     if (o.remote) st.remote = true;
+    if (o.secondTarget) st.secondTarget = true;
     saveState(c.p.state, st);
     try {
       await build(c, n, st, images, hosts);
@@ -181,7 +193,7 @@ async function build(c: Ctx, n: Names, st: SandboxState, images: Images, hosts: 
   );
   await timed(c, 'swarm formed', () => formSwarm(n));
   await timed(c, 'writer apps started', () => all(HOSTS.filter((h) => h.docker).map((h) => startApps(n, h, images))));
-  if (c.p.inventory !== c.p.committedInventory) writeInventory(c.p.inventory, c.prefix, { remote: st.remote === true });
+  if (c.p.inventory !== c.p.committedInventory) writeInventory(c.p.inventory, c.prefix, { remote: st.remote === true, secondTarget: st.secondTarget === true });
 }
 
 /**

@@ -1,0 +1,186 @@
+// Issue 2 on real hosts: one sandbox deployment `twt` with two backup targets — backup-target
+// (zfs-fuse, receives manager-1 and cassandra-1) and backup-target-2 (a dir store, receives solr-1) —
+// installed by the playbook.
+//  - perform_backup: one backup id, complete on both targets; each target holds exactly its own
+//    sources' trees, and the same manifest (every source with its target);
+//  - a commit failing on backup-target-2: exit 14, backup-target's part is discarded at once (its
+//    zfs snapshot is gone), list_backups shows no new complete backup;
+//  - damage on sources of both targets, stop_docker → restore_latest_backup → trees equal to the
+//    backup's on every source → start_docker.
+import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DOCKER, run, type RunResult } from '../../src/sandbox/exec';
+import { SECOND_TARGET_ROOT } from '../../src/sandbox/inventory';
+import { converge, create, destroy } from '../../src/sandbox/steps';
+
+const ROOT = join(__dirname, '..', '..');
+const PREFIX = 'twt';
+const logs: string[] = [];
+// A private copy of the built CLI, bundle and templates: others may rebuild dist/ meanwhile.
+const SNAPSHOT = join(ROOT, '.cache', 'sandbox', `${PREFIX}-build`);
+const DIST = join(SNAPSHOT, 'dist');
+const opts = {
+  prefix: PREFIX,
+  root: ROOT,
+  secondTarget: true,
+  log: (m: string) => logs.push(`[${PREFIX}] ${m}`),
+  playbookArgs: ['-e', `sbdi_backup_cli=${join(DIST, 'sbdi-backup.cjs')}`, '-e', `sbdi_backup_director_bundle=${join(DIST, 'director.cjs')}`],
+};
+const TREELIST = readFileSync(join(ROOT, 'tests', 'storage', 'treelist.py'), 'utf8');
+const LIBEXEC = '/opt/sbdi/backup/libexec';
+/** Each target, its store root, and the sources whose trees it must hold (the inventory's backup_target). */
+const TARGETS = [
+  { host: 'backup-target', root: '/backup', sources: [{ host: 'cassandra-1', dir: '/docker_local' }, { host: 'manager-1', dir: '/docker' }] },
+  { host: 'backup-target-2', root: SECOND_TARGET_ROOT, sources: [{ host: 'solr-1', dir: '/docker_local' }] },
+];
+const treeOf = (s: { host: string; dir: string }) => `${s.host}@${s.dir.replace(/\//g, '+')}`;
+const timings: Record<string, number> = {};
+
+function sh(host: string, script: string, input = ''): Promise<RunResult> {
+  return run(DOCKER, ['exec', '-i', `${PREFIX}-${host}`, 'bash', '-o', 'pipefail', '-c', script], { input, timeoutMs: 300_000 });
+}
+
+async function must(host: string, script: string, input?: string): Promise<string> {
+  const r = await sh(host, `set -eu; ${script}`, input);
+  if (r.code !== 0) throw new Error(`${PREFIX}-${host}: ${script} exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** An operator command on the director, as backupoperator. */
+async function op(command: string, ...args: string[]): Promise<RunResult> {
+  const t0 = Date.now();
+  const r = await run(DOCKER, ['exec', '-u', 'backupoperator', '-w', '/home/backupoperator', '-e', 'SBDI_NO_SYSLOG=1', `${PREFIX}-backup-director`, `/opt/sbdi/backup/bin/${command}`, ...args], {
+    timeoutMs: 900_000,
+  });
+  timings[`${command} ${args.join(' ')}`.trim()] = (Date.now() - t0) / 1000;
+  logs.push(`[${PREFIX}] $ ${command} ${args.join(' ')} → ${r.code}\n${r.stdout}${r.stderr}`);
+  return r;
+}
+
+interface Entry {
+  id: string;
+  status: string;
+  restorable: boolean;
+  parts?: { host: string; state: string }[];
+}
+async function entries(): Promise<Entry[]> {
+  const r = await op('list_backups', '--json');
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Entry[];
+}
+
+/** Canonical listing of a tree (symlinks stored munged are shown un-munged; zfs-fuse keeps whole seconds). */
+function listing(host: string, dir: string): Promise<string> {
+  return must(host, `python3 - --no-holes --mtime-seconds --unmunge --exclude .sbdi-snapshot ${dir}`, TREELIST);
+}
+
+/** What a target's activated backup holds: its top-level names, each tree's listing, and the manifest. */
+async function activated(t: (typeof TARGETS)[number], id: string): Promise<{ names: string[]; trees: Map<string, string>; manifest: string }> {
+  await must(t.host, `${LIBEXEC}/activate_backup ${id} >/dev/null`);
+  try {
+    const mount = `${t.root}/restore`;
+    const names = (await must(t.host, `ls -A ${mount}`)).split('\n').filter(Boolean).sort();
+    const trees = new Map<string, string>();
+    for (const s of t.sources) trees.set(s.host, await listing(t.host, `${mount}/${treeOf(s)}`));
+    return { names, trees, manifest: await must(t.host, `cat ${t.root}/manifests/${id}.json`) };
+  } finally {
+    await must(t.host, `${LIBEXEC}/deactivate_backup >/dev/null`);
+  }
+}
+
+const backupTrees = new Map<string, string>();
+let id1 = '';
+
+describe('two backup targets on real hosts (sandbox twt)', () => {
+  beforeAll(async () => {
+    rmSync(SNAPSHOT, { recursive: true, force: true });
+    mkdirSync(DIST, { recursive: true });
+    for (const f of ['sbdi-backup.cjs', 'director.cjs']) copyFileSync(join(ROOT, 'dist', f), join(DIST, f));
+    cpSync(join(ROOT, 'templates'), join(SNAPSHOT, 'templates'), { recursive: true });
+    await destroy(opts);
+    let t0 = Date.now();
+    await create(opts);
+    timings.create = (Date.now() - t0) / 1000;
+    t0 = Date.now();
+    await converge(opts);
+    timings.converge = (Date.now() - t0) / 1000;
+  }, 1_800_000);
+
+  afterAll(async () => {
+    try {
+      if (process.env.SBDI_KEEP_SANDBOX !== '1') await destroy(opts);
+      rmSync(SNAPSHOT, { recursive: true, force: true });
+    } finally {
+      process.stderr.write(`${logs.join('\n')}\ntimings (s): ${JSON.stringify(timings)}\n`);
+    }
+  }, 900_000);
+
+  it('perform_backup: one id, complete on both targets, each holding exactly its own sources', async () => {
+    const r = await op('perform_backup');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const complete = (await entries()).filter((e) => e.status === 'complete');
+    expect(complete).toHaveLength(1);
+    id1 = complete[0]!.id;
+    expect(complete[0]!.restorable).toBe(true);
+    const manifests: string[] = [];
+    for (const t of TARGETS) {
+      const a = await activated(t, id1);
+      expect(a.names, t.host).toEqual([...t.sources.map(treeOf), '.sbdi-backup-manifest.json'].sort());
+      for (const [host, text] of a.trees) {
+        expect(text.split('\n').length, `${host} tree on ${t.host}`).toBeGreaterThan(3);
+        backupTrees.set(host, text);
+      }
+      manifests.push(a.manifest);
+    }
+    expect(manifests[0]).toBe(manifests[1]);
+    const m = JSON.parse(manifests[0]!) as { id: string; targets: { host: string }[]; sources: { host: string; target: string }[] };
+    expect(m.id).toBe(id1);
+    expect(m.targets.map((t) => t.host)).toEqual(['backup-target', 'backup-target-2']);
+    expect(m.sources.map((s) => [s.host, s.target])).toEqual([
+      ['cassandra-1', 'backup-target'],
+      ['manager-1', 'backup-target'],
+      ['solr-1', 'backup-target-2'],
+    ]);
+  }, 1_800_000);
+
+  it('a commit failing on one target leaves no complete-looking part on the other', async () => {
+    const capsule = `${LIBEXEC}/commit_backup`;
+    // backup-target-2's commit fails as a broken store would (the capsule answers exit 9).
+    await must('backup-target-2', `cp -p ${capsule} /root/commit_backup.saved && printf '#!/bin/bash\\necho "store broken on purpose" >&2\\nexit 9\\n' >${capsule}`);
+    let r: RunResult;
+    try {
+      r = await op('perform_backup');
+    } finally {
+      await must('backup-target-2', `cp -p /root/commit_backup.saved ${capsule}`);
+    }
+    expect(r.code, r.stdout + r.stderr).toBe(14);
+    expect(r.stdout).toMatch(/what backup-target had committed was discarded: no target holds it/);
+    const list = await entries();
+    expect(list.filter((e) => e.status === 'complete').map((e) => e.id)).toEqual([id1]);
+    const failed = list.find((e) => e.id !== id1)!;
+    expect(failed).toMatchObject({ status: 'failed', restorable: false });
+    // The part backup-target had committed is gone from its store: only id1's snapshot is left.
+    const snaps = (await must('backup-target', 'zfs list -H -t snapshot -o name -r backup/current')).split('\n').filter(Boolean);
+    expect(snaps).toEqual([`backup/current@${id1}`]);
+    expect((await must('backup-target', 'ls /backup/manifests')).split('\n').filter(Boolean)).toEqual([`${id1}.json`]);
+  }, 1_800_000);
+
+  it('damage on both targets\' sources, restore_latest_backup: every tree equals the backup', async () => {
+    expect((await op('stop_docker')).code).toBe(0);
+    try {
+      await must('manager-1', 'find /docker -mindepth 1 -maxdepth 1 -type d | head -n 1 | xargs rm -rf; echo stray >/docker/stray-file');
+      await must('cassandra-1', 'find /docker_local -type f | head -n 3 | xargs rm -f');
+      await must('solr-1', 'find /docker_local -type f | head -n 1 | while read -r f; do echo changed >"$f"; done; mkdir -p /docker_local/new-dir && echo x >/docker_local/new-dir/x');
+      for (const t of TARGETS) for (const s of t.sources) expect(await listing(s.host, s.dir), `${s.host} damaged`).not.toBe(backupTrees.get(s.host));
+      const r = await op('restore_latest_backup');
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain(`backup ${id1} restored`);
+      for (const t of TARGETS) for (const s of t.sources) expect(await listing(s.host, s.dir), `${s.host} restored from ${t.host}`).toBe(backupTrees.get(s.host));
+      // No activation is left on either target.
+      for (const t of TARGETS) expect((await sh(t.host, `mountpoint -q ${t.root}/restore || test -n "$(ls -A ${t.root}/restore 2>/dev/null)"`)).code, t.host).not.toBe(0);
+    } finally {
+      expect((await op('start_docker')).code).toBe(0);
+    }
+  }, 1_800_000);
+});
