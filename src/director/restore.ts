@@ -109,7 +109,7 @@ export async function restoreBackup(ctx: Context, request: RestoreRequest): Prom
     if (!stores.includes(request.from)) {
       throw new UsageError(
         stores.length === 0
-          ? `--from ${JSON.stringify(request.from)}: no target has foreign stores (set backup_foreign_stores on it and run the playbook)`
+          ? `--from ${JSON.stringify(request.from)}: ${ctx.plan.targets.length === 1 ? 'this target has no foreign stores' : 'no target has foreign stores'} (set backup_foreign_stores on it and run the playbook)`
           : `--from ${JSON.stringify(request.from)}: no such foreign store (one of: ${stores.join(', ')})`,
       );
     }
