@@ -3,8 +3,9 @@
 #   vmlinuz      Debian's own kernel (linux-image-amd64's current dependency), from `apt-get download`
 #   initrd.img   busybox-static + the modules to mount the root disk (virtio, ext4)
 #   rootfs.img   ext4 image of a debootstrap minbase rootfs with lvm2, thin-provisioning-tools,
-#                glusterfs-server, xfsprogs, openssh-server, rsync, sudo, python3, udev, tini and the
-#                kernel's modules (dm-snapshot, dm-thin-pool, fuse, xfs, ...); no systemd, our own init
+#                glusterfs-server, xfsprogs, openssh-server, rsync, sudo, python3, python3-apt (the
+#                playbook's package task), udev, tini and the kernel's modules (dm-snapshot,
+#                dm-thin-pool, fuse, xfs, ...); no systemd, our own init
 #   id_ed25519   root's ssh key into the VM, known_hosts (alias sbdi-vm)
 # The key hashes every build input (this script, tests/vm/guest/*, kernel package and version,
 # package list): present = reused as is, absent = built. Prints the cache directory on stdout.
@@ -18,7 +19,7 @@ suite=bookworm
 packages=(
   lvm2 thin-provisioning-tools dmeventd xfsprogs e2fsprogs
   glusterfs-server glusterfs-client
-  openssh-server openssh-client rsync sudo python3 acl attr
+  openssh-server openssh-client rsync sudo python3 python3-apt acl attr
   udev kmod iproute2 procps psmisc util-linux tini
 )
 # Modules of the initramfs: enough to see and mount the root disk; the rest load from the rootfs.

@@ -3,15 +3,20 @@
 # (this machine's kernel has no device-mapper; -enable-kvm hangs), built by scripts/vm-build.sh.
 #
 #   scripts/vm-ctl.sh up   [NAME] [--hostname H] [--data-size 4G] [--mem 1536] [--smp 2] [--port P]
+#                          [--netns PID --addr IP]
 #   scripts/vm-ctl.sh ssh  [NAME] [COMMAND...]      root shell (or command) in the VM
 #   scripts/vm-ctl.sh scp  [NAME] SRC... DEST       copy into the VM (DEST is a path in the VM)
 #   scripts/vm-ctl.sh down [NAME]                   stop it and delete its disks
 #   scripts/vm-ctl.sh status                        running VMs: name, pid, port
-#   scripts/vm-ctl.sh env  [NAME]                   shell assignments: VM_PORT VM_KEY VM_KNOWN_HOSTS VM_DIR
+#   scripts/vm-ctl.sh env  [NAME]                   shell assignments: VM_ADDR VM_PORT VM_KEY VM_KNOWN_HOSTS VM_DIR
 #
 # NAME defaults to "vm". Every VM gets a throwaway copy-on-write overlay of the cached root image
 # and an empty data disk (/dev/vdb, sparse). Its only network is qemu user mode: the VM's ssh is
 # forwarded to 127.0.0.1:PORT (loopback only), the VM sees the host's loopback as 10.0.2.2.
+# --netns PID runs qemu in the network namespace of process PID (a sandbox container's): the VM's
+# ssh is then forwarded on that namespace's address --addr IP (port 22 unless --port), and the VM's
+# outgoing connections leave from that address, so on the container's network the VM stands in
+# for the container (user mode networking needs no privileges in the VM's path, no tap, no bridge).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache_root=${SBDI_VM_CACHE:-$repo/.cache/vm}
@@ -39,7 +44,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 case "$cmd" in
   up)
-    hostname=$name data_size=4G mem=1536 smp=2 port=
+    hostname=$name data_size=4G mem=1536 smp=2 port='' netns='' addr=127.0.0.1
     while [ $# -gt 0 ]; do
       case "$1" in
         --hostname) hostname=$2; shift 2 ;;
@@ -47,31 +52,45 @@ case "$cmd" in
         --mem) mem=$2; shift 2 ;;
         --smp) smp=$2; shift 2 ;;
         --port) port=$2; shift 2 ;;
+        --netns) netns=$2; shift 2 ;;
+        --addr) addr=$2; shift 2 ;;
         *) usage ;;
       esac
     done
     [[ $hostname =~ ^[a-zA-Z0-9][a-zA-Z0-9.-]*$ ]] || die "bad hostname '$hostname'"
+    [[ $addr =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "bad --addr '$addr': an IPv4 address"
+    [ -z "$port" ] || [[ $port =~ ^[0-9]{1,5}$ ]] || die "bad --port '$port'"
+    netenter=()
+    if [ -n "$netns" ]; then
+      { [[ $netns =~ ^[0-9]+$ ]] && [ -e "/proc/$netns/ns/net" ]; } || die "bad --netns '$netns': the pid of a running process"
+      [ "$addr" != 127.0.0.1 ] || die "--netns needs --addr: the namespace's address to forward ssh on"
+      netenter=(nsenter "--net=/proc/$netns/ns/net")
+      port=${port:-22}
+    elif [ "$addr" != 127.0.0.1 ]; then
+      die "--addr needs --netns (without it ssh is forwarded on loopback only)"
+    fi
     running && die "VM '$name' is already up (port $(cat "$dir/port"))"
     img=$("$repo/scripts/vm-build.sh")
     rm -rf "$dir"; mkdir -p "$dir"
     echo "$img" >"$dir/image"
     port=${port:-$(free_port)}
     echo "$port" >"$dir/port"
+    echo "$addr" >"$dir/addr"
     qemu-img create -q -f qcow2 -b "$img/rootfs.img" -F raw "$dir/root.qcow2"
     qemu-img create -q -f qcow2 "$dir/data.qcow2" "$data_size"
     t0=$(date +%s.%N)
-    qemu-system-x86_64 -nodefaults -machine pc -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
+    "${netenter[@]}" qemu-system-x86_64 -nodefaults -machine pc -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
       -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
       -append "console=ttyS0 root=/dev/vda rw panic=-1 net.ifnames=0 quiet sbdi.hostname=$hostname" \
       -drive "file=$dir/root.qcow2,if=virtio,format=qcow2,cache=unsafe" \
       -drive "file=$dir/data.qcow2,if=virtio,format=qcow2,cache=unsafe" \
-      -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0 \
+      -netdev "user,id=n0,hostfwd=tcp:$addr:$port-:22" -device virtio-net-pci,netdev=n0 \
       -display none -monitor none -serial "file:$dir/console.log" -no-reboot \
       -daemonize -pidfile "$dir/pid"
     mapfile -t opts < <(ssh_opts)
     for _ in $(seq 1 600); do
       running || { tail -n 40 "$dir/console.log" >&2; die "VM '$name' stopped while booting (console: $dir/console.log)"; }
-      if grep -q SBDI-VM-READY "$dir/console.log" 2>/dev/null && ssh "${opts[@]}" root@127.0.0.1 true 2>/dev/null; then
+      if grep -q SBDI-VM-READY "$dir/console.log" 2>/dev/null && ssh "${opts[@]}" "root@$addr" true 2>/dev/null; then
         echo "vm: $name up in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s: ssh port $port (scripts/vm-ctl.sh ssh $name)" >&2
         exit 0
       fi
@@ -81,8 +100,8 @@ case "$cmd" in
     ;;
   ssh)
     mapfile -t opts < <(ssh_opts)
-    if [ $# -eq 0 ]; then exec ssh -t "${opts[@]}" root@127.0.0.1; fi
-    exec ssh "${opts[@]}" root@127.0.0.1 "$@"
+    if [ $# -eq 0 ]; then exec ssh -t "${opts[@]}" "root@$(cat "$dir/addr")"; fi
+    exec ssh "${opts[@]}" "root@$(cat "$dir/addr")" "$@"
     ;;
   scp)
     [ $# -ge 2 ] || usage
@@ -90,11 +109,11 @@ case "$cmd" in
     dest=${*: -1}
     set -- "${@:1:$#-1}"
     opts=("${opts[@]/#-p/-P}")
-    exec scp -q -r "${opts[@]}" "$@" "root@127.0.0.1:$dest"
+    exec scp -q -r "${opts[@]}" "$@" "root@$(cat "$dir/addr"):$dest"
     ;;
   env)
     img=$(image)
-    printf 'VM_PORT=%s\nVM_KEY=%s\nVM_KNOWN_HOSTS=%s\nVM_DIR=%s\n' "$(cat "$dir/port")" "$img/id_ed25519" "$img/known_hosts" "$dir"
+    printf 'VM_ADDR=%s\nVM_PORT=%s\nVM_KEY=%s\nVM_KNOWN_HOSTS=%s\nVM_DIR=%s\n' "$(cat "$dir/addr")" "$(cat "$dir/port")" "$img/id_ed25519" "$img/known_hosts" "$dir"
     ;;
   down)
     if running; then
@@ -111,7 +130,7 @@ case "$cmd" in
       [ -d "$d" ] || continue
       n=$(basename "$d")
       if [ -f "$d/pid" ] && kill -0 "$(cat "$d/pid")" 2>/dev/null; then
-        echo "$n pid=$(cat "$d/pid") port=$(cat "$d/port")"
+        echo "$n pid=$(cat "$d/pid") addr=$(cat "$d/addr" 2>/dev/null || echo 127.0.0.1) port=$(cat "$d/port")"
       else
         echo "$n stopped"
       fi

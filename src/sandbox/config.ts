@@ -35,6 +35,22 @@ export function hostsFor(remote: boolean | undefined, secondTarget?: boolean): r
   return [...HOSTS, ...(remote ? [REMOTE_HOST] : []), ...(secondTarget ? [SECOND_TARGET_HOST] : [])];
 }
 
+/**
+ * The seed's production source backends, each in a qemu VM (tests/vm: this machine's kernel has no
+ * device-mapper). Only in deployments created with `vms: true`. A VM stands in for a placeholder
+ * container at its fixed address: qemu runs in that container's network namespace (user mode
+ * networking), so the director, Ansible and the target see the VM as a host on the sandbox network.
+ */
+export interface VmHostSpec extends HostSpec {
+  backend: 'lvm' | 'gluster';
+  sourceDir: '/docker' | '/docker_local';
+}
+
+export const VM_HOSTS: readonly VmHostSpec[] = [
+  { name: 'lvm-1', octet: 31, docker: false, sourceDir: '/docker_local', apps: [], backend: 'lvm' },
+  { name: 'gluster-1', octet: 32, docker: false, sourceDir: '/docker', apps: [], backend: 'gluster' },
+];
+
 /** Swarm manager and worker, in join order. */
 export const SWARM_MANAGER = 'manager-1';
 
@@ -92,6 +108,8 @@ export interface Names {
   remoteVolume: string;
   /** The second target's store (deployments with a second target only). */
   secondTargetVolume: string;
+  /** scripts/vm-ctl.sh name of a VM host's VM (deployments with VMs only). */
+  vm(host: string): string;
 }
 
 export function names(prefix: string, subnet = subnetFor(prefix)): Names {
@@ -105,6 +123,7 @@ export function names(prefix: string, subnet = subnetFor(prefix)): Names {
     targetVolume: `${prefix}-backup-target-var-lib-sbdi`,
     remoteVolume: `${prefix}-backup-remote-var-lib-sbdi`,
     secondTargetVolume: `${prefix}-backup-target-2-var-lib-sbdi`,
+    vm: (h) => `sbdi-${prefix}-${h}`,
   };
 }
 

@@ -3,17 +3,24 @@
 // restored and verified tree by tree against the backup, then started again.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HOSTS, type Names } from './config';
+import { HOSTS, VM_HOSTS, type HostSpec, type Names, type Paths } from './config';
 import { SandboxError } from './errors';
 import { DOCKER, dockerBash, run, type RunResult } from './exec';
 import { converge, create, deploymentNames, deploymentPaths, destroy, idempotence, verify, type SandboxOptions } from './steps';
+import { vmBash } from './vms';
 
 export interface DemoOptions extends SandboxOptions {
   /** Leave the sandbox running at the end (default: destroy it). */
   keep?: boolean;
 }
 
-const SOURCES = HOSTS.filter((h) => h.sourceDir !== undefined);
+const sourcesOf = (vms: boolean | undefined): HostSpec[] => [...HOSTS, ...(vms ? VM_HOSTS : [])].filter((h) => h.sourceDir !== undefined);
+const isVm = (host: string): boolean => VM_HOSTS.some((h) => h.name === host);
+
+/** A bash script as root on a host of the deployment: `docker exec` into a container, ssh into a VM. */
+function hostBash(p: Paths, n: Names, host: string, script: string, opts: { input?: string; stream?: boolean } = {}): Promise<string> {
+  return isVm(host) ? vmBash(p, n, 'demo', host, script, opts) : dockerBash('demo', host, n.container(host), script, opts);
+}
 const DIRECTOR = 'backup-director';
 const TARGET = 'backup-target';
 
@@ -36,15 +43,14 @@ async function operator(n: Names, command: string, args: string[] = [], expectCo
 }
 
 /** Canonical listing (content and metadata) of a tree inside a container. */
-async function listing(n: Names, host: string, dir: string, treelist: string): Promise<string> {
+async function listing(p: Paths, n: Names, host: string, dir: string, treelist: string): Promise<string> {
   // zfs-fuse keeps whole-second mtimes and reports no holes: compare at that precision. The store
-  // keeps symlinks munged (receive_backup: rrsync -munge); restores un-munge them.
-  return dockerBash('demo', host, n.container(host), `python3 - --no-holes --mtime-seconds --unmunge --exclude .sbdi-snapshot ${dir}`, {
-    input: treelist,
-  });
+  // keeps symlinks munged (receive_backup: rrsync -munge); restores un-munge them. An LVM live
+  // volume (ext4) has its lost+found, which the snapshot has too (so the backup as well).
+  return hostBash(p, n, host, `python3 - --no-holes --mtime-seconds --unmunge --exclude .sbdi-snapshot ${dir}`, { input: treelist });
 }
 
-interface ListedBackup {
+export interface ListedBackup {
   id: string;
   status: string;
   usedBytes?: number;
@@ -77,12 +83,25 @@ function firstDifference(a: string, b: string): string {
   return '(identical)';
 }
 
-export async function demo(o: DemoOptions = {}): Promise<void> {
+/** What the demo backed up and verified, for a caller (tests) to check further. */
+export interface DemoResult {
+  backup: ListedBackup;
+  /** Source trees found identical to the backup after the restore: host → entries compared. */
+  verified: Record<string, number>;
+}
+
+export async function demo(o: DemoOptions = {}): Promise<DemoResult> {
   const p = deploymentPaths(o);
+  const SOURCES = sourcesOf(o.vms);
+  const verified: Record<string, number> = {};
   const treelist = readFileSync(join(p.root, 'tests', 'storage', 'treelist.py'), 'utf8');
   let ok = false;
   try {
-    banner('1. a sandbox platform of real hosts: director, target, 3 btrfs sources, 2 docker hosts in a swarm with writing apps');
+    banner(
+      `1. a sandbox platform of real hosts: director, target, 3 btrfs sources, 2 docker hosts in a swarm with writing apps${
+        o.vms ? ', an LVM source and a Gluster source in qemu VMs' : ''
+      }`,
+    );
     await create(o);
     const n = deploymentNames(o);
 
@@ -105,6 +124,10 @@ export async function demo(o: DemoOptions = {}): Promise<void> {
     await dockerBash('demo', 'manager-1', n.container('manager-1'), 'echo "written after the backup" >/docker/portal/after-backup.txt; rm -rf /docker/registry; echo "  manager-1: removed /docker/registry, added /docker/portal/after-backup.txt"', { stream: true });
     await dockerBash('demo', 'cassandra-1', n.container('cassandra-1'), 'find /docker_local/seed -type f | head -n 3 | while read -r f; do echo corrupted >"$f"; done; chmod 0777 /docker_local/seed; echo "  cassandra-1: corrupted 3 files, chmod 0777 /docker_local/seed"', { stream: true });
     await dockerBash('demo', 'solr-1', n.container('solr-1'), 'rm -rf /docker_local/seed; echo "  solr-1: removed /docker_local/seed"', { stream: true });
+    if (o.vms) {
+      await hostBash(p, n, 'lvm-1', 'rm -rf /docker_local/seed/data; echo new >/docker_local/after-backup.txt; echo "  lvm-1: removed /docker_local/seed/data, added /docker_local/after-backup.txt"', { stream: true });
+      await hostBash(p, n, 'gluster-1', 'rm -rf /docker/seed/config; echo corrupted >"/docker/seed/dir with spaces/file with spaces.txt"; echo "  gluster-1: removed /docker/seed/config, corrupted a file"', { stream: true });
+    }
 
     banner('5. a restore is refused while docker runs; stop docker everywhere, then restore the latest backup');
     await operator(n, 'restore_latest_backup', [], 20);
@@ -118,12 +141,13 @@ export async function demo(o: DemoOptions = {}): Promise<void> {
     try {
       for (const s of SOURCES) {
         const tree = `${s.name}@${s.sourceDir!.replace(/\//g, '+')}`;
-        const expected = await listing(n, TARGET, `/backup/restore/${tree}`, treelist);
-        const actual = await listing(n, s.name, s.sourceDir!, treelist);
+        const expected = await listing(p, n, TARGET, `/backup/restore/${tree}`, treelist);
+        const actual = await listing(p, n, s.name, s.sourceDir!, treelist);
         const entries = expected.split('\n').filter(Boolean).length;
         if (expected !== actual) {
           throw new SandboxError('demo', s.name, `restored ${s.sourceDir} differs from backup ${latest}: ${firstDifference(expected, actual)}`);
         }
+        verified[s.name] = entries;
         process.stdout.write(`  ${s.name}:${s.sourceDir}: ${entries} entries identical to the backup\n`);
       }
     } finally {
@@ -139,6 +163,7 @@ export async function demo(o: DemoOptions = {}): Promise<void> {
     ok = true;
     banner('demo passed: installed, backed up, damaged, restored and verified');
     process.stdout.write(summary(backup));
+    return { backup, verified };
   } finally {
     if (!o.keep) {
       banner(ok ? 'removing the sandbox' : 'demo failed: removing the sandbox');

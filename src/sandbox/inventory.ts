@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { HOSTS, TARGET_DATA_DIR } from './config';
+import { HOSTS, TARGET_DATA_DIR, VM_HOSTS } from './config';
+import { LVM_SNAPSHOT_STORAGE_GIB, type VmAccess } from './vms';
 
 /** The pool file the playbook creates on the target (a docker volume is mounted at its directory). */
 export const TARGET_POOL_FILE = `${TARGET_DATA_DIR}/backup-pool.img`;
@@ -14,12 +15,20 @@ export interface InventoryOptions {
   remote?: boolean;
   /** Adds the second target `backup-target-2` (a dir store); solr-1 lands on it, the others on backup-target. */
   secondTarget?: boolean;
+  /**
+   * Adds the VM sources (config VM_HOSTS, keyed by host name): reached over ssh as root with the VM
+   * image's key at the placeholder container's address, by Ansible on this machine and by the director.
+   */
+  vms?: Readonly<Record<string, VmAccess>>;
 }
 
 /** With a second target: the source that lands on it (issue 2). */
 export const SECOND_TARGET_SOURCES = ['solr-1'] as const;
 /** The second target's store: a plain-directory backend on the data volume. */
 export const SECOND_TARGET_ROOT = `${TARGET_DATA_DIR}/backup`;
+
+/** Under emulation a gluster snapshot alone takes 10–25 s: the pause deadline of a deployment with VMs. */
+export const VM_PAUSE_DEADLINE = 240;
 
 /** Retention of a deployment with a remote: small numbers, so a test reaches pruning in a few backups. */
 export const SANDBOX_RETENTION = { targetKeepLast: 2, remoteKeepLast: 2 } as const;
@@ -37,6 +46,22 @@ export function inventoryYaml(prefix: string, o: InventoryOptions = {}): string 
       ...(o.secondTarget ? [`          backup_target: ${(SECOND_TARGET_SOURCES as readonly string[]).includes(name) ? 'backup-target-2' : 'backup-target'}`] : []),
     ].join('\n');
   };
+  const vmSource = (spec: (typeof VM_HOSTS)[number]): string => {
+    const a = o.vms?.[spec.name];
+    if (!a) throw new Error(`inventory: no address for VM host ${spec.name}`);
+    return [
+      `        ${spec.name}:`,
+      `          ansible_host: ${a.addr}`,
+      `          ansible_connection: ssh`,
+      `          ansible_user: root`,
+      `          ansible_ssh_private_key_file: ${a.key}`,
+      // Every VM of an image has that image's host key; the director's known_hosts pins it.
+      `          ansible_ssh_common_args: -o UserKnownHostsFile=/dev/null`,
+      `          ${spec.backend}_backup_source: true`,
+      `          backup_snapshot_storage: ${spec.backend === 'lvm' ? LVM_SNAPSHOT_STORAGE_GIB : 0}`,
+    ].join('\n');
+  };
+  const vms = o.vms ? VM_HOSTS.map(vmSource).join('\n') + '\n' : '';
   return `# Sandbox inventory of deployment '${prefix}' (src/sandbox/inventory.ts writes this shape).
 # Hosts are docker containers named <prefix>-<host> on the sandbox network. No ZFS kernel module on this
 # machine: the target uses zfs-fuse (baked into the sandbox image).
@@ -45,7 +70,7 @@ all:
     deployment_prefix: ${prefix}
     ansible_connection: community.docker.docker
     ansible_python_interpreter: /usr/bin/python3
-    backup_pause_deadline: 30
+    backup_pause_deadline: ${o.vms ? VM_PAUSE_DEADLINE : 30}
 ${o.remote ? `    backup_schedule_enabled: true
 ` : ''}  children:
     backup_director:
@@ -69,7 +94,7 @@ ${o.remote ? `          backup_keep_last: ${SANDBOX_RETENTION.targetKeepLast}
 ${source('manager-1')}
 ${source('cassandra-1')}
 ${source('solr-1')}
-    docker_swarm:
+${vms}    docker_swarm:
       hosts:
         manager-1:
         cassandra-1:

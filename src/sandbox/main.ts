@@ -4,10 +4,12 @@ import { demo, type DemoOptions } from './demo';
 import { converge, create, destroy, idempotence, status, verify } from './steps';
 
 const USAGE = `usage: sandbox <command> [--prefix NAME] [--subnet A.B.C.0/24] [--keep-on-failure] [--with-remote] [--with-second-target]
+        [--with-vms]
 commands:
   up | create    build images if needed; network, volumes, btrfs sources, hosts, swarm, writer apps
                  (--with-remote: also the off-site remote backup-remote, group backup_remotes)
                  (--with-second-target: also backup-target-2, a dir store receiving solr-1)
+                 (--with-vms: also lvm-1 and gluster-1, LVM and Gluster sources in qemu VMs, docs/vm.md)
   converge       ansible-playbook -i <inventory> playbooks/backup.yml
   idempotence    converge again; fails when any host reports changed > 0
   verify         platform checks (services, ssh, btrfs, swarm, writers)
@@ -33,6 +35,7 @@ function parseArgs(argv: string[]): { command: string; opts: DemoOptions } {
     else if (a === '--keep') opts.keep = true;
     else if (a === '--with-remote') opts.remote = true;
     else if (a === '--with-second-target') opts.secondTarget = true;
+    else if (a === '--with-vms') opts.vms = true;
     else if (a === '-h' || a === '--help') command = 'help';
     else if (!command) command = a;
     else throw new SandboxError('cli', undefined, `unexpected argument ${JSON.stringify(a)}\n${USAGE}`);

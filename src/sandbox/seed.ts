@@ -8,8 +8,10 @@ export const SEED_DIR = 'seed';
  * A small tree with the cases a restore must keep: nested and empty directories, a name with spaces,
  * a hardlink, a symlink, a sparse file, odd owner/mode, an ACL and an xattr.
  */
-export function seedScript(dir: string): string {
+export function seedScript(dir: string, o: { acl?: boolean } = {}): string {
   const d = `${dir}/${SEED_DIR}`;
+  // A filesystem mounted without ACL support (a Gluster FUSE mount without -o acl) gets none.
+  const acl = (o.acl ?? true) ? `setfacl -m u:1234:rw "$d/data/acl.txt"\n` : '';
   return `
 d='${d}'
 mkdir -p "$d/config/conf.d" "$d/data/2024" "$d/empty dir" "$d/dir with spaces"
@@ -26,8 +28,7 @@ printf 'owned by 1234\\n' > "$d/data/owned.txt"
 chown 1234:1234 "$d/data/owned.txt"
 chmod 0640 "$d/data/owned.txt"
 printf 'acl\\n' > "$d/data/acl.txt"
-setfacl -m u:1234:rw "$d/data/acl.txt"
-setfattr -n user.sbdi.seed -v "$(hostname)" "$d/data/acl.txt"
+${acl}setfattr -n user.sbdi.seed -v "$(hostname)" "$d/data/acl.txt"
 touch -d '2020-01-02 03:04:05' "$d/config/app.conf"
 `;
 }

@@ -23,6 +23,10 @@ export interface SandboxState {
   remote?: boolean;
   /** Made with the second target host (SandboxOptions.secondTarget). */
   secondTarget?: boolean;
+  /** Made with the LVM and Gluster VM sources (SandboxOptions.vms). */
+  withVms?: boolean;
+  /** scripts/vm-ctl.sh names of the VMs started (recorded before each is started). */
+  vms?: string[];
   /** True once create finished every step. */
   complete: boolean;
   createdAt: string;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { converge as convergeRun, idempotence as idempotenceRun, type PlaybookRun } from './ansible';
 import { WRITER_SCRIPT, loadAppImage, startApps } from './apps';
 import { makeBtrfsSource, mountsUnder, unmount } from './btrfs';
-import { HOSTS, checkPrefix, hostsFor, names, paths, subnetFor, type HostSpec, type Names, type Paths } from './config';
+import { HOSTS, VM_HOSTS, checkPrefix, hostAddress, hostsFor, names, paths, subnetFor, type HostSpec, type Names, type Paths } from './config';
 import { SandboxCleanupError, SandboxError } from './errors';
 import { docker } from './exec';
 import { HOST_RUN_FLAGS, containerRunning, dockerRunArgs, labelled, removeContainer, volumesFor, waitHostReady } from './hosts';
@@ -15,6 +15,7 @@ import { createNetwork, createVolume, removeNetwork, removeVolume } from './netw
 import { seedScript, seedSource } from './seed';
 import { emptyState, loadState, removeState, saveState, track, type SandboxState } from './state';
 import { formSwarm } from './swarm';
+import { bootVm, placeholderRunArgs, provisionVm, stopVm, vmRunning, type VmAccess } from './vms';
 import { baseChecks, extraChecks, runChecks, verifyContext, type VerifyCheck, type VerifyResult } from './verify';
 
 export interface SandboxOptions {
@@ -38,6 +39,11 @@ export interface SandboxOptions {
    * sources on backup-target). Issue 2.
    */
   secondTarget?: boolean;
+  /**
+   * create: add the seed's production source backends as qemu VMs, `lvm-1` (LVM) and `gluster-1`
+   * (Gluster) (config VM_HOSTS, src/sandbox/vms.ts; docs/vm.md). Slow: software emulation.
+   */
+  vms?: boolean;
   /**
    * converge/idempotence: more ansible-playbook arguments, e.g. `-e sbdi_backup_cli=...` to install
    * a private copy of dist/ (the shared checkout's dist/ may be rebuilt by others between two runs).
@@ -129,10 +135,14 @@ async function createLocked(c: Ctx, o: SandboxOptions): Promise<CreateResult> {
       prev.baseImage === images.base &&
       prev.layout === layoutHash() &&
       Boolean(prev.remote) === Boolean(o.remote) &&
-      Boolean(prev.secondTarget) === Boolean(o.secondTarget)
+      Boolean(prev.secondTarget) === Boolean(o.secondTarget) &&
+      Boolean(prev.withVms) === Boolean(o.vms)
     ) {
       const n = names(c.prefix, prev.subnet);
-      const up = await Promise.all(hosts.map((h) => containerRunning(n.container(h.name))));
+      const up = await Promise.all([
+        ...hosts.map((h) => containerRunning(n.container(h.name))),
+        ...(o.vms ? VM_HOSTS.map((h) => vmRunning(c.p, n.vm(h.name))) : []),
+      ]);
       if (up.every(Boolean)) {
         c.log('already up');
         return { names: n, images, inventory: c.p.inventory, created: false, seconds: (Date.now() - t0) / 1000 };
@@ -149,6 +159,7 @@ async function createLocked(c: Ctx, o: SandboxOptions): Promise<CreateResult> {
     st.layout = layoutHash();
     if (o.remote) st.remote = true;
     if (o.secondTarget) st.secondTarget = true;
+    if (o.vms) st.withVms = true;
     saveState(c.p.state, st);
     try {
       await build(c, n, st, images, hosts);
@@ -193,7 +204,36 @@ async function build(c: Ctx, n: Names, st: SandboxState, images: Images, hosts: 
   );
   await timed(c, 'swarm formed', () => formSwarm(n));
   await timed(c, 'writer apps started', () => all(HOSTS.filter((h) => h.docker).map((h) => startApps(n, h, images))));
-  if (c.p.inventory !== c.p.committedInventory) writeInventory(c.p.inventory, c.prefix, { remote: st.remote === true, secondTarget: st.secondTarget === true });
+  const vms = st.withVms ? await buildVms(c, n, st, images) : undefined;
+  if (c.p.inventory !== c.p.committedInventory) {
+    writeInventory(c.p.inventory, c.prefix, { remote: st.remote === true, secondTarget: st.secondTarget === true, ...(vms ? { vms } : {}) });
+  } else if (vms) {
+    throw new SandboxError('create', undefined, `prefix ${c.prefix} has a committed inventory without VM hosts: use another prefix with vms`);
+  }
+}
+
+/** The VM sources: placeholder containers, their VMs (booted together), storage laid out, trees seeded. */
+async function buildVms(c: Ctx, n: Names, st: SandboxState, images: Images): Promise<Record<string, VmAccess>> {
+  await timed(c, 'VM placeholders started', async () => {
+    for (const h of VM_HOSTS) {
+      track(c.p.state, st, 'containers', n.container(h.name));
+      await docker('create', h.name, placeholderRunArgs(n, h, images.base));
+    }
+  });
+  const access = await timed(c, 'VMs booted', () =>
+    all(
+      VM_HOSTS.map(async (h) => {
+        st.vms = [...new Set([...(st.vms ?? []), n.vm(h.name)])];
+        saveState(c.p.state, st);
+        return [h.name, await bootVm(c.p, n, h)] as const;
+      }),
+    ),
+  );
+  const target = hostAddress(n.subnet, HOSTS.find((h) => h.name === 'backup-target')!.octet);
+  await timed(c, 'VM storage laid out (LVM volume, Gluster volume on a thin pool), trees seeded', () =>
+    all(VM_HOSTS.map((h) => provisionVm(c.p, n, h, target))),
+  );
+  return Object.fromEntries(access);
 }
 
 /**
@@ -214,8 +254,11 @@ async function destroyResources(c: Ctx, st: SandboxState): Promise<void> {
   };
   const uniq = (xs: string[]): string[] => [...new Set(xs)];
 
+  const left: SandboxState = { ...st, containers: [], volumes: [], mounts: [], files: [], vms: [] };
+  // VMs first: each runs in a placeholder container's network namespace.
+  const vms = uniq([...(st.vms ?? []), ...VM_HOSTS.map((h) => names(c.prefix, st.subnet).vm(h.name))]);
+  for (const x of vms) if (!(await attempt(() => stopVm(c.p, x)))) left.vms!.push(x);
   const containers = uniq([...st.containers, ...(await labelled('container', c.prefix).catch(() => []))]);
-  const left: SandboxState = { ...st, containers: [], volumes: [], mounts: [], files: [] };
   await all(containers.map(async (x) => void ((await attempt(() => removeContainer(x))) || left.containers.push(x))));
   const networks = uniq([...(st.network ? [st.network] : []), ...(await labelled('network', c.prefix).catch(() => []))]);
   for (const x of networks) if (!(await attempt(() => removeNetwork(x)))) left.network = x;

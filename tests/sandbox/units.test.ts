@@ -97,6 +97,32 @@ describe('inventory', () => {
     expect(hv['backup-target']).toMatchObject({ backup_keep_last: 2 });
     expect(hv['backup-director']).toMatchObject({ backup_schedule_enabled: true });
   });
+  it('a deployment with VMs adds lvm-1 and gluster-1, reached over ssh at their addresses, and the plan takes them as LVM and Gluster sources', () => {
+    expect(inventoryYaml('uat')).not.toMatch(/lvm|gluster/);
+    expect(() => inventoryYaml('vmu', { vms: {} })).toThrow(/no address for VM host lvm-1/);
+    const vms = { 'lvm-1': { addr: '10.231.9.31', key: '/k/id_ed25519' }, 'gluster-1': { addr: '10.231.9.32', key: '/k/id_ed25519' } };
+    const dir = mkdtempSync(join(tmpdir(), 'sbdi-vm-inventory-'));
+    try {
+      const file = join(dir, 'hosts.yml');
+      writeFileSync(file, inventoryYaml('vmu', { vms }));
+      const inv = JSON.parse(execFileSync('ansible-inventory', ['-i', file, '--list'], { encoding: 'utf8' })) as Record<string, any>;
+      expect(inv.backup_sources.hosts).toEqual(['manager-1', 'cassandra-1', 'solr-1', 'lvm-1', 'gluster-1']);
+      expect(inv.docker_swarm.hosts).toEqual(['manager-1', 'cassandra-1']);
+      const hv = inv._meta.hostvars;
+      expect(hv['lvm-1']).toMatchObject({ ansible_host: '10.231.9.31', ansible_connection: 'ssh', ansible_user: 'root', ansible_ssh_private_key_file: '/k/id_ed25519', lvm_backup_source: true, backup_snapshot_storage: 1 });
+      expect(hv['gluster-1']).toMatchObject({ ansible_host: '10.231.9.32', ansible_connection: 'ssh', gluster_backup_source: true, backup_snapshot_storage: 0 });
+      expect(hv['manager-1']).toMatchObject({ ansible_connection: 'community.docker.docker', backup_pause_deadline: 240 });
+      execFileSync(process.execPath, [join(ROOT, 'dist', 'sbdi-backup.cjs'), 'render', '-i', file, '--out', join(dir, 'out'), '--director-bundle', '/dev/null'], { stdio: 'pipe' });
+      const host = (h: string): any => JSON.parse(readFileSync(join(dir, 'out', h, 'host.json'), 'utf8'));
+      expect(host('lvm-1').source).toMatchObject({ backend: 'lvm', liveDir: '/docker_local' });
+      expect(host('gluster-1').source).toMatchObject({ backend: 'gluster', liveDir: '/docker' });
+      const known = host('backup-director').knownHosts.hosts as Array<{ host: string; connection: string; port: number }>;
+      expect(known.find((k) => k.host === 'lvm-1')).toMatchObject({ connection: '10.231.9.31', port: 22 });
+      expect(known.find((k) => k.host === 'gluster-1')).toMatchObject({ connection: '10.231.9.32', port: 22 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('config', () => {
