@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Paths } from './config';
 import { SandboxError } from './errors';
@@ -40,13 +40,29 @@ export function mountPoints(): string[] {
     .map((line) => (line.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
 }
 
+/**
+ * A path as the kernel lists its mount: symlinks resolved. A worktree's `.cache` is a symlink to the
+ * main checkout's, and mountinfo names the target: comparing unresolved paths missed every mount,
+ * so a destroy skipped the unmount and then deleted the leftover directories recursively, into the
+ * still mounted btrfs sources.
+ */
+export function resolvedPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path; // absent: nothing can be mounted there
+  }
+}
+
 /** Mount points at or below `dir`. */
 export function mountsUnder(dir: string): string[] {
-  return mountPoints().filter((m) => m === dir || m.startsWith(`${dir}/`));
+  const d = resolvedPath(dir);
+  return mountPoints().filter((m) => m === d || m.startsWith(`${d}/`));
 }
 
 /** Unmounts `mnt` if mounted (lazily when busy), then removes the empty directory. */
-export async function unmount(mnt: string): Promise<void> {
+export async function unmount(path: string): Promise<void> {
+  const mnt = resolvedPath(path);
   for (let i = 0; i < 5 && mountPoints().includes(mnt); i++) {
     const r = await run('umount', [mnt]);
     if (r.code !== 0) {

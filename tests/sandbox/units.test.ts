@@ -1,10 +1,11 @@
 // Pure parts of the sandbox harness: recap parsing, inventory, subnets, image hash. No containers.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { changedHosts } from '../../src/sandbox/ansible';
+import { mountsUnder } from '../../src/sandbox/btrfs';
 import { names, paths, subnetFor } from '../../src/sandbox/config';
 import { imageHash } from '../../src/sandbox/image';
 import { inventoryYaml } from '../../src/sandbox/inventory';
@@ -119,6 +120,19 @@ describe('inventory', () => {
       const known = host('backup-director').knownHosts.hosts as Array<{ host: string; connection: string; port: number }>;
       expect(known.find((k) => k.host === 'lvm-1')).toMatchObject({ connection: '10.231.9.31', port: 22 });
       expect(known.find((k) => k.host === 'gluster-1')).toMatchObject({ connection: '10.231.9.32', port: 22 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('mounts', () => {
+  it('a mount is found through a symlinked path (a worktree .cache links to the main checkout)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sbdi-mounts-'));
+    try {
+      symlinkSync('/', join(dir, 'root'));
+      expect(mountsUnder(join(dir, 'root', 'proc'))).toContain('/proc');
+      expect(mountsUnder(join(dir, 'absent'))).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

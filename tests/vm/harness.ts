@@ -58,7 +58,7 @@ export class TestVm {
       '-p', env.VM_PORT!, '-i', env.VM_KEY!, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
       '-o', 'HostKeyAlias=sbdi-vm', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${env.VM_KNOWN_HOSTS}`,
       '-o', 'ControlMaster=auto', '-o', `ControlPath=${env.VM_DIR}/ssh.sock`, '-o', 'ControlPersist=300',
-      '-o', 'LogLevel=ERROR', 'root@127.0.0.1',
+      '-o', 'LogLevel=ERROR', `root@${env.VM_ADDR}`,
     ];
     return this;
   }
