@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SandboxError } from './errors';
 
@@ -145,10 +145,7 @@ export interface Paths {
 }
 
 export function paths(prefix: string, root = repoRoot()): Paths {
-  // The real path: mounts are listed in /proc/mounts by it, and destroy finds a deployment's loop
-  // mounts by prefix, so a symlinked .cache (a git worktree sharing the cache) must not hide them.
-  const dotCache = resolve(root, '.cache');
-  const cache = join(existsSync(dotCache) ? realpathSync(dotCache) : dotCache, 'sandbox');
+  const cache = resolve(root, '.cache', 'sandbox');
   const dir = join(cache, prefix);
   const committedInventory = join(root, 'tests', 'sandbox', 'inventory', prefix, 'hosts.yml');
   return {
