@@ -2,7 +2,8 @@
 // (zfs-fuse, receives manager-1 and cassandra-1) and backup-target-2 (a dir store, receives solr-1) —
 // installed by the playbook.
 //  - perform_backup: one backup id, complete on both targets; each target holds exactly its own
-//    sources' trees, and the same manifest (every source with its target);
+//    sources' trees, and the same manifest (every source with its target); a source's keys and
+//    known_hosts reach only its own target;
 //  - a commit failing on backup-target-2: exit 14, backup-target's part is discarded at once (its
 //    zfs snapshot is gone), list_backups shows no new complete backup;
 //  - damage on sources of both targets, stop_docker → restore_latest_backup → trees equal to the
@@ -143,6 +144,17 @@ describe('two backup targets on real hosts (sandbox twt)', () => {
       ['solr-1', 'backup-target-2'],
     ]);
   }, 1_800_000);
+
+  it("a source's keys open only its own target", async () => {
+    const ssh = (key: string, target: string) =>
+      sh('solr-1', `ssh -i /etc/sbdi/backup/${key}_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null backupoperator@${PREFIX}-${target} true`);
+    for (const key of ['push', 'pull']) {
+      const wrong = await ssh(key, 'backup-target');
+      expect(wrong.code, `${key} key on backup-target`).toBe(255);
+      expect(wrong.stderr).toMatch(/Permission denied \(publickey\)/);
+    }
+    expect((await must('solr-1', 'cat /etc/sbdi/backup/known_hosts')).split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(' ')[0])).toEqual([`${PREFIX}-backup-target-2`]);
+  }, 300_000);
 
   it('a commit failing on one target leaves no complete-looking part on the other', async () => {
     const capsule = `${LIBEXEC}/commit_backup`;
