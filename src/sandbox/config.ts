@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SandboxError } from './errors';
 
@@ -145,10 +145,7 @@ export interface Paths {
 }
 
 export function paths(prefix: string, root = repoRoot()): Paths {
-  // A worktree's .cache may be a symlink to a shared one; /proc/mounts lists real paths, so the
-  // mount points recorded and looked for must be real paths too (else `down` leaves them mounted).
-  const shared = resolve(root, '.cache');
-  const cache = join(existsSync(shared) ? realpathSync(shared) : shared, 'sandbox');
+  const cache = resolve(root, '.cache', 'sandbox');
   const dir = join(cache, prefix);
   const committedInventory = join(root, 'tests', 'sandbox', 'inventory', prefix, 'hosts.yml');
   return {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { converge as convergeRun, idempotence as idempotenceRun, type PlaybookRun } from './ansible';
 import { WRITER_SCRIPT, loadAppImage, startApps } from './apps';
@@ -265,9 +265,7 @@ async function destroyResources(c: Ctx, st: SandboxState): Promise<void> {
   if (!networks.includes(left.network ?? '')) delete left.network;
   const volumes = uniq([...st.volumes, ...(await labelled('volume', c.prefix).catch(() => []))]);
   for (const x of volumes) if (!(await attempt(() => removeVolume(x)))) left.volumes.push(x);
-  // Recorded through a symlinked .cache by an older version: /proc/mounts has the real path.
-  const real = (m: string): string => (existsSync(m) ? realpathSync(m) : m);
-  const mounts = uniq([...st.mounts.map(real), ...mountsUnder(c.p.dir)]).sort().reverse();
+  const mounts = uniq([...st.mounts, ...mountsUnder(c.p.dir)]).sort().reverse();
   if (left.containers.length > 0) {
     // A container still alive holds its btrfs filesystem in its own mount namespace: unmounting here and
     // deleting the image would leave an attached loop device on a deleted file. Keep them for the next down.
