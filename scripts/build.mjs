@@ -8,6 +8,7 @@ const entries = {
   'sbdi-backup': 'src/cli/main.ts',
   director: 'src/director/main.ts',
   sandbox: 'src/sandbox/main.ts',
+  bench: 'src/bench/main.ts',
 };
 
 for (const [name, entry] of Object.entries(entries)) {

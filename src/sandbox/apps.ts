@@ -45,3 +45,26 @@ export async function startApps(n: Names, spec: HostSpec, img: Images): Promise<
     ]);
   }
 }
+
+/** Label on every idle container a scaled deployment adds (value: its index on the host). */
+export const IDLE_LABEL = 'sbdi.sandbox.idle';
+
+/**
+ * An idle container: waits forever without waking, and SIGTERM ends it at once (sh waits on a background
+ * sleep, so the trap runs), so `service docker stop` stays fast with many of them.
+ */
+export const IDLE_SCRIPT = 'trap "exit 0" TERM INT; sleep 2147483647 & wait';
+
+/** Starts `count` idle containers on a docker host (a scaled deployment: pause-window measurements). */
+export async function startIdleContainers(n: Names, spec: HostSpec, img: Images, count: number): Promise<void> {
+  const c = n.container(spec.name);
+  for (let i = 1; i <= count; i++) {
+    await docker('create', spec.name, [
+      'exec', c, 'docker', 'run', '-d',
+      '--name', `idle-${i}`,
+      '--restart', 'unless-stopped',
+      '--label', `${IDLE_LABEL}=${i}`,
+      img.app, 'sh', '-c', IDLE_SCRIPT,
+    ]);
+  }
+}

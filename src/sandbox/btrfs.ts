@@ -17,13 +17,13 @@ export const LIVE_SUBVOLUME = 'live';
  * `live` that is bind-mounted into the container at its live dir. Returns the subvolume's host path.
  * Loop devices are global to the machine: this only ever releases its own, by unmounting.
  */
-export async function makeBtrfsSource(p: Paths, state: SandboxState, host: string): Promise<string> {
+export async function makeBtrfsSource(p: Paths, state: SandboxState, host: string, size: string = BTRFS_IMAGE_SIZE): Promise<string> {
   const img = p.btrfsImage(host);
   const mnt = p.btrfsMount(host);
   mkdirSync(dirname(img), { recursive: true });
   mkdirSync(mnt, { recursive: true });
   track(p.state, state, 'files', img);
-  await must('create', host, 'truncate', ['-s', BTRFS_IMAGE_SIZE, img]);
+  await must('create', host, 'truncate', ['-s', size, img]);
   await must('create', host, 'mkfs.btrfs', ['-q', '-f', img]);
   track(p.state, state, 'mounts', mnt);
   await must('create', host, 'mount', ['-o', 'loop', img, mnt]);

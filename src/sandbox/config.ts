@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SandboxError } from './errors';
 
@@ -50,6 +50,50 @@ export const VM_HOSTS: readonly VmHostSpec[] = [
   { name: 'lvm-1', octet: 31, docker: false, sourceDir: '/docker_local', apps: [], backend: 'lvm' },
   { name: 'gluster-1', octet: 32, docker: false, sourceDir: '/docker', apps: [], backend: 'gluster' },
 ];
+
+/**
+ * Opt-in scale of the docker hosts (the bench's pause-window measurement): `dockerHosts` docker hosts in
+ * all, each running `containersPerHost` containers. The hosts beyond HOSTS' own two are light: an inner
+ * dockerd with idle busybox containers, no backup source, not in the swarm (inventory group `docker`).
+ */
+export interface DockerScale {
+  dockerHosts: number;
+  containersPerHost: number;
+}
+
+export const SCALE_LIMITS = { dockerHosts: { min: 2, max: 20 }, containersPerHost: { min: 3, max: 50 } } as const;
+
+/** Refuses a scale outside SCALE_LIMITS, naming the value and what is allowed. */
+export function checkScale(scale: DockerScale): DockerScale {
+  for (const key of ['dockerHosts', 'containersPerHost'] as const) {
+    const v = scale[key];
+    const { min, max } = SCALE_LIMITS[key];
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new SandboxError('config', undefined, `${key} ${JSON.stringify(v)}: must be a whole number from ${min} to ${max}`);
+    }
+  }
+  return scale;
+}
+
+/** The light docker hosts a scale adds: `docker-3` … `docker-N`, at octets 33 … 30+N. */
+export function extraDockerHosts(scale: DockerScale | undefined): HostSpec[] {
+  if (!scale) return [];
+  checkScale(scale);
+  const base = HOSTS.filter((h) => h.docker).length;
+  const extra: HostSpec[] = [];
+  for (let i = base + 1; i <= scale.dockerHosts; i++) extra.push({ name: `docker-${i}`, octet: 30 + i, docker: true, apps: [] });
+  return extra;
+}
+
+/** `hosts` plus the light docker hosts of `scale` (none without one). */
+export function withScale(hosts: readonly HostSpec[], scale: DockerScale | undefined): readonly HostSpec[] {
+  return scale ? [...hosts, ...extraDockerHosts(scale)] : hosts;
+}
+
+/** Idle containers a docker host runs besides its writer apps, so that it runs `containersPerHost` in all. */
+export function idleContainers(spec: HostSpec, scale: DockerScale | undefined): number {
+  return spec.docker && scale ? Math.max(0, scale.containersPerHost - spec.apps.length) : 0;
+}
 
 /** Swarm manager and worker, in join order. */
 export const SWARM_MANAGER = 'manager-1';
@@ -145,7 +189,10 @@ export interface Paths {
 }
 
 export function paths(prefix: string, root = repoRoot()): Paths {
-  const cache = resolve(root, '.cache', 'sandbox');
+  // The real path: a worktree's .cache may be a symlink, and the kernel lists mounts by real paths
+  // (mountsUnder/unmount would not find the btrfs mounts, and destroy would fail with EBUSY).
+  const dotCache = resolve(root, '.cache');
+  const cache = join(existsSync(dotCache) ? realpathSync(dotCache) : dotCache, 'sandbox');
   const dir = join(cache, prefix);
   const committedInventory = join(root, 'tests', 'sandbox', 'inventory', prefix, 'hosts.yml');
   return {

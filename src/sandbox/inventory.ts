@@ -20,6 +20,13 @@ export interface InventoryOptions {
    * image's key at the placeholder container's address, by Ansible on this machine and by the director.
    */
   vms?: Readonly<Record<string, VmAccess>>;
+  /**
+   * Light docker hosts (a scaled deployment, config.ts extraDockerHosts) listed in group `docker`: they are
+   * paused and unpaused with the platform but are no backup sources and not in the swarm.
+   */
+  extraDockerHosts?: readonly string[];
+  /** GiB of the target's pool file (`backup_data_file_size`); default 4. */
+  targetPoolGiB?: number;
 }
 
 /** With a second target: the source that lands on it (issue 2). */
@@ -82,7 +89,7 @@ ${o.remote ? `    backup_schedule_enabled: true
         backup-target:
           ansible_host: ${h('backup-target')}
           backup_data_device: ${TARGET_POOL_FILE}
-          backup_data_file_size: 4
+          backup_data_file_size: ${o.targetPoolGiB ?? 4}
           backup_zfs_package: zfs-fuse
 ${o.remote ? `          backup_keep_last: ${SANDBOX_RETENTION.targetKeepLast}
 ` : ''}${o.secondTarget ? `        backup-target-2:
@@ -98,7 +105,7 @@ ${vms}    docker_swarm:
       hosts:
         manager-1:
         cassandra-1:
-${o.remote ? `    backup_remotes:
+${extraDocker(o.extraDockerHosts ?? [], h)}${o.remote ? `    backup_remotes:
       hosts:
         backup-remote:
           ansible_host: ${h('backup-remote')}
@@ -107,6 +114,15 @@ ${o.remote ? `    backup_remotes:
           backup_zfs_package: zfs-fuse
           backup_replica_keep_last: ${SANDBOX_RETENTION.remoteKeepLast}
 ` : ''}`;
+}
+
+function extraDocker(hosts: readonly string[], h: (name: string) => string): string {
+  if (hosts.length === 0) return '';
+  return `    docker:
+      hosts:
+${hosts.map((name) => `        ${name}:
+          ansible_host: ${h(name)}
+`).join('')}`;
 }
 
 export function writeInventory(file: string, prefix: string, o: InventoryOptions = {}): void {

@@ -1,15 +1,19 @@
 // CLI of the sandbox platform: npm run sandbox -- up|create|converge|idempotence|verify|down|destroy|status [--prefix uat]
+import { checkScale, type DockerScale } from './config';
 import { SandboxError } from './errors';
 import { demo, type DemoOptions } from './demo';
 import { converge, create, destroy, idempotence, status, verify } from './steps';
 
 const USAGE = `usage: sandbox <command> [--prefix NAME] [--subnet A.B.C.0/24] [--keep-on-failure] [--with-remote] [--with-second-target]
         [--with-vms]
+               [--docker-hosts N --containers-per-host M]
 commands:
   up | create    build images if needed; network, volumes, btrfs sources, hosts, swarm, writer apps
                  (--with-remote: also the off-site remote backup-remote, group backup_remotes)
                  (--with-second-target: also backup-target-2, a dir store receiving solr-1)
                  (--with-vms: also lvm-1 and gluster-1, LVM and Gluster sources in qemu VMs, docs/vm.md)
+                 (--docker-hosts N: light docker hosts docker-3..docker-N in group docker, and
+                 --containers-per-host M idle containers up to M on every docker host; both default off)
   converge       ansible-playbook -i <inventory> playbooks/backup.yml
   idempotence    converge again; fails when any host reports changed > 0
   verify         platform checks (services, ssh, btrfs, swarm, writers)
@@ -21,6 +25,7 @@ commands:
 function parseArgs(argv: string[]): { command: string; opts: DemoOptions } {
   const opts: DemoOptions = {};
   let command = '';
+  const scale: Partial<DockerScale> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -36,9 +41,15 @@ function parseArgs(argv: string[]): { command: string; opts: DemoOptions } {
     else if (a === '--with-remote') opts.remote = true;
     else if (a === '--with-second-target') opts.secondTarget = true;
     else if (a === '--with-vms') opts.vms = true;
+    else if (a === '--docker-hosts') scale.dockerHosts = Number(value());
+    else if (a === '--containers-per-host') scale.containersPerHost = Number(value());
     else if (a === '-h' || a === '--help') command = 'help';
     else if (!command) command = a;
     else throw new SandboxError('cli', undefined, `unexpected argument ${JSON.stringify(a)}\n${USAGE}`);
+  }
+  if (scale.dockerHosts !== undefined || scale.containersPerHost !== undefined) {
+    // One given alone keeps the other at the platform's own value (2 docker hosts, 3 apps each).
+    opts.scale = checkScale({ dockerHosts: scale.dockerHosts ?? 2, containersPerHost: scale.containersPerHost ?? 3 });
   }
   return { command, opts };
 }

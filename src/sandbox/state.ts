@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { DockerScale } from './config';
 
 /**
  * What a deployment's `create` made, written BEFORE each resource is made (intent), so that `destroy`
@@ -27,6 +28,8 @@ export interface SandboxState {
   withVms?: boolean;
   /** scripts/vm-ctl.sh names of the VMs started (recorded before each is started). */
   vms?: string[];
+  /** Made with extra docker hosts and idle containers (SandboxOptions.scale). */
+  scale?: DockerScale;
   /** True once create finished every step. */
   complete: boolean;
   createdAt: string;

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { converge as convergeRun, idempotence as idempotenceRun, type PlaybookRun } from './ansible';
-import { WRITER_SCRIPT, loadAppImage, startApps } from './apps';
+import { WRITER_SCRIPT, loadAppImage, startApps, startIdleContainers } from './apps';
 import { makeBtrfsSource, mountsUnder, unmount } from './btrfs';
-import { HOSTS, VM_HOSTS, checkPrefix, hostAddress, hostsFor, names, paths, subnetFor, type HostSpec, type Names, type Paths } from './config';
+import { HOSTS, VM_HOSTS, checkPrefix, checkScale, extraDockerHosts, hostAddress, hostsFor, idleContainers, names, paths, subnetFor, withScale, type DockerScale, type HostSpec, type Names, type Paths } from './config';
 import { SandboxCleanupError, SandboxError } from './errors';
 import { docker } from './exec';
 import { HOST_RUN_FLAGS, containerRunning, dockerRunArgs, labelled, removeContainer, volumesFor, waitHostReady } from './hosts';
@@ -44,6 +44,15 @@ export interface SandboxOptions {
    * (Gluster) (config VM_HOSTS, src/sandbox/vms.ts; docs/vm.md). Slow: software emulation.
    */
   vms?: boolean;
+  /**
+   * create: scale the docker hosts (light extra hosts `docker-3`… in group `docker`, idle containers up to
+   * `containersPerHost` on every docker host). For the bench's pause window; default: no scaling.
+   */
+  scale?: DockerScale;
+  /** create: size of each source's sparse btrfs image (`truncate -s`, e.g. `4G`); default BTRFS_IMAGE_SIZE. */
+  sourceImageSize?: string;
+  /** create: GiB of the target's pool file (inventory `backup_data_file_size`); default 4. */
+  targetPoolGiB?: number;
   /**
    * converge/idempotence: more ansible-playbook arguments, e.g. `-e sbdi_backup_cli=...` to install
    * a private copy of dist/ (the shared checkout's dist/ may be rebuilt by others between two runs).
@@ -129,14 +138,16 @@ async function createLocked(c: Ctx, o: SandboxOptions): Promise<CreateResult> {
   return withLock(c.p.lock, 'create', 900_000, async (): Promise<CreateResult> => {
     const images = await timed(c, 'images ready', () => ensureImages(c.p, c.log));
     const prev = loadState(c.p.state);
-    const hosts = hostsFor(o.remote, o.secondTarget);
+    if (o.scale) checkScale(o.scale);
+    const hosts = withScale(hostsFor(o.remote, o.secondTarget), o.scale);
     if (
       prev?.complete &&
       prev.baseImage === images.base &&
       prev.layout === layoutHash() &&
       Boolean(prev.remote) === Boolean(o.remote) &&
       Boolean(prev.secondTarget) === Boolean(o.secondTarget) &&
-      Boolean(prev.withVms) === Boolean(o.vms)
+      Boolean(prev.withVms) === Boolean(o.vms) &&
+      sameScale(prev.scale, o.scale)
     ) {
       const n = names(c.prefix, prev.subnet);
       const up = await Promise.all([
@@ -160,9 +171,10 @@ async function createLocked(c: Ctx, o: SandboxOptions): Promise<CreateResult> {
     if (o.remote) st.remote = true;
     if (o.secondTarget) st.secondTarget = true;
     if (o.vms) st.withVms = true;
+    if (o.scale) st.scale = o.scale;
     saveState(c.p.state, st);
     try {
-      await build(c, n, st, images, hosts);
+      await build(c, n, st, images, hosts, o);
     } catch (e) {
       if (!o.keepOnFailure) {
         c.log(`create failed, destroying what it made: ${(e as Error).message}`);
@@ -178,7 +190,7 @@ async function createLocked(c: Ctx, o: SandboxOptions): Promise<CreateResult> {
   });
 }
 
-async function build(c: Ctx, n: Names, st: SandboxState, images: Images, hosts: readonly HostSpec[]): Promise<void> {
+async function build(c: Ctx, n: Names, st: SandboxState, images: Images, hosts: readonly HostSpec[], o: SandboxOptions): Promise<void> {
   await timed(c, `network ${n.network} ${n.subnet}`, async () => {
     st.network = n.network;
     saveState(c.p.state, st);
@@ -190,7 +202,7 @@ async function build(c: Ctx, n: Names, st: SandboxState, images: Images, hosts: 
   });
   const live = new Map<string, string>();
   await timed(c, 'btrfs sources on loop files', async () => {
-    for (const h of HOSTS.filter((x) => x.sourceDir !== undefined)) live.set(h.name, await makeBtrfsSource(c.p, st, h.name));
+    for (const h of HOSTS.filter((x) => x.sourceDir !== undefined)) live.set(h.name, await makeBtrfsSource(c.p, st, h.name, o.sourceImageSize));
   });
   await timed(c, 'containers started', async () => {
     for (const h of hosts) {
@@ -204,9 +216,21 @@ async function build(c: Ctx, n: Names, st: SandboxState, images: Images, hosts: 
   );
   await timed(c, 'swarm formed', () => formSwarm(n));
   await timed(c, 'writer apps started', () => all(HOSTS.filter((h) => h.docker).map((h) => startApps(n, h, images))));
+  if (st.scale) {
+    const scale = st.scale;
+    await timed(c, `idle containers started (${scale.containersPerHost} per docker host)`, () =>
+      all(hosts.map((h) => startIdleContainers(n, h, images, idleContainers(h, scale)))),
+    );
+  }
   const vms = st.withVms ? await buildVms(c, n, st, images) : undefined;
   if (c.p.inventory !== c.p.committedInventory) {
-    writeInventory(c.p.inventory, c.prefix, { remote: st.remote === true, secondTarget: st.secondTarget === true, ...(vms ? { vms } : {}) });
+    writeInventory(c.p.inventory, c.prefix, {
+      remote: st.remote === true,
+      secondTarget: st.secondTarget === true,
+      ...(vms ? { vms } : {}),
+      extraDockerHosts: extraDockerHosts(st.scale).map((h) => h.name),
+      ...(o.targetPoolGiB !== undefined ? { targetPoolGiB: o.targetPoolGiB } : {}),
+    });
   } else if (vms) {
     throw new SandboxError('create', undefined, `prefix ${c.prefix} has a committed inventory without VM hosts: use another prefix with vms`);
   }
@@ -234,6 +258,10 @@ async function buildVms(c: Ctx, n: Names, st: SandboxState, images: Images): Pro
     all(VM_HOSTS.map((h) => provisionVm(c.p, n, h, target))),
   );
   return Object.fromEntries(access);
+}
+
+function sameScale(a: DockerScale | undefined, b: DockerScale | undefined): boolean {
+  return a?.dockerHosts === b?.dockerHosts && a?.containersPerHost === b?.containersPerHost;
 }
 
 /**

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { changedHosts } from '../../src/sandbox/ansible';
 import { mountsUnder } from '../../src/sandbox/btrfs';
-import { names, paths, subnetFor } from '../../src/sandbox/config';
+import { HOSTS, checkScale, extraDockerHosts, idleContainers, names, paths, subnetFor } from '../../src/sandbox/config';
 import { imageHash } from '../../src/sandbox/image';
 import { inventoryYaml } from '../../src/sandbox/inventory';
 import { cidrsOverlap } from '../../src/sandbox/network';
@@ -97,6 +97,25 @@ describe('inventory', () => {
     expect(hv['backup-remote']).toMatchObject({ ansible_host: 'ops-backup-remote', backup_data_device: '/var/lib/sbdi/backup-pool.img', backup_zfs_package: 'zfs-fuse', backup_replica_keep_last: 2 });
     expect(hv['backup-target']).toMatchObject({ backup_keep_last: 2 });
     expect(hv['backup-director']).toMatchObject({ backup_schedule_enabled: true });
+  });
+  it('a scaled deployment lists its light docker hosts in group docker (not the swarm) and sizes the pool', () => {
+    expect(inventoryYaml('uat')).not.toMatch(/docker-3|\n {4}docker:/);
+    const extra = extraDockerHosts({ dockerHosts: 5, containersPerHost: 20 });
+    expect(extra.map((h) => [h.name, h.octet])).toEqual([['docker-3', 33], ['docker-4', 34], ['docker-5', 35]]);
+    expect(idleContainers(HOSTS.find((h) => h.name === 'manager-1')!, { dockerHosts: 5, containersPerHost: 20 })).toBe(17);
+    expect(idleContainers(extra[0]!, { dockerHosts: 5, containersPerHost: 20 })).toBe(20);
+    expect(idleContainers(extra[0]!, undefined)).toBe(0);
+    expect(() => checkScale({ dockerHosts: 21, containersPerHost: 20 })).toThrow(/dockerHosts 21: must be a whole number from 2 to 20/);
+    expect(() => checkScale({ dockerHosts: 5, containersPerHost: 2.5 })).toThrow(/containersPerHost 2.5/);
+    const file = join(ROOT, '.cache', 'sandbox', 'unit-inventory-scaled.yml');
+    mkdirSync(join(ROOT, '.cache', 'sandbox'), { recursive: true });
+    writeFileSync(file, inventoryYaml('bnx', { extraDockerHosts: extra.map((h) => h.name), targetPoolGiB: 6 }));
+    const inv = JSON.parse(execFileSync('ansible-inventory', ['-i', file, '--list'], { encoding: 'utf8' })) as Record<string, any>;
+    rmSync(file);
+    expect(inv.docker.hosts).toEqual(['docker-3', 'docker-4', 'docker-5']);
+    expect(inv.docker_swarm.hosts).toEqual(['manager-1', 'cassandra-1']);
+    expect(inv._meta.hostvars['docker-4']).toMatchObject({ ansible_host: 'bnx-docker-4' });
+    expect(inv._meta.hostvars['backup-target']).toMatchObject({ backup_data_file_size: 6 });
   });
   it('a deployment with VMs adds lvm-1 and gluster-1, reached over ssh at their addresses, and the plan takes them as LVM and Gluster sources', () => {
     expect(inventoryYaml('uat')).not.toMatch(/lvm|gluster/);

@@ -1,0 +1,81 @@
+// npm run bench -- [--size small|large] [--runs 3] [--pause-runs 3] [--hosts 2,5,10] [--containers 20]
+//                  [--seed S] [--prefix bnc] [--out DIR] [--keep]
+// Makes its own sandbox, measures, removes it; figures in DIR (default bench-results/<time>/).
+import { join } from 'node:path';
+import { repoRoot } from '../sandbox/config';
+import { runBench, type BenchOptions } from './run';
+
+const USAGE = `usage: bench [--size small|large] [--runs N] [--pause-runs N] [--hosts 2,5,10] [--containers 20]
+             [--seed TEXT] [--prefix NAME] [--out DIR] [--keep]
+  --size        corpus: small ≈ 20k files / 400 MiB (default), large ≈ 200k files / 4 GiB
+  --runs        throughput runs (full + incremental + restore, ours and bare rsync each); 0 skips (default 3)
+  --pause-runs  perform_backup runs per docker-host count; 0 skips (default 3)
+  --hosts       docker-host counts of the pause series (default 2,5,10; each 2..20)
+  --containers  containers per docker host (default 20)
+  --keep        leave the sandbox up (remove it with npm run sandbox -- down --prefix NAME)`;
+
+class UsageError extends Error {}
+
+function wholeNumber(flag: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < min || n > max) throw new UsageError(`${flag} ${JSON.stringify(v)}: must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
+  const o: BenchOptions = {
+    prefix: 'bnc', size: 'small', seed: 'sbdi-bench-1', runs: 3, pauseRuns: 3, hostCounts: [2, 5, 10], containersPerHost: 20, keep: false,
+    out: join(repoRoot(), 'bench-results', new Date().toISOString().replace(/[:.]/g, '-')),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--size') {
+      const v = value();
+      if (v !== 'small' && v !== 'large') throw new UsageError(`--size ${JSON.stringify(v)}: must be small or large`);
+      o.size = v;
+    } else if (a === '--runs') o.runs = wholeNumber(a, value(), 0, 50);
+    else if (a === '--pause-runs') o.pauseRuns = wholeNumber(a, value(), 0, 50);
+    else if (a === '--hosts') o.hostCounts = value().split(',').map((x) => wholeNumber(a, x, 2, 20));
+    else if (a === '--containers') o.containersPerHost = wholeNumber(a, value(), 3, 50);
+    else if (a === '--seed') o.seed = value();
+    else if (a === '--prefix') o.prefix = value();
+    else if (a === '--out') o.out = value();
+    else if (a === '--keep') o.keep = true;
+    else if (a === '-h' || a === '--help') return 'help';
+    else throw new UsageError(`unexpected argument ${JSON.stringify(a)}`);
+  }
+  return o;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let o: BenchOptions | 'help';
+  try {
+    o = parseArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`${e.message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (o === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const res = await runBench(o);
+  process.stdout.write(`figures: ${join(o.out, 'results.md')} and results.json\n`);
+  return res.error ? 1 : 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,60 @@
+/** The bench's markdown: machine, load, corpus, the two tables. Pure (a result in, text out). */
+import type { BenchResult } from './run';
+import { markdownTable, median, pauseTable, throughputTable } from './stats';
+
+export function loadSummary(samples: ReadonlyArray<{ load1: number }>): string {
+  if (samples.length === 0) return '–';
+  const xs = samples.map((s) => s.load1);
+  return `1-min load average min ${Math.min(...xs).toFixed(2)}, median ${median(xs)!.toFixed(2)}, max ${Math.max(...xs).toFixed(2)} (${xs.length} samples)`;
+}
+
+export function renderReport(r: BenchResult): string {
+  const m = r.machine;
+  const out: string[] = [`# Bench ${r.startedAt}${r.finishedAt ? ` – ${r.finishedAt}` : ' (running)'}`, ''];
+  if (r.error) out.push(`**Stopped by an error:** ${r.error}`, '');
+  if (m) {
+    out.push(
+      markdownTable(['machine', ''], [
+        ['CPU', `${m.cpus} × ${m.cpuModel}`],
+        ['RAM', `${m.memGiB} GiB`],
+        ['disk', m.disk],
+        ['OS, kernel', `${m.os}, ${m.kernel}`],
+        ['docker', m.docker],
+        ['node', m.node],
+        ['rsync (machine)', m.rsyncHost],
+        ...(r.sandbox
+          ? [['rsync (sandbox hosts)', r.sandbox.rsync], ['OpenSSH (sandbox hosts)', r.sandbox.openssh], ['zfs-fuse (target)', r.sandbox.zfsFuse]]
+          : []),
+        ['load during the run', loadSummary(r.load)],
+      ]),
+      '',
+    );
+  }
+  if (r.corpus) {
+    const c = r.corpus;
+    out.push(
+      `Corpus \`${c.size}\`, seed \`${c.seed}\`: ${c.files} files (${c.largeFiles} of 5–20 MB) in ${c.dirs} leaf directories, ` +
+        `${(c.bytes / 2 ** 20).toFixed(0)} MiB; written in ${(c.writeMs / 1000).toFixed(1)} s.`,
+      '',
+    );
+  }
+  if (r.runs.length > 0) {
+    out.push(`## Throughput (ours vs \`${r.sandbox?.bareRsync ?? 'rsync'}\` over ssh, same containers, same pool)`, '', throughputTable(r.series), '');
+    out.push(
+      markdownTable(
+        ['run', 'first', 'full: pause / sync (manifest)', 'incremental: changed / added / deleted', 'incremental: pause / sync', 'restore: files ours / bare / expected'],
+        r.runs.map((x) => [
+          String(x.run),
+          x.oursFirst ? 'ours' : 'bare',
+          `${x.full.pauseMs ?? '?'} ms / ${((x.full.syncMs ?? 0) / 1000).toFixed(1)} s`,
+          `${x.incremental.changed} / ${x.incremental.added} / ${x.incremental.deleted}`,
+          `${x.incremental.pauseMs ?? '?'} ms / ${((x.incremental.syncMs ?? 0) / 1000).toFixed(1)} s`,
+          `${x.restore.filesAfterOurs} / ${x.restore.filesAfterBare} / ${x.restore.filesExpected}`,
+        ]),
+      ),
+      '',
+    );
+  }
+  if (r.pause.length > 0) out.push('## Pause window (from each backup\'s manifest)', '', pauseTable(r.pause), '');
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,122 @@
+// The bench's pure parts: the seeded corpus, the incremental's mutation, the arithmetic and the tables.
+// (The bench itself measures speed and never runs in `npm test`.)
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  FILES_PER_DIR, SIZES, afterMutation, applyMutation, fileContent, largeFileCount, planCorpus, planMutation, rng, writeCorpus, type CorpusSize,
+} from '../../../src/bench/corpus';
+import { parseArgs } from '../../../src/bench/main';
+import { markdownTable, median, meets, pauseTable, ratio, throughputTable } from '../../../src/bench/stats';
+
+const TINY: CorpusSize = { name: 'small', files: 450, bytes: 30 * 2 ** 20 };
+
+describe('corpus', () => {
+  it('the same seed gives the same tree, sizes and bytes; another seed another tree', () => {
+    const a = planCorpus(SIZES.small, 'seed-a');
+    expect(planCorpus(SIZES.small, 'seed-a')).toEqual(a);
+    expect(planCorpus(SIZES.small, 'seed-b').files.map((f) => f.size)).not.toEqual(a.files.map((f) => f.size));
+    const f = a.files[123]!;
+    expect(fileContent('seed-a', f.path, f.size).equals(fileContent('seed-a', f.path, f.size))).toBe(true);
+    expect(fileContent('seed-b', f.path, f.size).equals(fileContent('seed-a', f.path, f.size))).toBe(false);
+  });
+
+  it('small is shaped as the issue asks: 20k files, ≈400 MiB, 100 per leaf directory at depth 3–5, a few of 5–20 MB', () => {
+    const p = planCorpus(SIZES.small, 'sbdi-bench-1');
+    expect(p.files).toHaveLength(20_000);
+    expect(p.totalBytes / 2 ** 20).toBeGreaterThan(360);
+    expect(p.totalBytes / 2 ** 20).toBeLessThan(440);
+    const perDir = new Map<string, number>();
+    for (const f of p.files) perDir.set(f.path.slice(0, f.path.lastIndexOf('/')), (perDir.get(f.path.slice(0, f.path.lastIndexOf('/'))) ?? 0) + 1);
+    expect(Math.max(...perDir.values())).toBe(FILES_PER_DIR);
+    const depths = new Set(p.dirs.map((d) => d.split('/').length));
+    expect([...depths].sort()).toEqual([3, 4, 5]);
+    const large = p.files.filter((f) => f.size >= 5 * 2 ** 20);
+    expect(large.length).toBe(largeFileCount(SIZES.small));
+    for (const f of large) expect(f.size).toBeLessThanOrEqual(20 * 2 ** 20);
+    const small = p.files.filter((f) => f.size < 5 * 2 ** 20);
+    for (const f of small) expect(f.size >= 1024 && f.size <= 32 * 1024).toBe(true);
+    expect(planCorpus(SIZES.large, 'x').files).toHaveLength(200_000);
+  });
+
+  it('content is text-like: printable ASCII lines, exactly the planned size', () => {
+    const b = fileContent('s', 'a/b/c.log', 50_000);
+    expect(b.length).toBe(50_000);
+    expect(/^[\x20-\x7e\n]*$/.test(b.toString('latin1'))).toBe(true);
+    expect(b.toString('utf8').split('\n').length).toBeGreaterThan(100);
+  });
+
+  it('the incremental changes 0.5 %, adds 0.2 %, deletes 0.1 % (disjoint, seeded by round) and is applied on disk', () => {
+    const plan = planCorpus(TINY, 's');
+    const files = plan.files;
+    const big = planMutation(planCorpus(SIZES.small, 's').files, 's', 1);
+    expect([big.changed.length, big.added.length, big.deleted.length]).toEqual([100, 40, 20]);
+    const m = planMutation(files, 's', 1);
+    expect(planMutation(files, 's', 1)).toEqual(m);
+    expect(planMutation(files, 's', 2).changed).not.toEqual(m.changed);
+    const changed = new Set(m.changed.map((f) => f.path));
+    for (const f of m.deleted) expect(changed.has(f.path)).toBe(false);
+
+    const root = mkdtempSync(join(tmpdir(), 'sbdi-bench-'));
+    try {
+      writeCorpus(root, plan);
+      const before = new Map(m.changed.map((f) => [f.path, readFileSync(join(root, f.path))]));
+      applyMutation(root, 's', m);
+      const after = afterMutation(files, m);
+      const count = (d: string): number =>
+        readdirSync(d, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? count(join(d, e.name)) : 1), 0);
+      expect(count(root)).toBe(after.length);
+      for (const f of m.deleted) expect(existsSync(join(root, f.path))).toBe(false);
+      for (const f of m.added) expect(statSync(join(root, f.path)).size).toBe(f.size);
+      for (const f of m.changed) {
+        const now = readFileSync(join(root, f.path));
+        expect(now.length).toBe(f.size);
+        expect(now.equals(before.get(f.path)!)).toBe(false);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('rng is seeded and in [0, 1)', () => {
+    const a = rng('x');
+    const xs = Array.from({ length: 1000 }, a);
+    expect(Array.from({ length: 1000 }, rng('x'))).toEqual(xs);
+    expect(xs.every((x) => x >= 0 && x < 1)).toBe(true);
+    expect(new Set(xs).size).toBeGreaterThan(990);
+  });
+});
+
+describe('stats and tables', () => {
+  it('median, ratio and the target verdicts', () => {
+    expect(median([])).toBeUndefined();
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(ratio(110, 100)).toBeCloseTo(1.1);
+    expect(ratio(1, 0)).toBeUndefined();
+    expect(ratio(undefined, 1)).toBeUndefined();
+    expect(meets(1.1, 1.1)).toBe('yes');
+    expect(meets(1.11, 1.1)).toBe('NO');
+  });
+
+  it('markdown tables: a header rule, escaped pipes, one row per series with medians and ratio', () => {
+    expect(markdownTable(['a', 'b'], [['x|y', '1']])).toBe('| a | b |\n| --- | --- |\n| x\\|y | 1 |');
+    const t = throughputTable([{ what: 'full backup', oursMs: [12_000, 10_000, 11_000], bareMs: [10_000, 9_000, 10_000] }]);
+    expect(t.split('\n')[2]).toBe('| full backup | 3 | 11.0 s | 10.0 s | 1.10× | yes | 12.0, 10.0, 11.0 | 10.0, 9.0, 10.0 |');
+    const p = pauseTable([{ dockerHosts: 5, containersPerHost: 20, paused: [100, 100, 100], windowMs: [400, 650, 450] }]);
+    expect(p.split('\n')[2]).toBe('| 5 | 20 | 3 | 100 | 450 ms | 400 – 650 ms | yes |');
+  });
+});
+
+describe('bench arguments', () => {
+  it('defaults, and bad values refused naming what is allowed', () => {
+    const o = parseArgs([]);
+    expect(o).toMatchObject({ size: 'small', runs: 3, pauseRuns: 3, hostCounts: [2, 5, 10], containersPerHost: 20, keep: false });
+    expect(parseArgs(['--size', 'large', '--runs', '1', '--hosts', '2,5'])).toMatchObject({ size: 'large', runs: 1, hostCounts: [2, 5] });
+    expect(() => parseArgs(['--size', 'huge'])).toThrow(/--size "huge": must be small or large/);
+    expect(() => parseArgs(['--hosts', '2,1'])).toThrow(/--hosts "1": must be a whole number from 2 to 20/);
+    expect(() => parseArgs(['--runs', '-1'])).toThrow(/whole number/);
+    expect(() => parseArgs(['--bogus'])).toThrow(/unexpected argument/);
+  });
+});
