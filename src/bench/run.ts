@@ -217,7 +217,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     const counts = [...o.hostCounts].sort((a, b) => a - b);
     await useDockerHosts(so, o, scale, counts[0] ?? 2, poolGiB);
     res.sandbox = {
-      rsync: (await rootSh(n, CORPUS_HOST, 'rsync --version | head -n 1')).trim(),
+      rsync: (await rootSh(n, CORPUS_HOST, 'rsync --version | sed -n 1p')).trim(),
       openssh: (await rootSh(n, CORPUS_HOST, 'ssh -V 2>&1')).trim(),
       zfsFuse: (await rootSh(n, 'backup-target', "dpkg-query -W -f '${Version}' zfs-fuse")).trim(),
       bareRsync: BARE_RSYNC,
