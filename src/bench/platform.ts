@@ -83,7 +83,8 @@ export async function setupBare(n: Names): Promise<void> {
   for (const s of SOURCES) {
     await rootSh(n, s.host, `ssh-keyscan -t ed25519 ${target} 2>/dev/null >/root/.ssh/known_hosts; ssh ${sshOpts()} root@${target} true`);
   }
-  await rootSh(n, TARGET, `zfs list ${BARE_DATASET} >/dev/null 2>&1 || zfs create -o compression="$(zfs get -H -o value compression backup/current)" ${BARE_DATASET}`);
+  await rootSh(n, TARGET, `zfs list ${BARE_DATASET} >/dev/null 2>&1 || zfs create -o compression="$(zfs get -H -o value compression backup/current)" ${BARE_DATASET}
+    ${Object.values(BASELINES).map((b) => `mkdir -p ${BARE_DIR}/${b.dir}`).join('; ')}`);
 }
 
 function sshOpts(): string {
@@ -92,6 +93,21 @@ function sshOpts(): string {
 
 /** The baseline's rsync: archive and delete, nothing else (what an administrator would type). */
 export const BARE_RSYNC = 'rsync -a --delete';
+/**
+ * The same with the fidelity our backups keep (hardlinks, ACLs, xattrs, sparse files, numeric ids): tells
+ * the cost of those flags apart from the cost of our orchestration.
+ */
+export const BARE_RSYNC_FIDELITY = 'rsync -aHAX --sparse --numeric-ids --delete';
+
+/** A baseline: its rsync command and the directory (under BARE_DIR) of its copies. */
+export interface Baseline {
+  rsync: string;
+  dir: string;
+}
+export const BASELINES = {
+  bare: { rsync: BARE_RSYNC, dir: 'plain' },
+  fidelity: { rsync: BARE_RSYNC_FIDELITY, dir: 'fidelity' },
+} as const satisfies Record<string, Baseline>;
 
 /** Runs `cmd` in a source and returns rsync's own wall time (ms), measured inside the container. */
 async function timedInside(n: Names, host: string, cmd: string): Promise<number> {
@@ -100,19 +116,19 @@ async function timedInside(n: Names, host: string, cmd: string): Promise<number>
 }
 
 /** Bare rsync of every source's live tree to its copy on the target, one after the other (as ours does). */
-export async function barePush(n: Names): Promise<number> {
+export async function barePush(n: Names, b: Baseline): Promise<number> {
   let ms = 0;
   for (const s of SOURCES) {
-    ms += await timedInside(n, s.host, `${BARE_RSYNC} ${EXCLUDE} -e '${'ssh ' + sshOpts()}' ${s.dir}/ root@${n.container(TARGET)}:${BARE_DIR}/${s.tree}/`);
+    ms += await timedInside(n, s.host, `${b.rsync} ${EXCLUDE} -e '${'ssh ' + sshOpts()}' ${s.dir}/ root@${n.container(TARGET)}:${BARE_DIR}/${b.dir}/${s.tree}/`);
   }
   return ms;
 }
 
 /** Bare rsync of every tree back from the target into the source's live dir (a full restore). */
-export async function barePull(n: Names): Promise<number> {
+export async function barePull(n: Names, b: Baseline): Promise<number> {
   let ms = 0;
   for (const s of SOURCES) {
-    ms += await timedInside(n, s.host, `${BARE_RSYNC} ${EXCLUDE} -e '${'ssh ' + sshOpts()}' root@${n.container(TARGET)}:${BARE_DIR}/${s.tree}/ ${s.dir}/`);
+    ms += await timedInside(n, s.host, `${b.rsync} ${EXCLUDE} -e '${'ssh ' + sshOpts()}' root@${n.container(TARGET)}:${BARE_DIR}/${b.dir}/${s.tree}/ ${s.dir}/`);
   }
   return ms;
 }
@@ -125,8 +141,9 @@ export async function emptyTargetCopies(n: Names): Promise<void> {
     TARGET,
     [
       ...trees.map((t) => `[ ! -d ${CURRENT}/${t} ] || find ${CURRENT}/${t} -mindepth 1 -delete`),
-      `zfs destroy -r ${BARE_DATASET}`,
-      `zfs create -o compression="$(zfs get -H -o value compression backup/current)" ${BARE_DATASET}`,
+      // Emptied, not destroyed: zfs-fuse refuses to destroy a dataset it still thinks busy.
+      `find ${BARE_DIR} -mindepth 1 -delete`,
+      ...Object.values(BASELINES).map((b) => `mkdir -p ${BARE_DIR}/${b.dir}`),
       'sync',
     ].join('\n'),
   );

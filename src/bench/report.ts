@@ -39,17 +39,17 @@ export function renderReport(r: BenchResult): string {
     );
   }
   if (r.runs.length > 0) {
-    out.push(`## Throughput (ours vs \`${r.sandbox?.bareRsync ?? 'rsync'}\` over ssh, same containers, same pool)`, '', throughputTable(r.series), '');
+    out.push(`## Throughput (ours vs \`${r.sandbox?.bareRsync ?? 'rsync'}\` over ssh, and \`${r.sandbox?.fidelityRsync ?? ''}\`; same containers, same pool)`, '', throughputTable(r.series), '');
     out.push(
       markdownTable(
-        ['run', 'first', 'full: pause / sync (manifest)', 'incremental: changed / added / deleted', 'incremental: pause / sync', 'restore: files ours / bare / expected'],
+        ['run', 'order', 'full: pause / sync (manifest)', 'incremental: changed / added / deleted', 'incremental: pause / sync', 'restore: files ours / bare / -aHAX / expected'],
         r.runs.map((x) => [
           String(x.run),
-          x.oursFirst ? 'ours' : 'bare',
+          x.order.join(', '),
           `${x.full.pauseMs ?? '?'} ms / ${((x.full.syncMs ?? 0) / 1000).toFixed(1)} s`,
           `${x.incremental.changed} / ${x.incremental.added} / ${x.incremental.deleted}`,
           `${x.incremental.pauseMs ?? '?'} ms / ${((x.incremental.syncMs ?? 0) / 1000).toFixed(1)} s`,
-          `${x.restore.filesAfterOurs} / ${x.restore.filesAfterBare} / ${x.restore.filesExpected}`,
+          `${x.restore.filesAfter.ours} / ${x.restore.filesAfter.bare} / ${x.restore.filesAfter.fidelity} / ${x.restore.filesExpected}`,
         ]),
       ),
       '',

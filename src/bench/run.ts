@@ -18,7 +18,7 @@ import {
 } from './corpus';
 import { machineFacts, sampleLoad, type LoadSample, type MachineFacts } from './machine';
 import {
-  BARE_RSYNC, SOURCES, barePull, barePush, countFiles, emptyLiveDirs, emptyTargetCopies, latestBackup, operator, rootSh, setupBare,
+  BARE_RSYNC, BARE_RSYNC_FIDELITY, BASELINES, SOURCES, barePull, barePush, countFiles, emptyLiveDirs, emptyTargetCopies, latestBackup, operator, rootSh, setupBare,
   type ListedBackup,
 } from './platform';
 import { type PauseSeries, type Series } from './stats';
@@ -43,12 +43,22 @@ export interface BenchOptions {
 export const CORPUS_HOST = 'solr-1';
 export const CORPUS_DIR = 'corpus';
 
+type Side = 'ours' | keyof typeof BASELINES;
+const SIDES: readonly Side[] = ['ours', 'bare', 'fidelity'];
+
+interface Timed {
+  oursMs: number;
+  bareMs: number;
+  fidelityMs: number;
+}
+
 export interface RunRecord {
   run: number;
-  oursFirst: boolean;
-  full: { oursMs: number; bareMs: number; backup: string; pauseMs?: number; syncMs?: number };
-  incremental: { changed: number; added: number; deleted: number; oursMs: number; bareMs: number; backup: string; pauseMs?: number; syncMs?: number };
-  restore: { oursMs: number; bareMs: number; filesExpected: number; filesAfterOurs: number; filesAfterBare: number };
+  /** Who went first, second, third (rotated each run, so warm caches favour no side). */
+  order: Side[];
+  full: Timed & { backup: string; pauseMs?: number; syncMs?: number };
+  incremental: Timed & { changed: number; added: number; deleted: number; backup: string; pauseMs?: number; syncMs?: number };
+  restore: Timed & { filesExpected: number; filesAfter: Record<Side, number> };
 }
 
 export interface BenchResult {
@@ -56,7 +66,7 @@ export interface BenchResult {
   finishedAt?: string;
   options: BenchOptions;
   machine?: MachineFacts;
-  sandbox?: { rsync: string; openssh: string; zfsFuse: string; bareRsync: string };
+  sandbox?: { rsync: string; openssh: string; zfsFuse: string; bareRsync: string; fidelityRsync: string };
   load: LoadSample[];
   corpus?: { size: SizeName; seed: string; files: number; bytes: number; largeFiles: number; dirs: number; writeMs: number };
   runs: RunRecord[];
@@ -71,10 +81,14 @@ function log(msg: string): void {
 
 function seriesOf(runs: readonly RunRecord[]): Series[] {
   return [
-    { what: 'full backup', oursMs: runs.map((r) => r.full.oursMs), bareMs: runs.map((r) => r.full.bareMs) },
-    { what: 'incremental backup', oursMs: runs.map((r) => r.incremental.oursMs), bareMs: runs.map((r) => r.incremental.bareMs) },
-    { what: 'full restore', oursMs: runs.map((r) => r.restore.oursMs), bareMs: runs.map((r) => r.restore.bareMs) },
+    { what: 'full backup', ...timings(runs.map((r) => r.full)) },
+    { what: 'incremental backup', ...timings(runs.map((r) => r.incremental)) },
+    { what: 'full restore', ...timings(runs.map((r) => r.restore)) },
   ];
+}
+
+function timings(xs: readonly Timed[]): Omit<Series, 'what'> {
+  return { oursMs: xs.map((x) => x.oursMs), bareMs: xs.map((x) => x.bareMs), fidelityMs: xs.map((x) => x.fidelityMs) };
 }
 
 function save(res: BenchResult): void {
@@ -99,72 +113,67 @@ async function oursBackup(n: Names): Promise<{ ms: number; backup: ListedBackup 
   return { ms, backup: await latestBackup(n) };
 }
 
-/** Runs both sides in the given order; the other order next run, so warm caches favour neither. */
-async function both(oursFirst: boolean, ours: () => Promise<void>, bare: () => Promise<void>): Promise<void> {
-  if (oursFirst) {
-    await ours();
-    await bare();
-  } else {
-    await bare();
-    await ours();
-  }
+/** Runs every side in `order`, each through `body`; resolves with each side's ms. */
+async function inOrder(order: readonly Side[], body: (side: Side) => Promise<number>): Promise<Record<Side, number>> {
+  const ms = { ours: 0, bare: 0, fidelity: 0 };
+  for (const side of order) ms[side] = await body(side);
+  return ms;
 }
 
-/** One backup of each kind: perform_backup (with its manifest's pause and sync) and the bare pushes. */
-async function backupBoth(n: Names, oursFirst: boolean): Promise<RunRecord['full']> {
-  const rec: RunRecord['full'] = { oursMs: 0, bareMs: 0, backup: '' };
-  await both(
-    oursFirst,
-    async () => {
-      const r = await oursBackup(n);
-      Object.assign(rec, { oursMs: r.ms, backup: r.backup.id, pauseMs: pauseOf(r.backup), syncMs: syncOf(r.backup) });
-    },
-    async () => {
-      rec.bareMs = await barePush(n);
-    },
-  );
-  return rec;
+function timedOf(ms: Record<Side, number>): Timed {
+  return { oursMs: ms.ours, bareMs: ms.bare, fidelityMs: ms.fidelity };
+}
+
+/** One backup by each side: perform_backup (with its manifest's pause and sync) and the bare pushes. */
+async function backupAll(n: Names, order: readonly Side[]): Promise<RunRecord['full']> {
+  let backup: ListedBackup | undefined;
+  const ms = await inOrder(order, async (side) => {
+    if (side !== 'ours') return barePush(n, BASELINES[side]);
+    const r = await oursBackup(n);
+    backup = r.backup;
+    return r.ms;
+  });
+  return { ...timedOf(ms), backup: backup!.id, pauseMs: pauseOf(backup!), syncMs: syncOf(backup!) };
+}
+
+function secs(t: Timed): string {
+  return `ours ${(t.oursMs / 1000).toFixed(1)} s, bare ${(t.bareMs / 1000).toFixed(1)} s, bare -aHAX ${(t.fidelityMs / 1000).toFixed(1)} s`;
 }
 
 async function throughputRun(n: Names, o: BenchOptions, run: number, files: CorpusFile[], corpusRoot: string): Promise<{ rec: RunRecord; files: CorpusFile[] }> {
-  const oursFirst = run % 2 === 1;
-  log(`run ${run}: full backup (${oursFirst ? 'ours' : 'bare rsync'} first)`);
+  const order = SIDES.map((_, i) => SIDES[(i + run - 1) % SIDES.length]!);
+  log(`run ${run}: full backup (order ${order.join(', ')})`);
   await emptyTargetCopies(n);
-  const full = await backupBoth(n, oursFirst);
-  log(`run ${run}: full ours ${(full.oursMs / 1000).toFixed(1)} s, bare ${(full.bareMs / 1000).toFixed(1)} s`);
+  const full = await backupAll(n, order);
+  log(`run ${run}: full ${secs(full)}`);
 
   const m = planMutation(files, o.seed, run);
   applyMutation(corpusRoot, o.seed, m);
   const after = afterMutation(files, m);
-  const inc = { changed: m.changed.length, added: m.added.length, deleted: m.deleted.length, ...(await backupBoth(n, oursFirst)) };
-  log(`run ${run}: incremental ours ${(inc.oursMs / 1000).toFixed(1)} s, bare ${(inc.bareMs / 1000).toFixed(1)} s`);
+  const inc = { changed: m.changed.length, added: m.added.length, deleted: m.deleted.length, ...(await backupAll(n, order)) };
+  log(`run ${run}: incremental ${secs(inc)}`);
 
   await operator(n, 'stop_docker');
   const source = SOURCES.find((s) => s.host === CORPUS_HOST)!;
   const corpusInContainer = `${source.dir}/${CORPUS_DIR}`;
-  const restore = { oursMs: 0, bareMs: 0, filesExpected: after.length, filesAfterOurs: 0, filesAfterBare: 0 };
+  const filesAfter = { ours: 0, bare: 0, fidelity: 0 };
+  let ms: Record<Side, number>;
   try {
-    await both(
-      oursFirst,
-      async () => {
-        await emptyLiveDirs(n);
-        restore.oursMs = (await operator(n, 'restore_backup', [inc.backup])).ms;
-        restore.filesAfterOurs = await countFiles(n, CORPUS_HOST, corpusInContainer);
-      },
-      async () => {
-        await emptyLiveDirs(n);
-        restore.bareMs = await barePull(n);
-        restore.filesAfterBare = await countFiles(n, CORPUS_HOST, corpusInContainer);
-      },
-    );
+    ms = await inOrder(order, async (side) => {
+      await emptyLiveDirs(n);
+      const t = side === 'ours' ? (await operator(n, 'restore_backup', [inc.backup])).ms : await barePull(n, BASELINES[side]);
+      filesAfter[side] = await countFiles(n, CORPUS_HOST, corpusInContainer);
+      return t;
+    });
   } finally {
     await operator(n, 'start_docker');
   }
-  log(`run ${run}: restore ours ${(restore.oursMs / 1000).toFixed(1)} s, bare ${(restore.bareMs / 1000).toFixed(1)} s`);
-  if (restore.filesAfterOurs !== after.length || restore.filesAfterBare !== after.length) {
-    throw new Error(`run ${run}: after restore the corpus has ${restore.filesAfterOurs} (ours) / ${restore.filesAfterBare} (bare) files, expected ${after.length}`);
+  const restore = { ...timedOf(ms), filesExpected: after.length, filesAfter };
+  log(`run ${run}: restore ${secs(restore)}`);
+  for (const side of SIDES) {
+    if (filesAfter[side] !== after.length) throw new Error(`run ${run}: after the ${side} restore the corpus has ${filesAfter[side]} files, expected ${after.length}`);
   }
-  return { rec: { run, oursFirst, full, incremental: inc, restore }, files: after };
+  return { rec: { run, order, full, incremental: inc, restore }, files: after };
 }
 
 /** Points the deployment at the first `hosts` docker hosts (re-writes its inventory, converges). */
@@ -221,6 +230,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       openssh: (await rootSh(n, CORPUS_HOST, 'ssh -V 2>&1')).trim(),
       zfsFuse: (await rootSh(n, 'backup-target', "dpkg-query -W -f '${Version}' zfs-fuse")).trim(),
       bareRsync: BARE_RSYNC,
+      fidelityRsync: BARE_RSYNC_FIDELITY,
     };
     if (o.pauseRuns > 0 && counts[0] !== undefined) {
       res.pause.push(await pauseSeries(n, o, counts[0]));

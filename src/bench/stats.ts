@@ -39,6 +39,8 @@ export interface Series {
   what: string;
   oursMs: number[];
   bareMs: number[];
+  /** The bare rsync with our fidelity flags (-aHAX --sparse --numeric-ids), when measured. */
+  fidelityMs?: number[];
 }
 
 /** Ceiling of ours / bare rsync from the issue. */
@@ -48,11 +50,16 @@ export const PAUSE_TARGET_MS = 500;
 
 export function throughputTable(series: readonly Series[]): string {
   return markdownTable(
-    ['measurement', 'runs', 'ours (median)', 'bare rsync (median)', 'ours / bare', `≤ ${RATIO_TARGET.toFixed(2)}×`, 'ours, each run', 'bare, each run'],
+    [
+      'measurement', 'runs', 'ours (median)', 'bare rsync (median)', 'ours / bare', `≤ ${RATIO_TARGET.toFixed(2)}×`,
+      'bare -aHAX (median)', 'ours / bare -aHAX', 'ours, each run', 'bare, each run', 'bare -aHAX, each run',
+    ],
     series.map((s) => {
       const o = median(s.oursMs);
       const b = median(s.bareMs);
+      const f = median(s.fidelityMs ?? []);
       const r = ratio(o, b);
+      const each = (xs: readonly number[] | undefined): string => (xs ?? []).map((x) => (x / 1000).toFixed(1)).join(', ') || '–';
       return [
         s.what,
         String(Math.min(s.oursMs.length, s.bareMs.length)),
@@ -60,8 +67,11 @@ export function throughputTable(series: readonly Series[]): string {
         formatSeconds(b),
         formatRatio(r),
         meets(r, RATIO_TARGET),
-        s.oursMs.map((x) => (x / 1000).toFixed(1)).join(', '),
-        s.bareMs.map((x) => (x / 1000).toFixed(1)).join(', '),
+        formatSeconds(f),
+        formatRatio(ratio(o, f)),
+        each(s.oursMs),
+        each(s.bareMs),
+        each(s.fidelityMs),
       ];
     }),
   );

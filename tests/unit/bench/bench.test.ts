@@ -102,8 +102,10 @@ describe('stats and tables', () => {
 
   it('markdown tables: a header rule, escaped pipes, one row per series with medians and ratio', () => {
     expect(markdownTable(['a', 'b'], [['x|y', '1']])).toBe('| a | b |\n| --- | --- |\n| x\\|y | 1 |');
-    const t = throughputTable([{ what: 'full backup', oursMs: [12_000, 10_000, 11_000], bareMs: [10_000, 9_000, 10_000] }]);
-    expect(t.split('\n')[2]).toBe('| full backup | 3 | 11.0 s | 10.0 s | 1.10× | yes | 12.0, 10.0, 11.0 | 10.0, 9.0, 10.0 |');
+    const t = throughputTable([{ what: 'full backup', oursMs: [12_000, 10_000, 11_000], bareMs: [10_000, 9_000, 10_000], fidelityMs: [11_000, 11_000, 12_000] }]);
+    expect(t.split('\n')[2]).toBe('| full backup | 3 | 11.0 s | 10.0 s | 1.10× | yes | 11.0 s | 1.00× | 12.0, 10.0, 11.0 | 10.0, 9.0, 10.0 | 11.0, 11.0, 12.0 |');
+    const noFidelity = throughputTable([{ what: 'x', oursMs: [2000], bareMs: [1000] }]);
+    expect(noFidelity.split('\n')[2]).toBe('| x | 1 | 2.0 s | 1.0 s | 2.00× | NO | – | – | 2.0 | 1.0 | – |');
     const p = pauseTable([{ dockerHosts: 5, containersPerHost: 20, paused: [100, 100, 100], windowMs: [400, 650, 450] }]);
     expect(p.split('\n')[2]).toBe('| 5 | 20 | 3 | 100 | 450 ms | 400 – 650 ms | yes |');
   });
