@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SandboxError } from './errors';
 
@@ -189,10 +189,7 @@ export interface Paths {
 }
 
 export function paths(prefix: string, root = repoRoot()): Paths {
-  // The real path: a worktree's .cache may be a symlink, and the kernel lists mounts by real paths
-  // (mountsUnder/unmount would not find the btrfs mounts, and destroy would fail with EBUSY).
-  const dotCache = resolve(root, '.cache');
-  const cache = join(existsSync(dotCache) ? realpathSync(dotCache) : dotCache, 'sandbox');
+  const cache = resolve(root, '.cache', 'sandbox');
   const dir = join(cache, prefix);
   const committedInventory = join(root, 'tests', 'sandbox', 'inventory', prefix, 'hosts.yml');
   return {
