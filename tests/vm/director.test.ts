@@ -25,5 +25,5 @@ describe('director-driven backup and restore with LVM and Gluster sources in VMs
     expect(Object.keys(r.verified).sort()).toEqual(['cassandra-1', 'gluster-1', 'lvm-1', 'manager-1', 'solr-1']);
     expect(r.verified['lvm-1']).toBeGreaterThan(30);
     expect(r.verified['gluster-1']).toBeGreaterThan(30);
-  }, 3_600_000);
+  }, 7_200_000); // 52 min measured under load: room for a busier machine
 });
