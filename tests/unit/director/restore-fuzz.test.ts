@@ -15,7 +15,7 @@ import { testPlan } from './plan-fixture';
 afterEach(cleanupHarnesses);
 
 const SEED = Number(process.env.SBDI_FUZZ_SEED ?? 20260928);
-const CASES = Number(process.env.SBDI_FUZZ_CASES ?? 300);
+const CASES = Number(process.env.SBDI_FUZZ_CASES ?? 150);
 const ID = '20240101_000000';
 
 /** mulberry32: small, seedable, good enough to spread cases. */
