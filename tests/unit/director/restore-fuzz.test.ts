@@ -193,6 +193,9 @@ describe(`restore_backup argument fuzzing (seed ${SEED}, ${CASES} cases per kind
     const g = new Gen(SEED);
     const kinds = new Map<string, number>();
     for (let i = 0; i < CASES * 7; i++) {
+      // Refusals settle in microtasks only: yield to the event loop now and then, or the worker
+      // cannot answer vitest's RPC on a loaded machine ("Timeout calling onTaskUpdate").
+      if (i % 20 === 0) await new Promise((r) => setImmediate(r));
       const { argv, why } = hostileArgv(g);
       const h = harness();
       const code = await runCommand(h.ctx, argv);
