@@ -96,19 +96,20 @@ function isCalendarWeekdays(v: string): boolean {
 const CALENDAR_ITEM = /^([0-9]{1,4})(?:\.\.([0-9]{1,4})|\/([0-9]{1,4}))?$/;
 
 /**
- * One field of a calendar value: `*`, or items joined by `,`, each `N`, `A..B` (A ≤ B) or `N/STEP`
+ * One field of a calendar value: `*`, or items joined by `,`, each `N`, `A..B` (A ≤ B; seconds A < B) or `N/STEP`
  * (STEP ≥ 1 and N + STEP within the field, as systemd requires), every number in [lo, hi].
  * A subset of systemd.time(7): whatever passes here systemd accepts too (tests/unit/render/systemd-units.test.ts
  * asks systemd-analyze), so a timer can never be installed with a value systemd ignores.
  */
-function isCalendarField(field: string, lo: number, hi: number): boolean {
+function isCalendarField(field: string, lo: number, hi: number, seconds = false): boolean {
   if (field === '*') return true;
   return field.split(',').every((item) => {
     const m = CALENDAR_ITEM.exec(item);
     if (!m) return false;
     const a = Number(m[1]);
     if (a < lo || a > hi) return false;
-    if (m[2] !== undefined) return Number(m[2]) >= a && Number(m[2]) <= hi;
+    // systemd refuses an empty seconds range (`5..5`) while it takes `3..3` in other fields
+    if (m[2] !== undefined) return Number(m[2]) >= a + (seconds ? 1 : 0) && Number(m[2]) <= hi;
     if (m[3] !== undefined) return Number(m[3]) >= 1 && a + Number(m[3]) <= hi;
     return true;
   });
@@ -125,7 +126,7 @@ export function isOnCalendar(v: unknown): v is string {
   if (parts.length > 3 || parts.some((p) => p === '')) return false;
   const time = parts.pop()!.split(':');
   if (time.length < 2 || time.length > 3) return false;
-  if (!isCalendarField(time[0]!, 0, 23) || !isCalendarField(time[1]!, 0, 59) || (time[2] !== undefined && !isCalendarField(time[2], 0, 59))) return false;
+  if (!isCalendarField(time[0]!, 0, 23) || !isCalendarField(time[1]!, 0, 59) || (time[2] !== undefined && !isCalendarField(time[2], 0, 59, true))) return false;
   if (parts.length > 0 && /^[0-9*]/.test(parts[parts.length - 1]!)) {
     const date = parts.pop()!.split('-');
     if (date.length !== 3) return false;

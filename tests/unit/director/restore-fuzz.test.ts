@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCommand } from '../../../src/director/commands';
 import { EXIT } from '../../../src/director/exit-codes';
 import { parseSelections } from '../../../src/director/restore';
+import { rng } from '../../../src/util/rng';
 import { cleanupHarnesses, harness } from './harness';
 import { testPlan } from './plan-fixture';
 
@@ -18,22 +19,10 @@ const SEED = Number(process.env.SBDI_FUZZ_SEED ?? 20260928);
 const CASES = Number(process.env.SBDI_FUZZ_CASES ?? 150);
 const ID = '20240101_000000';
 
-/** mulberry32: small, seedable, good enough to spread cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 class Gen {
   private readonly r: () => number;
   constructor(seed: number) {
-    this.r = prng(seed);
+    this.r = rng(`restore-fuzz:${seed}`);
   }
   int(n: number): number {
     return Math.floor(this.r() * n);
