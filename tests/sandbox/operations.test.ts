@@ -173,10 +173,10 @@ describe('issue 8 operations on real hosts (sandbox ops, with an off-site remote
     const dry = await opOk('prune_backups', '--dry-run');
     const rows = dry.stdout.split('\n').filter((l) => /^\S+\s+\d{8}_\d{6}\s+(keep|delete)\b/.test(l.trim()));
     const row = (store: string, id: string): string | undefined => rows.find((l) => l.trim().startsWith(`${store} `) && l.includes(id));
-    expect(row('target', ids[0]!), dry.stdout).toMatch(/\bdelete\b/);
+    expect(row('backup-target', ids[0]!), dry.stdout).toMatch(/\bdelete\b/);
     expect(row('backup-remote', ids[0]!), dry.stdout).toMatch(/\bdelete\b/);
-    expect(row('target', ids[2]!), dry.stdout).toMatch(/\bkeep\b.*newest/);
-    expect(row('target', ids[2]!), dry.stdout).toMatch(/shared with backup-remote/);
+    expect(row('backup-target', ids[2]!), dry.stdout).toMatch(/\bkeep\b.*newest/);
+    expect(row('backup-target', ids[2]!), dry.stdout).toMatch(/shared with backup-remote/);
     expect(await completeIds()).toEqual([ids[0], ids[1], ids[2]]);
     expect(await replicaIds()).toEqual([ids[0], ids[1], ids[2]]);
 
