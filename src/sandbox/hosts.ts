@@ -18,9 +18,10 @@ export const HOST_RUN_FLAGS: readonly string[] = [
   '--device', '/dev/loop-control',
 ];
 
-export function dockerRunArgs(n: Names, spec: HostSpec, image: string, liveSubvolume: string | undefined): string[] {
+/** What every container of a deployment starts with: its name, fixed address and labels (cleanup finds it by them). */
+export function sandboxContainerArgs(n: Names, spec: HostSpec): string[] {
   const c = n.container(spec.name);
-  const args = [
+  return [
     'run', '-d',
     '--name', c,
     '--hostname', spec.name,
@@ -29,6 +30,12 @@ export function dockerRunArgs(n: Names, spec: HostSpec, image: string, liveSubvo
     '--ip', hostAddress(n.subnet, spec.octet),
     '--label', `${LABEL}=${n.prefix}`,
     '--label', `sbdi.sandbox.host=${spec.name}`,
+  ];
+}
+
+export function dockerRunArgs(n: Names, spec: HostSpec, image: string, liveSubvolume: string | undefined): string[] {
+  const args = [
+    ...sandboxContainerArgs(n, spec),
     '--stop-timeout', '10',
     ...HOST_RUN_FLAGS,
   ];

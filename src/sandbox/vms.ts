@@ -6,7 +6,8 @@
 // the path beyond entering the namespace.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LABEL, hostAddress, type Names, type Paths, type VmHostSpec } from './config';
+import { hostAddress, type Names, type Paths, type VmHostSpec } from './config';
+import { sandboxContainerArgs } from './hosts';
 import { SandboxError } from './errors';
 import { shellQuote as shq } from '../render/quote';
 import { docker, must, run, type RunOptions } from './exec';
@@ -25,16 +26,8 @@ export const GLUSTER_BRICK = '2G';
 
 /** The placeholder: the base image running only tini and sleep (no sshd: port 22 is the VM's). */
 export function placeholderRunArgs(n: Names, spec: VmHostSpec, image: string): string[] {
-  const c = n.container(spec.name);
   return [
-    'run', '-d',
-    '--name', c,
-    '--hostname', spec.name,
-    '--network', n.network,
-    '--network-alias', c,
-    '--ip', hostAddress(n.subnet, spec.octet),
-    '--label', `${LABEL}=${n.prefix}`,
-    '--label', `sbdi.sandbox.host=${spec.name}`,
+    ...sandboxContainerArgs(n, spec),
     '--label', `sbdi.sandbox.vm=${n.vm(spec.name)}`,
     '--entrypoint', '/usr/bin/tini',
     image, '--', 'sleep', 'infinity',
