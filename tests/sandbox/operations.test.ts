@@ -6,59 +6,17 @@
 //  - pruning by policy (backup_keep_last 2 / backup_replica_keep_last 2): --dry-run changes nothing,
 //    the real run deletes only what the table says; the newest complete and the shared snapshot stay;
 //  - verify_backup --latest; check_backup CRITICAL (exit 2) with tight thresholds, OK (0) after a new backup.
-import { copyFileSync, cpSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REMOTE_HOST, hostAddress } from '../../src/sandbox/config';
-import { DOCKER, run, type RunResult } from '../../src/sandbox/exec';
+import { DOCKER, run } from '../../src/sandbox/exec';
 import { converge, create, deploymentNames, destroy, idempotence } from '../../src/sandbox/steps';
+import { deploymentKit } from './deployment-kit';
 
-const ROOT = join(__dirname, '..', '..');
 const PREFIX = 'ops';
-const logs: string[] = [];
-// A private copy of the built CLI, the director bundle and the templates the CLI renders from: others
-// may edit templates/ or rebuild dist/ in the shared checkout between the converge and the idempotence
-// run, which would show up as changed files on the hosts.
-const SNAPSHOT = join(ROOT, '.cache', 'sandbox', `${PREFIX}-build`);
-const DIST = join(SNAPSHOT, 'dist');
-const opts = {
-  prefix: PREFIX,
-  root: ROOT,
-  remote: true,
-  log: (m: string) => logs.push(`[${PREFIX}] ${m}`),
-  playbookArgs: ['-e', `sbdi_backup_cli=${join(DIST, 'sbdi-backup.cjs')}`, '-e', `sbdi_backup_director_bundle=${join(DIST, 'director.cjs')}`],
-};
+const kit = deploymentKit(PREFIX, { remote: true });
+const { opts, timings, sh, must, op, opOk } = kit;
 const REMOTE = `${PREFIX}-${REMOTE_HOST.name}`;
 const REPLICA = 'backup/replica/current';
-const timings: Record<string, number> = {};
-
-function sh(host: string, script: string): Promise<RunResult> {
-  return run(DOCKER, ['exec', '-i', `${PREFIX}-${host}`, 'bash', '-o', 'pipefail', '-c', script], { input: '', timeoutMs: 300_000 });
-}
-
-async function must(host: string, script: string): Promise<string> {
-  const r = await sh(host, `set -eu; ${script}`);
-  if (r.code !== 0) throw new Error(`${PREFIX}-${host}: ${script} exited ${r.code}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-/** An operator command on the director, as backupoperator. */
-async function op(command: string, ...args: string[]): Promise<RunResult> {
-  const t0 = Date.now();
-  const r = await run(DOCKER, ['exec', '-u', 'backupoperator', '-w', '/home/backupoperator', '-e', 'SBDI_NO_SYSLOG=1', `${PREFIX}-backup-director`, `/opt/sbdi/backup/bin/${command}`, ...args], {
-    timeoutMs: 900_000,
-  });
-  const s = (Date.now() - t0) / 1000;
-  logs.push(`[${PREFIX}] $ ${command} ${args.join(' ')} → ${r.code} (${s.toFixed(1)} s)\n${r.stdout}${r.stderr}`);
-  timings[`${command} ${args.join(' ')}`.trim()] = s;
-  return r;
-}
-
-async function opOk(command: string, ...args: string[]): Promise<RunResult> {
-  const r = await op(command, ...args);
-  if (r.code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
-  return r;
-}
 
 async function completeIds(): Promise<string[]> {
   const r = await opOk('list_backups', '--json');
@@ -88,10 +46,7 @@ describe('issue 8 operations on real hosts (sandbox ops, with an off-site remote
   const ids: string[] = [];
 
   beforeAll(async () => {
-    rmSync(SNAPSHOT, { recursive: true, force: true });
-    mkdirSync(DIST, { recursive: true });
-    for (const f of ['sbdi-backup.cjs', 'director.cjs']) copyFileSync(join(ROOT, 'dist', f), join(DIST, f));
-    cpSync(join(ROOT, 'templates'), join(SNAPSHOT, 'templates'), { recursive: true });
+    kit.takeBuild();
     await create(opts);
   }, 900_000);
 
@@ -99,9 +54,8 @@ describe('issue 8 operations on real hosts (sandbox ops, with an off-site remote
     // The remote may still be off the network when a test failed: destroy removes it either way.
     try {
       await destroy(opts);
-      rmSync(SNAPSHOT, { recursive: true, force: true });
     } finally {
-      process.stderr.write(`${logs.join('\n')}\ntimings (s): ${JSON.stringify(timings)}\n`);
+      kit.finish();
     }
   }, 900_000);
 

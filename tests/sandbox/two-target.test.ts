@@ -8,26 +8,17 @@
 //    zfs snapshot is gone), list_backups shows no new complete backup;
 //  - damage on sources of both targets, stop_docker → restore_latest_backup → trees equal to the
 //    backup's on every source → start_docker.
-import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCKER, run, type RunResult } from '../../src/sandbox/exec';
+import type { RunResult } from '../../src/sandbox/exec';
 import { SECOND_TARGET_ROOT } from '../../src/sandbox/inventory';
 import { converge, create, destroy } from '../../src/sandbox/steps';
+import { ROOT, deploymentKit } from './deployment-kit';
 
-const ROOT = join(__dirname, '..', '..');
 const PREFIX = 'twt';
-const logs: string[] = [];
-// A private copy of the built CLI, bundle and templates: others may rebuild dist/ meanwhile.
-const SNAPSHOT = join(ROOT, '.cache', 'sandbox', `${PREFIX}-build`);
-const DIST = join(SNAPSHOT, 'dist');
-const opts = {
-  prefix: PREFIX,
-  root: ROOT,
-  secondTarget: true,
-  log: (m: string) => logs.push(`[${PREFIX}] ${m}`),
-  playbookArgs: ['-e', `sbdi_backup_cli=${join(DIST, 'sbdi-backup.cjs')}`, '-e', `sbdi_backup_director_bundle=${join(DIST, 'director.cjs')}`],
-};
+const kit = deploymentKit(PREFIX, { secondTarget: true });
+const { opts, timings, sh, must, op } = kit;
 const TREELIST = readFileSync(join(ROOT, 'tests', 'storage', 'treelist.py'), 'utf8');
 const LIBEXEC = '/opt/sbdi/backup/libexec';
 /** Each target, its store root, and the sources whose trees it must hold (the inventory's backup_target). */
@@ -36,28 +27,6 @@ const TARGETS = [
   { host: 'backup-target-2', root: SECOND_TARGET_ROOT, sources: [{ host: 'solr-1', dir: '/docker_local' }] },
 ];
 const treeOf = (s: { host: string; dir: string }) => `${s.host}@${s.dir.replace(/\//g, '+')}`;
-const timings: Record<string, number> = {};
-
-function sh(host: string, script: string, input = ''): Promise<RunResult> {
-  return run(DOCKER, ['exec', '-i', `${PREFIX}-${host}`, 'bash', '-o', 'pipefail', '-c', script], { input, timeoutMs: 300_000 });
-}
-
-async function must(host: string, script: string, input?: string): Promise<string> {
-  const r = await sh(host, `set -eu; ${script}`, input);
-  if (r.code !== 0) throw new Error(`${PREFIX}-${host}: ${script} exited ${r.code}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-/** An operator command on the director, as backupoperator. */
-async function op(command: string, ...args: string[]): Promise<RunResult> {
-  const t0 = Date.now();
-  const r = await run(DOCKER, ['exec', '-u', 'backupoperator', '-w', '/home/backupoperator', '-e', 'SBDI_NO_SYSLOG=1', `${PREFIX}-backup-director`, `/opt/sbdi/backup/bin/${command}`, ...args], {
-    timeoutMs: 900_000,
-  });
-  timings[`${command} ${args.join(' ')}`.trim()] = (Date.now() - t0) / 1000;
-  logs.push(`[${PREFIX}] $ ${command} ${args.join(' ')} → ${r.code}\n${r.stdout}${r.stderr}`);
-  return r;
-}
 
 interface Entry {
   id: string;
@@ -95,10 +64,7 @@ let id1 = '';
 
 describe('two backup targets on real hosts (sandbox twt)', () => {
   beforeAll(async () => {
-    rmSync(SNAPSHOT, { recursive: true, force: true });
-    mkdirSync(DIST, { recursive: true });
-    for (const f of ['sbdi-backup.cjs', 'director.cjs']) copyFileSync(join(ROOT, 'dist', f), join(DIST, f));
-    cpSync(join(ROOT, 'templates'), join(SNAPSHOT, 'templates'), { recursive: true });
+    kit.takeBuild();
     await destroy(opts);
     let t0 = Date.now();
     await create(opts);
@@ -111,9 +77,8 @@ describe('two backup targets on real hosts (sandbox twt)', () => {
   afterAll(async () => {
     try {
       if (process.env.SBDI_KEEP_SANDBOX !== '1') await destroy(opts);
-      rmSync(SNAPSHOT, { recursive: true, force: true });
     } finally {
-      process.stderr.write(`${logs.join('\n')}\ntimings (s): ${JSON.stringify(timings)}\n`);
+      kit.finish();
     }
   }, 900_000);
 
