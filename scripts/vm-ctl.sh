@@ -73,20 +73,33 @@ case "$cmd" in
     img=$("$repo/scripts/vm-build.sh")
     rm -rf "$dir"; mkdir -p "$dir"
     echo "$img" >"$dir/image"
-    port=${port:-$(free_port)}
-    echo "$port" >"$dir/port"
     echo "$addr" >"$dir/addr"
     qemu-img create -q -f qcow2 -b "$img/rootfs.img" -F raw "$dir/root.qcow2"
     qemu-img create -q -f qcow2 "$dir/data.qcow2" "$data_size"
     t0=$(date +%s.%N)
-    "${netenter[@]}" qemu-system-x86_64 -nodefaults -machine pc -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
-      -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
-      -append "console=ttyS0 root=/dev/vda rw panic=-1 net.ifnames=0 quiet sbdi.hostname=$hostname" \
-      -drive "file=$dir/root.qcow2,if=virtio,format=qcow2,cache=unsafe" \
-      -drive "file=$dir/data.qcow2,if=virtio,format=qcow2,cache=unsafe" \
-      -netdev "user,id=n0,hostfwd=tcp:$addr:$port-:22" -device virtio-net-pci,netdev=n0 \
-      -display none -monitor none -serial "file:$dir/console.log" -no-reboot \
-      -daemonize -pidfile "$dir/pid"
+    # A port found free can be taken (by any outgoing connection's local port) before qemu binds
+    # it; qemu then refuses to start ("Could not set up host forwarding rule"). A port of our own
+    # choosing is tried again with another; a port given with --port is not.
+    for attempt in 1 2 3 4 5; do
+      try_port=${port:-$(free_port)}
+      echo "$try_port" >"$dir/port"
+      if "${netenter[@]}" qemu-system-x86_64 -nodefaults -machine pc -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
+        -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
+        -append "console=ttyS0 root=/dev/vda rw panic=-1 net.ifnames=0 quiet sbdi.hostname=$hostname" \
+        -drive "file=$dir/root.qcow2,if=virtio,format=qcow2,cache=unsafe" \
+        -drive "file=$dir/data.qcow2,if=virtio,format=qcow2,cache=unsafe" \
+        -netdev "user,id=n0,hostfwd=tcp:$addr:$try_port-:22" -device virtio-net-pci,netdev=n0 \
+        -display none -monitor none -serial "file:$dir/console.log" -no-reboot \
+        -daemonize -pidfile "$dir/pid"; then
+        break
+      fi
+      if [ -n "$port" ] || [ "$attempt" -eq 5 ]; then
+        rm -rf "$dir"
+        die "qemu did not start VM '$name' with ssh forwarded on $addr:$try_port (is the port taken?)"
+      fi
+      echo "vm: qemu did not start with ssh on port $try_port (attempt $attempt): trying another port" >&2
+    done
+    port=$try_port
     mapfile -t opts < <(ssh_opts)
     for _ in $(seq 1 600); do
       running || { tail -n 40 "$dir/console.log" >&2; die "VM '$name' stopped while booting (console: $dir/console.log)"; }
@@ -96,6 +109,7 @@ case "$cmd" in
       fi
       sleep 0.5
     done
+    tail -n 40 "$dir/console.log" >&2
     die "VM '$name' did not come up in 300 s (console: $dir/console.log)"
     ;;
   ssh)

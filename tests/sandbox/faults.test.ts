@@ -303,9 +303,12 @@ async function recordedPhase(id: string): Promise<string> {
   return (JSON.parse(r) as { phase: string }).phase;
 }
 
-/** A big file on manager-1, so its sync runs for a few seconds (rsync into zfs-fuse: ~10 MB/s). */
+/** A big file on manager-1, so its sync runs for a few seconds (rsync into zfs-fuse: ~10 MB/s).
+ *  btrfs frees a deleted snapshot's blocks later, in its cleaner thread: after the source-full
+ *  case, the space its removed snapshot held comes back only once `btrfs subvolume sync` returns
+ *  (CI once ran out of space here by writing before that). */
 async function bigFile(mb: number): Promise<void> {
-  await must('manager-1', `head -c ${mb}M /dev/urandom >/docker/flt-big.bin`);
+  await must('manager-1', `rm -f /docker/flt-big.bin; btrfs subvolume sync /docker >/dev/null; sync; head -c ${mb}M /dev/urandom >/docker/flt-big.bin`);
 }
 
 async function rsyncRunningOn(host: string): Promise<boolean> {
@@ -584,7 +587,7 @@ describe.sequential('faults injected into perform_backup on real hosts (sandbox 
     try {
       code = await b.result();
     } finally {
-      await must('manager-1', 'rm -f /docker/flt-fill /docker/flt-meta-*; sync');
+      await must('manager-1', 'rm -f /docker/flt-fill /docker/flt-meta-*; sync; btrfs subvolume sync /docker >/dev/null');
     }
     await afterFault({ fault: 'source snapshot out of space', injected: "manager-1's btrfs source filled (data and metadata)", ...outcome(code, b.stderr), product: '' }, faultAt, code === 0 ? undefined : b.id, w, { back: { ms: null, pausedSeen: false }, committed: 'either' });
   }, 900_000);
