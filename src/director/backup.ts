@@ -11,7 +11,7 @@
  */
 import type { CapsuleResult } from '../ssh/types';
 import { num } from './capsule';
-import { linkedSignal, sleep } from './concurrency';
+import { linkedSignal, sleep, type LinkedSignal } from './concurrency';
 import { interruptSignalName, type Context } from './context';
 import { DirectorError, InterruptedError, PhaseError, asDirectorError } from './errors';
 import { EXIT } from './exit-codes';
@@ -19,7 +19,8 @@ import { formatBytes, formatDuration } from './format';
 import { withLock } from './guard';
 import { backupIdAt } from './ids';
 import { pauseWindow, planDigest, snapshotsInside, type Manifest, type PauseHostRecord, type PauseWindow, type SourceRecord } from './manifest';
-import { capsuleOnHosts, capsulePhase, connectAll, throwIfFailed } from './phase';
+import { capsuleOnHosts, capsulePhase, connectAll, runOnHosts, runPhase, throwIfFailed, type PhaseOutcome } from './phase';
+import { PreOpened } from './preopened';
 import { targetHosts } from '../plan/lookup';
 import { fetchTargetBackups, isComplete } from './list';
 import type { RunRecord } from './state';
@@ -210,59 +211,99 @@ class BackupRun {
     const { ctx, plan } = this;
     const deadlineSeconds = plan.settings.pauseDeadlineSeconds;
     this.enter('pause');
+    // The director gives up on pause and snapshots when the hosts' own deadline would unpause
+    // anyway: past it the snapshots cannot be consistent, so waiting longer gains nothing. The
+    // same bound covers opening the sessions (nothing is paused then).
+    const window = linkedSignal(ctx.interrupt, deadlineSeconds * 1000);
+    // Not abortable by the operator's interrupt (the unpause is what the operator wants to happen).
+    const unpauseLimit = linkedSignal(undefined);
+    // Every session of the window is opened first, each waiting for its go (preopened.ts): ssh,
+    // sudo, bash and the capsules' preparations stay outside the window, and nothing is paused
+    // unless every docker host already holds the session that will unpause it.
+    const pauses = new PreOpened(ctx, { phase: 'pause', exitCode: EXIT.PAUSE, capsule: 'pause_containers' }, plan.dockerHosts, { signal: window.signal });
+    const snapshots = new PreOpened(ctx, { phase: 'snapshot', exitCode: EXIT.SNAPSHOT, capsule: 'prepare_source_snapshot' }, this.sourceHosts, { signal: window.signal });
+    const unpauses = new PreOpened(ctx, { phase: 'unpause', exitCode: EXIT.UNPAUSE, capsule: 'unpause_containers' }, plan.dockerHosts, { signal: unpauseLimit.signal });
+    const sessions = [pauses, snapshots, unpauses];
+    try {
+      await Promise.all(sessions.map((p) => p.allReady()));
+      await this.refuseUnopened(sessions);
+      await this.pauseAndSnapshot(pauses, snapshots, unpauses, window, unpauseLimit);
+    } finally {
+      window.dispose();
+      unpauseLimit.dispose();
+      await Promise.all(sessions.map((p) => p.callOff()));
+    }
+  }
+
+  /** Before anything is paused: a session that could not be opened fails the run with nothing touched. */
+  private async refuseUnopened(sessions: PreOpened[]): Promise<void> {
+    const problems: Array<{ host: string; message: string }> = [];
+    for (const p of sessions) {
+      for (const host of p.endedEarly()) {
+        const why = await p.run(host).then(
+          () => `${host}: ${p.call.capsule} ended before its go`,
+          (e: unknown) => asDirectorError(e, 'pause').message,
+        );
+        problems.push({ host, message: `${why} (nothing was paused)` });
+      }
+    }
+    if (problems.length > 0) throw new PhaseError('pause', EXIT.PAUSE, problems);
+  }
+
+  private async pauseAndSnapshot(pauses: PreOpened, snapshots: PreOpened, unpauses: PreOpened, window: LinkedSignal, unpauseLimit: LinkedSignal): Promise<void> {
+    const { ctx, plan } = this;
+    const deadlineSeconds = plan.settings.pauseDeadlineSeconds;
     // Persisted BEFORE the first pause: a crash from here on makes the next run unpause.
     this.record.pauseInProgress = true;
     this.save();
     const requestedAt = ctx.now();
-    // The director gives up on pause and snapshots when the hosts' own deadline would unpause
-    // anyway: past it the snapshots cannot be consistent, so waiting longer gains nothing.
-    const window = linkedSignal(ctx.interrupt, deadlineSeconds * 1000);
-    const pauses = new Map<string, CapsuleResult>();
+    window.arm(deadlineSeconds * 1000);
+    const pauseResults = new Map<string, CapsuleResult>();
     let failure: unknown;
+    let snapshotPhase: Promise<PhaseOutcome<CapsuleResult>> | undefined;
     try {
-      const paused = await capsulePhase(ctx, plan.dockerHosts, {
-        phase: 'pause',
-        exitCode: EXIT.PAUSE,
-        capsule: 'pause_containers',
-        exec: { signal: window.signal },
-        summarize: (r) => ({ detail: `${String(r.paused ?? '?')} containers paused` }),
-      });
-      paused.forEach((r, h) => pauses.set(h, r));
+      const paused = await runPhase<CapsuleResult>(ctx, plan.dockerHosts, { phase: 'pause', exitCode: EXIT.PAUSE, summarize: (r) => ({ detail: `${String(r.paused ?? '?')} containers paused` }) }, (host) =>
+        pauses.run(host),
+      );
+      paused.forEach((r, h) => pauseResults.set(h, r));
       this.record.snapshotsMayExist = true;
       this.enter('snapshot');
-      const snaps = await capsulePhase(ctx, this.sourceHosts, {
-        phase: 'snapshot',
-        exitCode: EXIT.SNAPSHOT,
-        capsule: 'prepare_source_snapshot',
-        exec: { signal: window.signal },
-        summarize: (r) => ({ detail: String(r.backend ?? '') }),
-      });
-      snaps.forEach((r, h) => this.snapshots.set(h, r));
+      snapshotPhase = runOnHosts<CapsuleResult>(ctx, this.sourceHosts, { phase: 'snapshot', exitCode: EXIT.SNAPSHOT, summarize: (r) => ({ detail: String(r.backend ?? '') }) }, (host) => snapshots.run(host));
+      // The unpause waits for the snapshots themselves, not for their mounts (taken: sbdi_mark).
+      await Promise.all(this.sourceHosts.map((h) => snapshots.reached(h, 'taken')));
     } catch (e) {
       failure = e;
-    } finally {
-      window.dispose();
     }
+    // Taken (or given up on): the deadline no longer applies; the mounts may take their time.
+    window.arm(undefined);
 
-    // The unpause: every docker host, also those whose pause failed or never answered, and not
-    // abortable by the operator's interrupt (that is what the operator wants to happen).
+    // The unpause: every docker host, also those whose pause failed or never answered.
     this.record.phase = 'unpause';
     this.trySave();
     const unpauseRequestedAt = ctx.now();
-    const limit = linkedSignal(undefined, ctx.unpauseTimeoutMs ?? DEFAULT_UNPAUSE_TIMEOUT_MS);
-    const unpaused = await capsuleOnHosts(ctx, plan.dockerHosts, {
-      phase: 'unpause',
-      exitCode: EXIT.UNPAUSE,
-      capsule: 'unpause_containers',
-      exec: { signal: limit.signal },
-      summarize: (r) => ({ detail: `${String(r.unpaused ?? '?')} containers unpaused${r.watchdogFired === true ? ', DEADLINE HAD FIRED' : ''}` }),
-    });
-    limit.dispose();
+    unpauseLimit.arm(ctx.unpauseTimeoutMs ?? DEFAULT_UNPAUSE_TIMEOUT_MS);
+    const unpaused = await runOnHosts<CapsuleResult>(
+      ctx,
+      plan.dockerHosts,
+      { phase: 'unpause', exitCode: EXIT.UNPAUSE, summarize: (r) => ({ detail: `${String(r.unpaused ?? '?')} containers unpaused${r.watchdogFired === true ? ', DEADLINE HAD FIRED' : ''}` }) },
+      (host) => unpauses.run(host),
+    );
     if (unpaused.failures.length === 0) {
       this.record.pauseInProgress = false;
       this.trySave();
     } else {
       ctx.report.error('unpause', `containers may stay paused until the ${deadlineSeconds}s deadline unpauses them; or run unpause_containers`);
+    }
+    if (snapshotPhase !== undefined) {
+      const snaps = await snapshotPhase;
+      snaps.values.forEach((r, h) => this.snapshots.set(h, r));
+      if (failure === undefined) {
+        try {
+          throwIfFailed({ phase: 'snapshot', exitCode: EXIT.SNAPSHOT }, snaps);
+        } catch (e) {
+          failure = e;
+        }
+      }
     }
     if (failure !== undefined) throw failure;
     throwIfFailed({ phase: 'unpause', exitCode: EXIT.UNPAUSE }, unpaused);
@@ -277,7 +318,7 @@ class BackupRun {
     }
 
     const hosts: PauseHostRecord[] = plan.dockerHosts.map((host) => {
-      const p: CapsuleResult = pauses.get(host) ?? {};
+      const p: CapsuleResult = pauseResults.get(host) ?? {};
       const u: CapsuleResult = unpaused.values.get(host) ?? {};
       return { host, paused: num(p, 'paused'), armedAt: num(p, 'armedAt'), pausedAt: num(p, 'pausedAt'), unpausedAt: num(u, 'unpausedAt'), watchdogFired: u.watchdogFired === true };
     });

@@ -35,6 +35,8 @@ export async function mapLimit<I, T>(
 
 export interface LinkedSignal {
   signal: AbortSignal;
+  /** (Re)starts the deadline: abort `ms` from now, replacing any earlier deadline; undefined: none. */
+  arm(ms: number | undefined): void;
   /** Clears the timer; call when the guarded work is over. */
   dispose(): void;
 }
@@ -48,12 +50,18 @@ export function linkedSignal(parent: AbortSignal | undefined, ms?: number): Link
   const onParent = () => controller.abort(parent?.reason);
   if (parent?.aborted) controller.abort(parent.reason);
   else parent?.addEventListener('abort', onParent, { once: true });
-  const timer = ms === undefined ? undefined : setTimeout(() => controller.abort('deadline'), ms);
-  timer?.unref?.();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = (after: number | undefined) => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = after === undefined ? undefined : setTimeout(() => controller.abort('deadline'), after);
+    timer?.unref?.();
+  };
+  arm(ms);
   return {
     signal: controller.signal,
+    arm,
     dispose: () => {
-      if (timer !== undefined) clearTimeout(timer);
+      arm(undefined);
       parent?.removeEventListener('abort', onParent);
     },
   };

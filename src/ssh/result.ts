@@ -20,3 +20,23 @@ export function parseResultLine(stdout: string): CapsuleResult | undefined {
     return undefined;
   }
 }
+
+const MARK = /^SBDI-MARK ([a-z]+)\r?$/;
+
+/**
+ * Feeds stdout chunks and calls onMark with the word of every complete `SBDI-MARK <word>` line
+ * (a capsule telling the director where it is before it ends: `ready`, `taken`). Lines may be
+ * split across chunks; anything else on stdout is left to the final result line.
+ */
+export function markScanner(onMark: (mark: string) => void): (chunk: Buffer) => void {
+  let pending = '';
+  return (chunk) => {
+    pending += chunk.toString('utf8');
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = MARK.exec(line);
+      if (m) onMark(m[1] as string);
+    }
+  };
+}

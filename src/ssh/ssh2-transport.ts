@@ -6,7 +6,7 @@
  */
 import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
 import { hostKeyAlgorithms, keysFor, parseKnownHosts, verifyHostKey, type KnownHostEntry, type VerifyOutcome } from './known-hosts';
-import { parseResultLine } from './result';
+import { markScanner, parseResultLine } from './result';
 import { Semaphore } from './semaphore';
 import { TransportError, commandLine, type ExecOptions, type ExecResult, type Transport } from './types';
 
@@ -191,7 +191,11 @@ export class Ssh2Transport implements Transport {
         const errs: Buffer[] = [];
         let code = -1;
         // Both streams must be drained or the channel never emits close.
-        stream.on('data', (chunk: Buffer) => out.push(chunk));
+        const scan = options.onMark === undefined ? undefined : markScanner(options.onMark);
+        stream.on('data', (chunk: Buffer) => {
+          out.push(chunk);
+          scan?.(chunk);
+        });
         stream.stderr.on('data', (chunk: Buffer) => {
           errs.push(chunk);
           options.onStderr?.(chunk);
@@ -203,7 +207,13 @@ export class Ssh2Transport implements Transport {
           const stdout = Buffer.concat(out).toString('utf8');
           finish(() => resolve({ code, stdout, stderr: Buffer.concat(errs).toString('utf8'), result: parseResultLine(stdout) }));
         });
-        if (options.stdin !== undefined) stream.end(options.stdin);
+        if (options.release !== undefined) {
+          stream.write('wait\n');
+          const release = (go: boolean) => {
+            if (!settled) stream.end(go ? 'go\n' : undefined);
+          };
+          options.release.then(release, () => release(false));
+        } else if (options.stdin !== undefined) stream.end(options.stdin);
         else stream.end();
       });
     });

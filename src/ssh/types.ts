@@ -10,6 +10,15 @@ export interface ExecOptions {
   onStderr?: (chunk: Buffer) => void;
   /** Aborting closes the channel and rejects with a TransportError of kind `aborted`. */
   signal?: AbortSignal;
+  /**
+   * Start now, act later (not with `stdin`): the capsule is sent `wait` at once and, its channel,
+   * sudo and bash already started, waits until this settles: true sends `go`, false (or a
+   * rejection) ends stdin and the capsule ends without acting. Only capsules calling sbdi_gate
+   * wait; a capsule started without it goes on at once.
+   */
+  release?: Promise<boolean>;
+  /** Called with the word of each `SBDI-MARK <word>` line the capsule prints on stdout (`ready`, `taken`). */
+  onMark?: (mark: string) => void;
 }
 
 /** The parsed `SBDI-RESULT {json}` line every capsule prints last. */

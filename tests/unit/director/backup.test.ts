@@ -155,6 +155,37 @@ describe('perform_backup failures', () => {
     expect(onlyRun(h)).toMatchObject({ status: 'failed', failedPhase: 'pause', pauseInProgress: false });
   });
 
+  it('opens every session of the window before pausing: one that cannot be opened fails the run with nothing paused (exit 10)', async () => {
+    const h = harness();
+    h.transport.unopenable.add('cassandra-1 unpause_containers');
+    expect(await performBackup(h.ctx)).toBe(EXIT.PAUSE);
+    // Nothing acted: every opened session was called off, no container was paused.
+    for (const capsule of ['pause_containers', 'prepare_source_snapshot', 'perform_rsync']) expect(calls(h.transport, capsule)).toHaveLength(0);
+    expect(calls(h.transport, 'unpause_containers').map((c) => `${c.host} ${c.outcome}`)).toEqual(['cassandra-1 error']);
+    const opened = h.transport.calls.filter((c) => c.outcome === 'calledOff').map((c) => `${c.host} ${c.capsule}`);
+    expect(opened.sort()).toEqual(['cassandra-1 pause_containers', 'cassandra-1 prepare_source_snapshot', 'manager-1 pause_containers', 'manager-1 prepare_source_snapshot', 'manager-1 unpause_containers']);
+    const run = onlyRun(h);
+    expect(run).toMatchObject({ status: 'failed', failedPhase: 'pause', pauseInProgress: false });
+    expect(run.error).toMatch(/cassandra-1: unpause_containers: .*administratively prohibited \(nothing was paused\)/);
+  });
+
+  it('opens the window sessions before the pause and unpauses as soon as every snapshot is taken, before the snapshots are mounted', async () => {
+    const h = harness();
+    // The snapshot is taken at once (mark), its mount takes 300 ms more.
+    h.transport.on('prepare_source_snapshot', { marks: ['taken'], delayMs: 300 });
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    const t = h.transport;
+    const opened = t.calls.filter((c) => ['pause_containers', 'prepare_source_snapshot', 'unpause_containers'].includes(c.capsule));
+    expect(opened).toHaveLength(DOCKER.length * 2 + SOURCES.length);
+    // Every one was opened before the first pause acted.
+    expect(Math.max(...opened.map((c) => c.openedAt!))).toBeLessThan(firstStart(calls(t, 'pause_containers')));
+    // The unpause went before the snapshot capsules ended, and after all of them started.
+    expect(firstStart(calls(t, 'unpause_containers'))).toBeGreaterThan(Math.max(...calls(t, 'prepare_source_snapshot').map((c) => c.start)));
+    expect(lastEnd(calls(t, 'unpause_containers'))).toBeLessThan(Math.min(...calls(t, 'prepare_source_snapshot').map((c) => c.end!)));
+    // The sync waited for the mounts.
+    expect(firstStart(calls(t, 'perform_rsync'))).toBeGreaterThan(lastEnd(calls(t, 'prepare_source_snapshot')));
+  });
+
   it('a failed snapshot unpauses everywhere, removes snapshots, never commits (exit 11)', async () => {
     const h = harness();
     h.transport.fail('prepare_source_snapshot', 'cassandra-1', 'lvcreate: insufficient free space');

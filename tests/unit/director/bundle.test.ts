@@ -19,13 +19,29 @@ set -u
 state=@DIR@/state
 mkdir -p "$state/backups"
 cmd="\${SSH_ORIGINAL_COMMAND:-}"
-echo "$cmd" >>"$state/calls.log"
 now() { date +%s%3N; }
 read -r capsule arg <<<"$cmd"
+# The capsules' gate protocol (sbdi_gate in log_utils): a session opened ahead waits for its go
+# and is logged when it acts; called off, it does nothing.
+gate() {
+  local l=''
+  IFS= read -r l || true
+  if [ "$l" = wait ]; then
+    echo "SBDI-MARK ready"
+    l=''
+    IFS= read -r l || true
+    if [ "$l" != go ]; then echo "$cmd called-off" >>"$state/opened.log"; echo 'SBDI-RESULT {"ok":true,"calledOff":true}'; exit 0; fi
+  fi
+  echo "$cmd" >>"$state/calls.log"
+}
+case "$capsule" in
+  pause_containers | unpause_containers | prepare_source_snapshot) gate ;;
+  *) echo "$cmd" >>"$state/calls.log" ;;
+esac
 case "$capsule" in
   pause_containers) t=$(now); echo "SBDI-RESULT {\\"ok\\":true,\\"paused\\":2,\\"deadline\\":60,\\"armedAt\\":$t,\\"pausedAt\\":$t}" ;;
   unpause_containers) echo "SBDI-RESULT {\\"ok\\":true,\\"unpaused\\":2,\\"watchdogFired\\":false,\\"unpausedAt\\":$(now)}" ;;
-  prepare_source_snapshot) [ -e "$state/hang_snapshot" ] && sleep 20; t=$(now); echo "SBDI-RESULT {\\"ok\\":true,\\"backend\\":\\"lvm\\",\\"snapshotStartedAt\\":$t,\\"snapshotAt\\":$t}" ;;
+  prepare_source_snapshot) [ -e "$state/hang_snapshot" ] && sleep 20; t=$(now); echo "SBDI-MARK taken"; echo "SBDI-RESULT {\\"ok\\":true,\\"backend\\":\\"lvm\\",\\"snapshotStartedAt\\":$t,\\"snapshotAt\\":$t}" ;;
   perform_rsync) echo "      1,234 100%  progress" >&2; echo 'SBDI-RESULT {"ok":true,"bytes":1234,"files":5,"seconds":0,"rsyncExit":0}' ;;
   remove_source_snapshot) echo 'SBDI-RESULT {"ok":true,"removed":true}' ;;
   prepare_target) echo 'SBDI-RESULT {"ok":true,"backend":"zfs","freeBytes":1000000}' ;;

@@ -14,12 +14,14 @@ export interface FakeCall {
   /** Position in the global event order when the call started / ended. */
   start: number;
   end?: number;
-  outcome?: 'ok' | 'failed' | 'aborted' | 'error';
+  outcome?: 'ok' | 'failed' | 'aborted' | 'error' | 'calledOff';
+  /** For a session opened ahead (ExecOptions.release): when it was opened; `start` is its go. */
+  openedAt?: number;
 }
 
 /** What a scripted capsule does. */
 export type Answer =
-  | { code?: number; result?: Record<string, unknown> | null; stderr?: string; delayMs?: number }
+  | { code?: number; result?: Record<string, unknown> | null; stderr?: string; delayMs?: number; marks?: string[] }
   | 'hang'
   | Error;
 export type Script = (call: FakeCall) => Answer | undefined | Promise<Answer | undefined>;
@@ -36,6 +38,8 @@ export class FakeTransport implements Transport {
   readonly connects: string[] = [];
   readonly unreachable = new Set<string>();
   readonly dockerRunning = new Set<string>();
+  /** `host capsule` pairs whose channel cannot be opened (the exec fails at once). */
+  readonly unopenable = new Set<string>();
   /** backup-target's committed backups (commit_backup adds to it, list_backups reads it). */
   readonly backups: StoredBackup[] = [];
   /** Every target's committed backups, by host (backup-target's is `backups`). */
@@ -62,8 +66,10 @@ export class FakeTransport implements Transport {
     return this.stores.get(host)!;
   }
 
+  /** The calls that acted (a session opened ahead and called off did nothing: not listed). */
   calledCapsules(capsule?: string): FakeCall[] {
-    return capsule === undefined ? this.calls : this.calls.filter((c) => c.capsule === capsule);
+    const acted = this.calls.filter((c) => c.outcome !== 'calledOff');
+    return capsule === undefined ? acted : acted.filter((c) => c.capsule === capsule);
   }
 
   async connect(host: string): Promise<void> {
@@ -79,6 +85,26 @@ export class FakeTransport implements Transport {
     this.calls.push(call);
     // Let every parallel call start before any answers, as over a network.
     await new Promise((r) => setImmediate(r));
+    if (this.unopenable.has(`${host} ${capsule}`)) {
+      call.end = this.events++;
+      call.outcome = 'error';
+      throw new TransportError(host, 'channel', `${capsule}: open failed: administratively prohibited`);
+    }
+    if (options.release !== undefined) {
+      // A session opened ahead (sbdi_gate): ready at once, acting only from its go, which is
+      // when it counts as started; called off, it ends having done nothing.
+      call.openedAt = call.start;
+      options.onMark?.('ready');
+      const go = await options.release.catch(() => false);
+      if (!go) {
+        call.end = this.events++;
+        call.outcome = 'calledOff';
+        const result = { ok: true, calledOff: true };
+        return { code: 0, stdout: `SBDI-RESULT ${JSON.stringify(result)}\n`, stderr: '', result };
+      }
+      call.start = this.events++;
+      await new Promise((r) => setImmediate(r));
+    }
     let answer: Answer | undefined;
     for (const s of this.scripts) {
       if (s.capsule !== capsule || (s.host !== undefined && s.host !== host)) continue;
@@ -104,6 +130,7 @@ export class FakeTransport implements Transport {
       done('error');
       throw answer;
     }
+    if (answer.marks) for (const mark of answer.marks) options.onMark?.(mark);
     if (answer.delayMs) {
       const signal = options.signal;
       await new Promise<void>((resolve, reject) => {
