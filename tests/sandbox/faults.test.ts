@@ -315,6 +315,17 @@ async function rsyncRunningOn(host: string): Promise<boolean> {
   return (await sh(host, 'pgrep -x rsync >/dev/null')).code === 0;
 }
 
+/** Starts a backup and returns once manager-1's rsync has been pushing an 80 MB file for a second. */
+async function backupWhileManagerPushes(): Promise<{ w: PauseWatch; b: Backup }> {
+  await bigFile(80);
+  const w = new PauseWatch();
+  const b = new Backup();
+  await b.line(/\] sync +manager-1: started/);
+  expect(await waitFor(() => rsyncRunningOn('manager-1'), 60_000, 100)).toBe(true);
+  await sleep(1000);
+  return { w, b };
+}
+
 async function cutNetwork(host: string): Promise<void> {
   await must(host, 'iptables -I INPUT -i eth0 -j DROP && iptables -I OUTPUT -o eth0 -j DROP');
 }
@@ -482,12 +493,7 @@ describe.sequential('faults injected into perform_backup on real hosts (sandbox 
   }, 900_000);
 
   it('SIGKILL in sync (rsync transferring)', async () => {
-    await bigFile(80);
-    const w = new PauseWatch();
-    const b = new Backup();
-    await b.line(/\] sync +manager-1: started/);
-    expect(await waitFor(() => rsyncRunningOn('manager-1'), 60_000, 100)).toBe(true);
-    await sleep(1000);
+    const { w, b } = await backupWhileManagerPushes();
     const faultAt = await killDirector();
     const code = await b.result();
     expect(await recordedPhase(b.id)).toBe('sync');
@@ -539,12 +545,7 @@ describe.sequential('faults injected into perform_backup on real hosts (sandbox 
   }, 900_000);
 
   it('the network to a source cut during sync', async () => {
-    await bigFile(80);
-    const w = new PauseWatch();
-    const b = new Backup();
-    await b.line(/\] sync +manager-1: started/);
-    expect(await waitFor(() => rsyncRunningOn('manager-1'), 60_000, 100)).toBe(true);
-    await sleep(1000);
+    const { w, b } = await backupWhileManagerPushes();
     await cutNetwork('manager-1');
     const faultAt = Date.now();
     let code: number | null;
@@ -593,12 +594,7 @@ describe.sequential('faults injected into perform_backup on real hosts (sandbox 
   }, 900_000);
 
   it("the target's storage daemon (zfs-fuse) killed and restarted during sync", async () => {
-    await bigFile(80);
-    const w = new PauseWatch();
-    const b = new Backup();
-    await b.line(/\] sync +manager-1: started/);
-    expect(await waitFor(() => rsyncRunningOn('manager-1'), 60_000, 100)).toBe(true);
-    await sleep(1000);
+    const { w, b } = await backupWhileManagerPushes();
     // A crash and restart: `service zfs-fuse restart` refuses to stop while the receiver writes.
     await must('backup-target', 'kill -KILL $(pgrep -x zfs-fuse); while pgrep -x zfs-fuse >/dev/null; do sleep 0.1; done; rm -f /run/zfs-fuse.pid; zfs-fuse --pidfile /run/zfs-fuse.pid');
     const faultAt = Date.now();
