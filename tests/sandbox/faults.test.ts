@@ -117,14 +117,32 @@ async function killDirector(): Promise<number> {
   return Date.now();
 }
 
-/** Holds `capsule` on `host`: a wrapper waits for the flag to go, then runs the real capsule. */
+/** The capsules perform_backup opens ahead of their moment (sbdi_gate: `wait`, then `go`). */
+const GATED = new Set(['pause_containers', 'prepare_source_snapshot', 'unpause_containers']);
+
+/**
+ * Holds `capsule` on `host`: a wrapper waits for the flag to go, then runs the real capsule. A
+ * capsule opened ahead is held at its act, not at its start: the wrapper answers the gate as the
+ * real one would (ready, then its go) and holds after the go, so the director gets as far as it
+ * would with a slow act (a hold before `ready` would only fail the run before the pause).
+ */
 async function hold(host: string, capsule: string): Promise<void> {
+  const gate = GATED.has(capsule)
+    ? `IFS= read -r line || line=''
+if [ "$line" = wait ]; then
+  echo 'SBDI-MARK ready'
+  IFS= read -r line || line=''
+  if [ "$line" != go ]; then echo '{"ok":true,"calledOff":true}' | sed 's/^/SBDI-RESULT /'; exit 0; fi
+fi
+exec </dev/null`
+    : '';
   await must(
     host,
     `touch /run/flt-hold.${capsule}
 [ -e /run/flt-real.${capsule} ] || cp -p ${LIBEXEC}/${capsule} /run/flt-real.${capsule}
 cat >${LIBEXEC}/${capsule} <<'EOF'
 #!/bin/bash
+${gate}
 while [ -e /run/flt-hold.${capsule} ]; do sleep 0.1; done
 exec /run/flt-real.${capsule} "$@"
 EOF`,
