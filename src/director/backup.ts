@@ -258,14 +258,13 @@ class BackupRun {
     this.save();
     const requestedAt = ctx.now();
     window.arm(deadlineSeconds * 1000);
-    const pauseResults = new Map<string, CapsuleResult>();
+    let pauseResults = new Map<string, CapsuleResult>();
     let failure: unknown;
     let snapshotPhase: Promise<PhaseOutcome<CapsuleResult>> | undefined;
     try {
-      const paused = await runPhase<CapsuleResult>(ctx, plan.dockerHosts, { phase: 'pause', exitCode: EXIT.PAUSE, summarize: (r) => ({ detail: `${String(r.paused ?? '?')} containers paused` }) }, (host) =>
+      pauseResults = await runPhase<CapsuleResult>(ctx, plan.dockerHosts, { phase: 'pause', exitCode: EXIT.PAUSE, summarize: (r) => ({ detail: `${String(r.paused ?? '?')} containers paused` }) }, (host) =>
         pauses.run(host),
       );
-      paused.forEach((r, h) => pauseResults.set(h, r));
       this.record.snapshotsMayExist = true;
       this.enter('snapshot');
       snapshotPhase = runOnHosts<CapsuleResult>(ctx, this.sourceHosts, { phase: 'snapshot', exitCode: EXIT.SNAPSHOT, summarize: (r) => ({ detail: String(r.backend ?? '') }) }, (host) => snapshots.run(host));
