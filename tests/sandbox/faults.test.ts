@@ -122,20 +122,15 @@ const GATED = new Set(['pause_containers', 'prepare_source_snapshot', 'unpause_c
 
 /**
  * Holds `capsule` on `host`: a wrapper waits for the flag to go, then runs the real capsule. A
- * capsule opened ahead is held at its act, not at its start: the wrapper answers the gate as the
- * real one would (ready, then its go) and holds after the go, so the director gets as far as it
+ * capsule opened ahead is held at its act, not at its start: the wrapper passes the gate with the
+ * capsules' own sbdi_gate (ready, then its go) and holds after the go, so the director gets as far as it
  * would with a slow act (a hold before `ready` would only fail the run before the pause).
  */
 async function hold(host: string, capsule: string): Promise<void> {
-  const gate = GATED.has(capsule)
-    ? `IFS= read -r line || line=''
-if [ "$line" = wait ]; then
-  echo 'SBDI-MARK ready'
-  IFS= read -r line || line=''
-  if [ "$line" != go ]; then echo '{"ok":true,"calledOff":true}' | sed 's/^/SBDI-RESULT /'; exit 0; fi
-fi
-exec </dev/null`
-    : '';
+  // The capsules' own gate (log_utils' sbdi_gate), then the real capsule starts plainly.
+  const gate = GATED.has(capsule) ? `. /opt/sbdi/lib/log_utils
+sbdi_gate
+exec </dev/null` : '';
   await must(
     host,
     `touch /run/flt-hold.${capsule}
