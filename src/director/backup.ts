@@ -144,14 +144,16 @@ class BackupRun {
         await this.cleanup(leftovers);
       }
       this.enter('prepare_target');
-      await capsulePhase(ctx, this.targets, {
+      // Prepared while the window's sessions are being opened; nothing is paused before both are done.
+      const prepared = capsulePhase(ctx, this.targets, {
         phase: 'prepare_target',
         exitCode: EXIT.PREPARE_TARGET,
         capsule: 'prepare_target',
         exec: { signal: ctx.interrupt },
         summarize: (r) => ({ detail: `${formatBytes(num(r, 'freeBytes'))} free` }),
       });
-      await this.pauseWindow();
+      prepared.catch(() => undefined); // awaited in pauseWindow; this only keeps an early exit from leaving it unhandled
+      await this.pauseWindow(prepared);
       this.enter('sync');
       await this.sync();
       this.enter('commit');
@@ -207,7 +209,7 @@ class BackupRun {
   }
 
   /** pause → snapshot, then unpause no matter what. Only this method may leave containers paused. */
-  private async pauseWindow(): Promise<void> {
+  private async pauseWindow(prepared: Promise<unknown>): Promise<void> {
     const { ctx, plan } = this;
     const deadlineSeconds = plan.settings.pauseDeadlineSeconds;
     this.enter('pause');
@@ -225,7 +227,7 @@ class BackupRun {
     const unpauses = new PreOpened(ctx, { phase: 'unpause', exitCode: EXIT.UNPAUSE, capsule: 'unpause_containers' }, plan.dockerHosts, { signal: unpauseLimit.signal });
     const sessions = [pauses, snapshots, unpauses];
     try {
-      await Promise.all(sessions.map((p) => p.allReady()));
+      await Promise.all([prepared, ...sessions.map((p) => p.allReady())]);
       await this.refuseUnopened(sessions);
       await this.pauseAndSnapshot(pauses, snapshots, unpauses, window, unpauseLimit);
     } finally {

@@ -207,6 +207,10 @@ class RestoreRun {
       // A backup spans every target; the restore reads from the targets of the selected sources.
       const listed = foreign === undefined ? targetHosts(plan) : this.targets;
       await connectAll(ctx, [...listed, ...plan.dockerHosts, ...hosts], EXIT.CONNECT);
+      // Asked at once, beside the listing; its answer counts only after the backup was found, so a
+      // missing backup (exit 21) is reported before a running docker (exit 20), as always.
+      const dockerStopped = this.requireDockerStopped(dryRun);
+      dockerStopped.catch(() => undefined); // awaited below; this only keeps an early exit from leaving it unhandled
       let backups: TargetBackup[];
       if (foreign === undefined) {
         backups = await fetchTargetBackups(ctx, 'preflight', EXIT.LIST);
@@ -230,7 +234,7 @@ class RestoreRun {
       if (chosen.manifest?.planDigest !== undefined && chosen.manifest.planDigest !== planDigest(plan)) {
         ctx.report.warn('preflight', `backup ${id} was taken with a different plan (another deployment, or the inventory changed since)`);
       }
-      await this.requireDockerStopped(dryRun);
+      await dockerStopped;
       this.checkInterrupt('activate');
       // With several targets one may activate and another fail: deactivate everywhere then too.
       attached = true;

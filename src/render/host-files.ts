@@ -72,6 +72,9 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
     sourcePartial: source ? `source/${source.backend}` : undefined,
     targetPartial: target ? `target/${target.backend}` : undefined,
     targetIsCopyOnWrite: peerTarget !== undefined && peerTarget.backend !== 'dir',
+    targetSetsAclModes: storeNeedsAclModes(peerTarget),
+    // The source's capsules list ACL entries for such a store, and a zfs source sets its own bits after a restore.
+    sourceAclModes: source !== undefined && (source.backend === 'zfs' || storeNeedsAclModes(peerTarget)),
     excludes: source ? excludesOf(source) : [],
     // A target accepts and serves only the trees of its own sources.
     trees: ownSources.map((s) => s.treeName),
@@ -187,6 +190,14 @@ function renderSudoers(plan: Plan, hostName: string): string {
 }
 
 /** Placeholder the role replaces with a public key read from that host. */
+/**
+ * zfs-fuse does not derive permission bits from a POSIX ACL as a kernel filesystem does, and rsync
+ * relies on that: such a store has them set after every push (receive_backup, perform_rsync).
+ */
+function storeNeedsAclModes(t: TargetPlan | undefined): boolean {
+  return t?.backend === 'zfs' && t.zfs?.package === 'zfs-fuse';
+}
+
 export function keyToken(host: string, key: 'director' | 'push' | 'pull' | 'replicate'): string {
   return `@@KEY:${host}:${key}@@`;
 }

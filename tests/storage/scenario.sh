@@ -93,8 +93,8 @@ if [ "$src_backend" = zfs ] && [ "$zfs_fuse" = true ]; then
   # from the ACL): make the tree what it would be on a kernel filesystem, with the capsules' own
   # function for that.
   # shellcheck source=/dev/null
-  source <(sed -n '/^sbdi_acl_modes() {$/,/^}$/p' "$L/restore_source")
-  sbdi_acl_modes "$live" >/dev/null
+  source <(sed -n '/^sbdi_acl_\(list\|modes\)() {$/,/^}$/p' "$L/restore_source")
+  sbdi_acl_list "$live" | sbdi_acl_modes "$live" >/dev/null
 fi
 # rsync compares mtimes in whole seconds (rrsync refuses --modify-window=-1): a symlink, fifo or
 # device made in the same second as a sync keeps the nanoseconds of its copy (docs/storage.md).
@@ -145,16 +145,45 @@ capsule deactivate_backup
 [ "$(field deactivated)" = false ] || fail "deactivate_backup is idempotent" "$result"
 
 # --- backup 2: the source as it is now (incremental) -------------------------------------------
+# An ACL-only change on the source: the mask, and with it the group bits, and nothing else. A
+# zfs-fuse store must still get the new bits (rsync leaves them to the filesystem).
+setfacl -m u:777:rwx,m::rwx "$live/meta/acl-and-xattr"
+if [ "$src_backend" = zfs ] && [ "$zfs_fuse" = true ]; then
+  printf 'meta/acl-and-xattr\0' | sbdi_acl_modes "$live" >/dev/null
+fi
 listing "${store_flags[@]}" "$live" >/tmp/L1.store
 listing "${restore_flags[@]}" "$live" >/tmp/L1.restore
 capsule prepare_target
+# Root mtimes around the second sync, shown when a check fails: once in a while the store's root was
+# seen newer than the source's in the dir-target scenario; these lines tell which side moved.
+echo "NOTE mtimes: before-snap live=$(stat -c %.9Y "$live")"
 capsule prepare_source_snapshot
+echo "NOTE mtimes: after-snap live=$(stat -c %.9Y "$live") snap=$(stat -c %.9Y "$live/.sbdi-snapshot" 2>&1) mount=$(stat -c %.9Y /btrfs_backupsource 2>&1)"
+echo "NOTE mtimes: store-before=$(stat -c %.9Y "$current/$tree")"
 capsule perform_rsync
+echo "NOTE mtimes: store-after=$(stat -c %.9Y "$current/$tree")"
 figure backup2_seconds "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["durationMs"]/1000)' "$result")"
 capsule commit_backup "$id2" < <(manifest "$id2")
 capsule remove_source_snapshot
 listing "${store_flags[@]}" "$current/$tree" >/tmp/B2.store
 same "the second sync brings /backup/current back to the source" /tmp/L1.store /tmp/B2.store
+if grep -q sbdi-acl-modes "$L/receive_backup"; then
+  # The push key's second command takes only plain paths inside its own tree.
+  target_login=''  # set by the lines of perform_rsync sourced next
+  # shellcheck source=/dev/null
+  source <(sed -n -e '/^rsync_ssh() {$/,/^}$/p' -e '/^target_login=/p' "$L/perform_rsync")
+  read -ra push_ssh <<<"$(rsync_ssh push)"
+  for bad in '../x' '/etc/passwd' 'meta/../../x' 'meta//acl-file'; do
+    if out=$(printf '%s\0' "$bad" | "${push_ssh[@]}" "$target_login" sbdi-acl-modes 2>&1); then
+      fail "the push key's sbdi-acl-modes refuses '$bad'" "$out"
+    fi
+    [[ $out == *refused* ]] || fail "the push key's sbdi-acl-modes says why it refuses '$bad'" "$out"
+  done
+  out=$(printf 'symlinks/to-dir/x\0meta/acl-file\0' | "${push_ssh[@]}" "$target_login" sbdi-acl-modes 2>&1) ||
+    fail "the push key's sbdi-acl-modes takes plain paths" "$out"
+  [[ $out == *"skipped 1 entries"* ]] || fail "the push key's sbdi-acl-modes skips what lies behind a symlink" "$out"
+  ok "the push key's sbdi-acl-modes refuses paths leaving the tree and skips symlinks"
+fi
 for pair in "$id1 /tmp/L0.store" "$id2 /tmp/L1.store"; do
   set -- $pair
   capsule activate_backup "$1"

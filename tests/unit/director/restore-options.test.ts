@@ -81,10 +81,8 @@ describe('restore_backup --only', () => {
     h.transport.backups.push(completeBackup(ID));
     expect(await runCommand(h.ctx, ['restore_backup', ID, '--only', 'manager-1'])).toBe(EXIT.OK);
     const calls = h.transport.calls.map((c) => `${c.capsule}@${c.host}${c.arg === undefined ? '' : ` ${c.arg}`}`);
-    expect(calls).toEqual([
-      'list_backups@backup-target',
-      'docker_status@cassandra-1',
-      'docker_status@manager-1',
+    expect(calls.slice(0, 3).sort()).toEqual(['docker_status@cassandra-1', 'docker_status@manager-1', 'list_backups@backup-target']);
+    expect(calls.slice(3)).toEqual([
       `activate_backup@backup-target ${ID}`,
       'restore_source@manager-1',
       'deactivate_backup@backup-target',
@@ -164,10 +162,8 @@ describe('--from STORE (restore into another deployment)', () => {
     h.transport.on('detach_foreign_store', { result: { ok: true, detached: true } });
     expect(await runCommand(h.ctx, ['restore_latest_backup', '--from', 'prod'])).toBe(EXIT.OK);
     const calls = h.transport.calls.map((c) => `${c.capsule}${c.arg === undefined ? '' : ` ${c.arg}`}`);
-    expect(calls).toEqual([
-      'attach_foreign_store prod',
-      'docker_status',
-      'docker_status',
+    expect(calls.slice(0, 3).sort()).toEqual(['attach_foreign_store prod', 'docker_status', 'docker_status']);
+    expect(calls.slice(3)).toEqual([
       `activate_foreign_backup ${ID}`,
       'restore_source',
       'restore_source',

@@ -19,10 +19,11 @@ describe('restore_backup', () => {
     h.transport.backups.push(completeBackup('20240101_000000'));
     expect(await restoreBackup(h.ctx, { id: '20240101_000000' })).toBe(EXIT.OK);
     const order = h.transport.calls.map((c) => `${c.capsule}@${c.host}`);
-    expect(order).toEqual([
-      'list_backups@backup-target',
-      'docker_status@cassandra-1',
-      'docker_status@manager-1',
+    // The listing and the docker checks are asked at once; then everything in sequence.
+    expect(order.slice(0, 3).sort()).toEqual(['docker_status@cassandra-1', 'docker_status@manager-1', 'list_backups@backup-target']);
+    const list = h.transport.calledCapsules('list_backups')[0]!;
+    expect(h.transport.calledCapsules('docker_status').every((c) => c.start < list.end!)).toBe(true);
+    expect(order.slice(3)).toEqual([
       'activate_backup@backup-target',
       'restore_source@cassandra-1',
       'restore_source@manager-1',
