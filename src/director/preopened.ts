@@ -5,7 +5,9 @@
  * the pause window, which holds only the acts themselves (docs/performance.md). A session is
  * released with a go (it acts, its result comes back as from runCapsule) or called off (it ends
  * having done nothing). A session the director abandons — killed, cut off — also ends having done
- * nothing: the capsule reads end-of-file instead of its go (sbdi_gate).
+ * nothing: the capsule reads end-of-file instead of its go (sbdi_gate). Such a capsule is called
+ * with the argument `gated`, so that end-of-file even before its "wait" arrived (a director killed
+ * while the session was being opened) calls it off, while the same capsule called plainly acts.
  */
 import type { CapsuleResult, ExecOptions } from '../ssh/types';
 import { runCapsule, type CapsuleCall } from './capsule';
@@ -20,6 +22,9 @@ interface Session {
   marks: Set<string>;
   waiters: Map<string, Array<() => void>>;
 }
+
+/** The argument that makes a capsule wait for its go (sbdi_gate; sudoers and dispatch allow it). */
+const GATED = 'gated';
 
 export class PreOpened {
   private readonly sessions = new Map<string, Session>();
@@ -40,7 +45,7 @@ export class PreOpened {
         for (const wake of session.waiters.get(mark) ?? []) wake();
         session.waiters.delete(mark);
       };
-      session.result = runCapsule(ctx, { ...call, host }, { ...options, release: gate, onMark });
+      session.result = runCapsule(ctx, { ...call, host, arg: GATED }, { ...options, release: gate, onMark });
       const end = () => {
         session.ended = true;
         for (const list of session.waiters.values()) for (const wake of list) wake();

@@ -1,7 +1,8 @@
 import type { Plan, Role } from '../plan/types';
 
 /** How a capsule takes its one possible argument; checked by sbdi-dispatch, sudoers and the capsule. */
-export type ArgKind = 'none' | 'backup-id' | 'tree' | 'optional-subpath' | 'foreign';
+/** 'gate': no argument, or the single word `gated` (a session the director opens ahead: sbdi_gate). */
+export type ArgKind = 'none' | 'gate' | 'backup-id' | 'tree' | 'optional-subpath' | 'foreign';
 
 export interface CapsuleSpec {
   name: string;
@@ -22,12 +23,12 @@ const severalTargets = (plan: Plan): boolean => plan.targets.length > 1;
 
 /** Every capsule there is, by the role whose hosts get it. */
 export const CAPSULES: CapsuleSpec[] = [
-  { name: 'pause_containers', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'arm the unpause deadline, then pause every running container' },
-  { name: 'unpause_containers', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'disarm the deadline and unpause every paused container' },
+  { name: 'pause_containers', role: 'docker', arg: 'gate', viaDispatch: true, purpose: 'arm the unpause deadline, then pause every running container' },
+  { name: 'unpause_containers', role: 'docker', arg: 'gate', viaDispatch: true, purpose: 'disarm the deadline and unpause every paused container' },
   { name: 'stop_docker', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'stop the docker daemon and its socket' },
   { name: 'start_docker', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'start the docker daemon and wait for it' },
   { name: 'docker_status', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'report whether docker runs and how many containers' },
-  { name: 'prepare_source_snapshot', role: 'source', arg: 'none', viaDispatch: true, purpose: 'take the source snapshot and mount it read-only' },
+  { name: 'prepare_source_snapshot', role: 'source', arg: 'gate', viaDispatch: true, purpose: 'take the source snapshot and mount it read-only' },
   { name: 'perform_rsync', role: 'source', arg: 'none', viaDispatch: true, purpose: "push the snapshot into this source's tree on the target" },
   { name: 'remove_source_snapshot', role: 'source', arg: 'none', viaDispatch: true, purpose: 'unmount and remove the source snapshot (idempotent)' },
   { name: 'restore_source', role: 'source', arg: 'optional-subpath', viaDispatch: true, purpose: "pull this source's tree of the activated backup (or one path inside it) into the live dir" },

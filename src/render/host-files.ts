@@ -107,6 +107,7 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
       content: renderTemplate('capsules/sbdi-dispatch.sh.hbs', {
         ...base,
         noArg: viaDispatch.filter((c) => c.arg === 'none').map((c) => c.name),
+        gateArg: viaDispatch.filter((c) => c.arg === 'gate').map((c) => c.name),
         idArg: viaDispatch.filter((c) => c.arg === 'backup-id').map((c) => c.name),
         subpathArg: viaDispatch.filter((c) => c.arg === 'optional-subpath').map((c) => c.name),
         foreignArg: viaDispatch.filter((c) => c.arg === 'foreign').map((c) => c.name),
@@ -178,6 +179,7 @@ function renderSudoers(plan: Plan, hostName: string): string {
   for (const c of capsules) {
     const path = `${plan.paths.capsules}/${c.name}`;
     if (c.arg === 'none') commands.push(`${path} ""`);
+    if (c.arg === 'gate') commands.push(`${path} ""`, `${path} gated`);
     // sudo ≥ 1.9.10 matches arguments against ^…$ as a regular expression.
     if (c.arg === 'backup-id') commands.push(`${path} ${BACKUP_ID.source}`);
     if (c.arg === 'tree') for (const s of sourcesOfTarget(plan, hostName)) commands.push(`${path} ${sudoersArg(s.treeName)}`);

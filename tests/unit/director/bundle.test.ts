@@ -21,18 +21,20 @@ mkdir -p "$state/backups"
 cmd="\${SSH_ORIGINAL_COMMAND:-}"
 now() { date +%s%3N; }
 read -r capsule arg <<<"$cmd"
-# The capsules' gate protocol (sbdi_gate in log_utils): a session opened ahead waits for its go
-# and is logged when it acts; called off, it does nothing.
+# The capsules' gate protocol (sbdi_gate in log_utils): a session opened ahead (argument "gated")
+# waits for its go and is logged when it acts; called off, it does nothing; called plainly, it acts.
 gate() {
   local l=''
-  IFS= read -r l || true
-  if [ "$l" = wait ]; then
-    echo "SBDI-MARK ready"
-    l=''
+  if [ "$arg" = gated ]; then
     IFS= read -r l || true
-    if [ "$l" != go ]; then echo "$cmd called-off" >>"$state/opened.log"; echo 'SBDI-RESULT {"ok":true,"calledOff":true}'; exit 0; fi
+    if [ "$l" = wait ]; then
+      echo "SBDI-MARK ready"
+      l=''
+      IFS= read -r l || true
+    fi
+    if [ "$l" != go ]; then echo "$capsule called-off" >>"$state/opened.log"; echo 'SBDI-RESULT {"ok":true,"calledOff":true}'; exit 0; fi
   fi
-  echo "$cmd" >>"$state/calls.log"
+  echo "$capsule" >>"$state/calls.log"
 }
 case "$capsule" in
   pause_containers | unpause_containers | prepare_source_snapshot) gate ;;

@@ -159,3 +159,44 @@ describe('writeRendered', () => {
     expect(existsSync(join(out, 'manager-1', 'MANIFEST.yml'))).toBe(true);
   });
 });
+
+describe("the capsules' gate (sbdi_gate in log_utils)", () => {
+  let lib: string;
+  beforeAll(() => {
+    const out = mkdtempSync(join(tmpdir(), 'sbdi-render-gate-'));
+    writeRendered(renderPlan(planFromInventory(INVENTORIES.full), BUNDLE), out);
+    lib = join(out, 'manager-1', 'opt/sbdi/lib/log_utils');
+  });
+  /** A stand-in capsule: the gate with the given arguments and stdin, then its act. */
+  const capsule = (args: string[], stdin: string) => {
+    const r = spawnSync('bash', ['-c', `set -euo pipefail; . "$0"; sbdi_gate_args "$@"; sbdi_gate "$@"; echo ACTED`, lib, ...args], { input: stdin, encoding: 'utf8' });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  it('called plainly, acts at once and reads nothing', () => {
+    expect(capsule([], '').out).toBe('ACTED\n');
+    expect(capsule([], 'wait\n').out).toBe('ACTED\n');
+  });
+
+  it('called "gated", acts only after "wait" and then "go", saying ready in between', () => {
+    expect(capsule(['gated'], 'wait\ngo\n')).toMatchObject({ code: 0, out: 'SBDI-MARK ready\nACTED\n' });
+  });
+
+  it('called "gated", does nothing when its stdin ends, even before "wait" arrived (a director killed while opening it)', () => {
+    for (const stdin of ['', 'wait\n', 'wait\nstop\n', 'wait']) {
+      const r = capsule(['gated'], stdin);
+      expect(r.code, JSON.stringify(stdin)).toBe(0);
+      expect(r.out, JSON.stringify(stdin)).not.toContain('ACTED');
+      expect(r.out).toContain('"calledOff":true');
+    }
+  });
+
+  it('refuses any other argument before doing anything (exit 2)', () => {
+    for (const args of [['gate'], ['gated', 'x'], [''], ['--gated']]) {
+      const r = capsule(args, 'wait\ngo\n');
+      expect(r.code, JSON.stringify(args)).toBe(2);
+      expect(r.out).not.toContain('ACTED');
+      expect(r.err).toMatch(/usage: .*\[gated\]/);
+    }
+  });
+});
