@@ -144,10 +144,8 @@ class BackupRun {
         await this.cleanup(leftovers);
       }
       this.enter('prepare_target');
-      // Not overlapped with opening the window's sessions (tried: ~160 ms less per run): a director
-      // killed while a session is being opened, before its "wait" reached it, leaves a capsule that
-      // reads end-of-file first and runs ungated (sbdi_gate); the fault suite's kill during
-      // prepare_target then left snapshots behind. Sessions open only once the target is ready.
+      // The window's sessions open only once the target is ready (overlapping them saved ~160 ms):
+      // a run that dies here has opened nothing, and its record says prepare_target.
       await capsulePhase(ctx, this.targets, {
         phase: 'prepare_target',
         exitCode: EXIT.PREPARE_TARGET,

@@ -191,7 +191,6 @@ function renderSudoers(plan: Plan, hostName: string): string {
   return renderTemplate('sudoers.hbs', { host: hostName, operator: plan.operator, commands, env });
 }
 
-/** Placeholder the role replaces with a public key read from that host. */
 /**
  * zfs-fuse does not derive permission bits from a POSIX ACL as a kernel filesystem does, and rsync
  * relies on that: such a store has them set after every push (receive_backup, perform_rsync).
@@ -200,6 +199,7 @@ function storeNeedsAclModes(t: TargetPlan | undefined): boolean {
   return t?.backend === 'zfs' && t.zfs?.package === 'zfs-fuse';
 }
 
+/** Placeholder the role replaces with a public key read from that host. */
 export function keyToken(host: string, key: 'director' | 'push' | 'pull' | 'replicate'): string {
   return `@@KEY:${host}:${key}@@`;
 }
