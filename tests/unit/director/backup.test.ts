@@ -71,7 +71,10 @@ describe('perform_backup, all well', () => {
     // Sequential sync by default (seed): the second starts after the first ended.
     expect(sync[1]!.start).toBeGreaterThan(sync[0]!.end!);
     expect(commit[0]!.start).toBeGreaterThan(lastEnd(sync));
-    expect(firstStart(remove)).toBeGreaterThan(commit[0]!.end!);
+    // Each snapshot is removed once its own sync has ended, beside the next sync and the commit.
+    for (const r of remove) expect(r.start).toBeGreaterThan(sync.find((s) => s.host === r.host)!.end!);
+    const firstRemoved = remove.find((r) => r.host === sync[0]!.host)!;
+    expect(firstRemoved.start).toBeLessThan(sync[1]!.end!);
 
     // The manifest went on stdin with the id as argument.
     const id = commit[0]!.arg!;
@@ -145,15 +148,31 @@ describe('perform_backup failures', () => {
     expect(calls(h.transport, 'pause_containers')).toHaveLength(0);
   });
 
-  it('a slow prepare_target that fails opens no session of the window and pauses nothing (exit 6)', async () => {
+  it('a slow prepare_target that fails calls off the sessions opened beside it and pauses nothing (exit 6)', async () => {
     const h = harness();
     const t = h.transport;
     t.on('prepare_target', { code: 7, result: { ok: false, code: 7, error: 'pool gone' }, delayMs: 100 });
     expect(await performBackup(h.ctx)).toBe(EXIT.PREPARE_TARGET);
     expect(t.calledCapsules('pause_containers')).toHaveLength(0);
     expect(t.calledCapsules('prepare_source_snapshot')).toHaveLength(0);
-    expect(t.calls.filter((c) => c.openedAt !== undefined)).toHaveLength(0);
-    expect(onlyRun(h)).toMatchObject({ status: 'failed', failedPhase: 'prepare_target', pauseInProgress: false });
+    expect(t.calledCapsules('unpause_containers')).toHaveLength(0);
+    // Opened while the target was prepared (gated), then every one of them called off.
+    const opened = t.calls.filter((c) => c.openedAt !== undefined);
+    expect(opened.length).toBe(DOCKER.length * 2 + SOURCES.length);
+    expect(opened.every((c) => c.outcome === 'calledOff')).toBe(true);
+    expect(onlyRun(h)).toMatchObject({ status: 'failed', failedPhase: 'prepare_target', pauseInProgress: false, snapshotsMayExist: false });
+  });
+
+  it('opens the window\'s sessions while the target is prepared, and pauses only after both', async () => {
+    const h = harness();
+    const t = h.transport;
+    t.on('prepare_target', { result: { ok: true, backend: 'zfs', freeBytes: 1 }, delayMs: 80 });
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    const prepare = calls(t, 'prepare_target')[0]!;
+    const opened = t.calls.filter((c) => c.openedAt !== undefined);
+    expect(opened.length).toBeGreaterThan(0);
+    expect(Math.min(...opened.map((c) => c.openedAt!))).toBeLessThan(prepare.end!);
+    expect(firstStart(calls(t, 'pause_containers'))).toBeGreaterThanOrEqual(prepare.end!);
   });
 
   it('a failed pause unpauses every docker host, takes no snapshot (exit 10)', async () => {
@@ -283,6 +302,29 @@ describe('perform_backup failures', () => {
     expect(await performBackup(h.ctx)).toBe(EXIT.COMMIT);
     expect(h.transport.backups).toHaveLength(0);
     expect(onlyRun(h)).toMatchObject({ status: 'failed', failedPhase: 'commit' });
+  });
+
+  it('a sync that fails after another source\'s snapshot was removed removes each snapshot once (exit 13)', async () => {
+    const h = harness();
+    h.transport.fail('perform_rsync', 'manager-1');
+    expect(await performBackup(h.ctx)).toBe(EXIT.SYNC);
+    const remove = calls(h.transport, 'remove_source_snapshot');
+    expect(hostsOf(remove)).toEqual(SOURCES);
+    // cassandra-1's went as its sync ended, before manager-1's sync failed.
+    expect(remove.find((r) => r.host === 'cassandra-1')!.start).toBeLessThan(calls(h.transport, 'perform_rsync').find((c) => c.host === 'manager-1')!.end!);
+    expect(onlyRun(h)).toMatchObject({ status: 'failed', failedPhase: 'sync', snapshotsMayExist: false });
+  });
+
+  it('a snapshot removal that failed beside the syncs is tried once more after the commit', async () => {
+    const h = harness();
+    let tries = 0;
+    h.transport.on('remove_source_snapshot', () => (tries++ === 0 ? { code: 1, result: { ok: false, code: 1, error: 'target is busy' } } : undefined), 'manager-1');
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    const remove = calls(h.transport, 'remove_source_snapshot');
+    expect(remove.filter((r) => r.host === 'manager-1')).toHaveLength(2);
+    expect(remove.filter((r) => r.host === 'cassandra-1')).toHaveLength(1);
+    expect(remove.find((r) => r.host === 'manager-1' && r.outcome === 'ok')!.start).toBeGreaterThan(calls(h.transport, 'commit_backup')[0]!.end!);
+    expect(onlyRun(h)).toMatchObject({ status: 'complete', exitCode: 0, snapshotsMayExist: false });
   });
 
   it('a failed snapshot removal after commit keeps the backup complete (exit 15)', async () => {
