@@ -217,6 +217,10 @@ async function leftovers(): Promise<string[]> {
     const r = await sh(s.host, `mountpoint -q /btrfs_backupsource && echo "mount /btrfs_backupsource"; [ -e ${s.dir}/.sbdi-snapshot ] && echo "snapshot ${s.dir}/.sbdi-snapshot"; true`);
     for (const what of r.stdout.split('\n').filter(Boolean)) found.push(`${s.host}: ${what}`);
   }
+  // A push cut off leaves its receiver (and the session waiting for its ACL list) on the target
+  // until the next run's prepare_target stops them.
+  const receivers = await must('backup-target', `pgrep -af '/receive_backu[p] ' || true`);
+  for (const l of receivers.split('\n').filter(Boolean)) found.push(`backup-target: process ${l}`);
   const zfs = await must('backup-target', `zfs list -H -t filesystem,volume -o name,origin; mount | grep -E ' /backup/(restore|\\.restore-clone|\\.verify)' || true`);
   for (const l of zfs.split('\n').filter(Boolean)) {
     const [name, origin] = l.split('\t');
