@@ -223,9 +223,10 @@ class BackupRun {
     const deadlineSeconds = plan.settings.pauseDeadlineSeconds;
     // The director gives up on pause and snapshots when the hosts' own deadline would unpause
     // anyway: past it the snapshots cannot be consistent, so waiting longer gains nothing. The
-    // same bound covers opening the sessions (nothing is paused then), counted again once the
-    // target is ready (a store healed by prepare_target may take longer than the deadline).
-    const window = linkedSignal(ctx.interrupt, deadlineSeconds * 1000);
+    // same bound covers opening the sessions (nothing is paused then), counted from the target
+    // being ready: a store healed by prepare_target may take longer than the deadline, and the
+    // sessions opened beside it just wait.
+    const window = linkedSignal(ctx.interrupt);
     // Not abortable by the operator's interrupt (the unpause is what the operator wants to happen).
     const unpauseLimit = linkedSignal(undefined);
     // Every session of the window is opened first, each waiting for its go (preopened.ts): ssh,

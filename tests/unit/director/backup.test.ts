@@ -163,6 +163,13 @@ describe('perform_backup failures', () => {
     expect(onlyRun(h)).toMatchObject({ status: 'failed', failedPhase: 'prepare_target', pauseInProgress: false, snapshotsMayExist: false });
   });
 
+  it('a prepare_target slower than the pause deadline still backs up: the sessions opened beside it wait', async () => {
+    const h = harness(testPlan({ settings: { pauseDeadlineSeconds: 1 } }));
+    h.transport.on('prepare_target', { result: { ok: true, backend: 'zfs', freeBytes: 1 }, delayMs: 1_300 });
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    expect(hostsOf(calls(h.transport, 'pause_containers'))).toEqual(DOCKER);
+  });
+
   it('opens the window\'s sessions while the target is prepared, and pauses only after both', async () => {
     const h = harness();
     const t = h.transport;

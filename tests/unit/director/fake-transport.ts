@@ -95,7 +95,18 @@ export class FakeTransport implements Transport {
       // when it counts as started; called off, it ends having done nothing.
       call.openedAt = call.start;
       options.onMark?.('ready');
-      const go = await options.release.catch(() => false);
+      // As over ssh: the call's signal aborts a session also while it waits for its go.
+      const aborted = new Promise<'aborted'>((resolve) => {
+        if (options.signal?.aborted) resolve('aborted');
+        else options.signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
+      });
+      const go = await Promise.race([options.release.catch(() => false), aborted]);
+      if (go === 'aborted') {
+        // The director sees an aborted call; the capsule reads end-of-file and does nothing.
+        call.end = this.events++;
+        call.outcome = 'calledOff';
+        throw new TransportError(host, 'aborted', `${capsule}: aborted`);
+      }
       if (!go) {
         call.end = this.events++;
         call.outcome = 'calledOff';
