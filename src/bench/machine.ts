@@ -1,6 +1,6 @@
 /** The facts of the machine a bench ran on, and its load while it ran (shared machines: say how busy). */
 import { cpus, loadavg, totalmem } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { DOCKER, run } from '../sandbox/exec';
 
 export interface MachineFacts {
@@ -61,4 +61,21 @@ export function sampleLoad(everyMs = 15_000): { stop(): LoadSample[] } {
       return samples;
     },
   };
+}
+
+/**
+ * Writes dirty pages out and drops the host's page, dentry and inode caches, so that no side of a
+ * measurement reads from memory what the side before it wrote or read (the target's copies of
+ * ours and of bare rsync are different files, and a warm cache would favour whichever ran last).
+ * zfs-fuse's own cache (its ARC, max-arc-size in /etc/zfs/zfsrc, 100 MiB) lives in the daemon and
+ * stays. Needs root on the host running the bench.
+ */
+export async function dropCaches(): Promise<void> {
+  const r = await run('sync', []);
+  if (r.code !== 0) throw new Error(`sync failed (exit ${r.code}): ${r.stderr.trim()}`);
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+  } catch (e) {
+    throw new Error(`cannot drop the page cache (${(e as Error).message}): run the bench as root, or pass --warm-caches`);
+  }
 }

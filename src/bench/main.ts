@@ -1,18 +1,19 @@
 // npm run bench -- [--size small|large] [--runs 3] [--pause-runs 3] [--hosts 2,5,10] [--containers 20]
-//                  [--seed S] [--prefix bnc] [--out DIR] [--keep]
+//                  [--seed S] [--prefix bnc] [--out DIR] [--keep] [--warm-caches]
 // Makes its own sandbox, measures, removes it; figures in DIR (default bench-results/<time>/).
 import { join } from 'node:path';
 import { repoRoot } from '../sandbox/config';
 import { runBench, type BenchOptions } from './run';
 
 const USAGE = `usage: bench [--size small|large] [--runs N] [--pause-runs N] [--hosts 2,5,10] [--containers 20]
-             [--seed TEXT] [--prefix NAME] [--out DIR] [--keep]
+             [--seed TEXT] [--prefix NAME] [--out DIR] [--keep] [--warm-caches]
   --size        corpus: small ≈ 20k files / 400 MiB (default), large ≈ 200k files / 4 GiB
   --runs        throughput runs (full + incremental + restore, ours and bare rsync each); 0 skips (default 3)
   --pause-runs  perform_backup runs per docker-host count; 0 skips (default 3)
   --hosts       docker-host counts of the pause series (default 2,5,10; each 2..20)
   --containers  containers per docker host (default 20)
-  --keep        leave the sandbox up (remove it with npm run sandbox -- down --prefix NAME)`;
+  --keep        leave the sandbox up (remove it with npm run sandbox -- down --prefix NAME)
+  --warm-caches do not drop the host's page cache before each timed side (dropping needs root)`;
 
 class UsageError extends Error {}
 
@@ -24,7 +25,7 @@ function wholeNumber(flag: string, v: string, min: number, max: number): number 
 
 export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
   const o: BenchOptions = {
-    prefix: 'bnc', size: 'small', seed: 'sbdi-bench-1', runs: 3, pauseRuns: 3, hostCounts: [2, 5, 10], containersPerHost: 20, keep: false,
+    prefix: 'bnc', size: 'small', seed: 'sbdi-bench-1', runs: 3, pauseRuns: 3, hostCounts: [2, 5, 10], containersPerHost: 20, keep: false, dropCaches: true,
     out: join(repoRoot(), 'bench-results', new Date().toISOString().replace(/[:.]/g, '-')),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -46,6 +47,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     else if (a === '--prefix') o.prefix = value();
     else if (a === '--out') o.out = value();
     else if (a === '--keep') o.keep = true;
+    else if (a === '--warm-caches') o.dropCaches = false;
     else if (a === '-h' || a === '--help') return 'help';
     else throw new UsageError(`unexpected argument ${JSON.stringify(a)}`);
   }

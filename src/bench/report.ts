@@ -8,6 +8,12 @@ export function loadSummary(samples: ReadonlyArray<{ load1: number }>): string {
   return `1-min load average min ${Math.min(...xs).toFixed(2)}, median ${median(xs)!.toFixed(2)}, max ${Math.max(...xs).toFixed(2)} (${xs.length} samples)`;
 }
 
+/** Whether the sides started cold (older results do not say). */
+function cacheNote(dropped: boolean | undefined): string[] {
+  if (dropped === undefined) return [];
+  return [dropped ? "The host's page cache was dropped before each side (`sync; echo 3 > /proc/sys/vm/drop_caches`): every side starts cold." : 'Warm caches (`--warm-caches`): a side may read from memory what the side before it wrote or read.', ''];
+}
+
 export function renderReport(r: BenchResult): string {
   const m = r.machine;
   const out: string[] = [`# Bench ${r.startedAt}${r.finishedAt ? ` – ${r.finishedAt}` : ' (running)'}`, ''];
@@ -39,7 +45,7 @@ export function renderReport(r: BenchResult): string {
     );
   }
   if (r.runs.length > 0) {
-    out.push(`## Throughput (ours vs \`${r.sandbox?.bareRsync ?? 'rsync'}\` over ssh, and \`${r.sandbox?.fidelityRsync ?? ''}\`; same containers, same pool)`, '', throughputTable(r.series), '');
+    out.push(`## Throughput (ours vs \`${r.sandbox?.bareRsync ?? 'rsync'}\` over ssh, and \`${r.sandbox?.fidelityRsync ?? ''}\`; same containers, same pool)`, '', ...cacheNote(r.options.dropCaches),  throughputTable(r.series), '');
     out.push(
       markdownTable(
         ['run', 'order', 'full: pause / sync (manifest)', 'incremental: changed / added / deleted', 'incremental: pause / sync', 'restore: files ours / bare / -aHAX / expected'],

@@ -16,7 +16,7 @@ import type { Names } from '../sandbox/config';
 import {
   SIZES, afterMutation, applyMutation, planCorpus, planMutation, writeCorpus, type CorpusFile, type SizeName,
 } from './corpus';
-import { machineFacts, sampleLoad, type LoadSample, type MachineFacts } from './machine';
+import { dropCaches, machineFacts, sampleLoad, type LoadSample, type MachineFacts } from './machine';
 import {
   BARE_RSYNC, BARE_RSYNC_FIDELITY, BASELINES, SOURCES, barePull, barePush, countFiles, emptyLiveDirs, emptyTargetCopies, latestBackup, operator, rootSh, setupBare,
   type ListedBackup,
@@ -37,6 +37,8 @@ export interface BenchOptions {
   containersPerHost: number;
   keep: boolean;
   out: string;
+  /** Drop the host's caches before each timed side (default); false: warm caches (--warm-caches). */
+  dropCaches: boolean;
 }
 
 /** The host that holds the corpus (a source without docker: nothing else writes there). */
@@ -113,10 +115,14 @@ async function oursBackup(n: Names): Promise<{ ms: number; backup: ListedBackup 
   return { ms, backup: await latestBackup(n) };
 }
 
-/** Runs every side in `order`, each through `body`; resolves with each side's ms. */
-async function inOrder(order: readonly Side[], body: (side: Side) => Promise<number>): Promise<Record<Side, number>> {
+/** Runs every side in `order`, each through `body` and each from cold caches (unless --warm-caches); resolves with each side's ms. */
+async function inOrder(o: BenchOptions, order: readonly Side[], body: (side: Side) => Promise<number>, setup?: () => Promise<void>): Promise<Record<Side, number>> {
   const ms = { ours: 0, bare: 0, fidelity: 0 };
-  for (const side of order) ms[side] = await body(side);
+  for (const side of order) {
+    await setup?.();
+    if (o.dropCaches) await dropCaches();
+    ms[side] = await body(side);
+  }
   return ms;
 }
 
@@ -125,9 +131,9 @@ function timedOf(ms: Record<Side, number>): Timed {
 }
 
 /** One backup by each side: perform_backup (with its manifest's pause and sync) and the bare pushes. */
-async function backupAll(n: Names, order: readonly Side[]): Promise<RunRecord['full']> {
+async function backupAll(n: Names, o: BenchOptions, order: readonly Side[]): Promise<RunRecord['full']> {
   let backup: ListedBackup | undefined;
-  const ms = await inOrder(order, async (side) => {
+  const ms = await inOrder(o, order, async (side) => {
     if (side !== 'ours') return barePush(n, BASELINES[side]);
     const r = await oursBackup(n);
     backup = r.backup;
@@ -144,13 +150,13 @@ async function throughputRun(n: Names, o: BenchOptions, run: number, files: Corp
   const order = SIDES.map((_, i) => SIDES[(i + run - 1) % SIDES.length]!);
   log(`run ${run}: full backup (order ${order.join(', ')})`);
   await emptyTargetCopies(n);
-  const full = await backupAll(n, order);
+  const full = await backupAll(n, o, order);
   log(`run ${run}: full ${secs(full)}`);
 
   const m = planMutation(files, o.seed, run);
   applyMutation(corpusRoot, o.seed, m);
   const after = afterMutation(files, m);
-  const inc = { changed: m.changed.length, added: m.added.length, deleted: m.deleted.length, ...(await backupAll(n, order)) };
+  const inc = { changed: m.changed.length, added: m.added.length, deleted: m.deleted.length, ...(await backupAll(n, o, order)) };
   log(`run ${run}: incremental ${secs(inc)}`);
 
   await operator(n, 'stop_docker');
@@ -159,12 +165,16 @@ async function throughputRun(n: Names, o: BenchOptions, run: number, files: Corp
   const filesAfter = { ours: 0, bare: 0, fidelity: 0 };
   let ms: Record<Side, number>;
   try {
-    ms = await inOrder(order, async (side) => {
-      await emptyLiveDirs(n);
-      const t = side === 'ours' ? (await operator(n, 'restore_backup', [inc.backup])).ms : await barePull(n, BASELINES[side]);
-      filesAfter[side] = await countFiles(n, CORPUS_HOST, corpusInContainer);
-      return t;
-    });
+    ms = await inOrder(
+      o,
+      order,
+      async (side) => {
+        const t = side === 'ours' ? (await operator(n, 'restore_backup', [inc.backup])).ms : await barePull(n, BASELINES[side]);
+        filesAfter[side] = await countFiles(n, CORPUS_HOST, corpusInContainer);
+        return t;
+      },
+      () => emptyLiveDirs(n),
+    );
   } finally {
     await operator(n, 'start_docker');
   }

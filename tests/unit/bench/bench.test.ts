@@ -114,7 +114,8 @@ describe('stats and tables', () => {
 describe('bench arguments', () => {
   it('defaults, and bad values refused naming what is allowed', () => {
     const o = parseArgs([]);
-    expect(o).toMatchObject({ size: 'small', runs: 3, pauseRuns: 3, hostCounts: [2, 5, 10], containersPerHost: 20, keep: false });
+    expect(o).toMatchObject({ size: 'small', runs: 3, pauseRuns: 3, hostCounts: [2, 5, 10], containersPerHost: 20, keep: false, dropCaches: true });
+    expect(parseArgs(['--warm-caches'])).toMatchObject({ dropCaches: false });
     expect(parseArgs(['--size', 'large', '--runs', '1', '--hosts', '2,5'])).toMatchObject({ size: 'large', runs: 1, hostCounts: [2, 5] });
     expect(() => parseArgs(['--size', 'huge'])).toThrow(/--size "huge": must be small or large/);
     expect(() => parseArgs(['--hosts', '2,1'])).toThrow(/--hosts "1": must be a whole number from 2 to 20/);
