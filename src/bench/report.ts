@@ -11,7 +11,7 @@ export function loadSummary(samples: ReadonlyArray<{ load1: number }>): string {
 /** Whether the sides started cold (older results do not say). */
 function cacheNote(dropped: boolean | undefined): string[] {
   if (dropped === undefined) return [];
-  return [dropped ? "The host's page cache was dropped before each side (`sync; echo 3 > /proc/sys/vm/drop_caches`): every side starts cold." : 'Warm caches (`--warm-caches`): a side may read from memory what the side before it wrote or read.', ''];
+  return [dropped ? "Before each side the host's page cache was dropped (`sync; echo 3 > /proc/sys/vm/drop_caches`) and the sandbox's programs read back in: every side's data comes from disk, no side pages in node, python or ssh." : 'Warm caches (`--warm-caches`): a side may read from memory what the side before it wrote or read.', ''];
 }
 
 export function renderReport(r: BenchResult): string {

@@ -18,7 +18,7 @@ import {
 } from './corpus';
 import { dropCaches, machineFacts, sampleLoad, type LoadSample, type MachineFacts } from './machine';
 import {
-  BARE_RSYNC, BARE_RSYNC_FIDELITY, BASELINES, SOURCES, barePull, barePush, countFiles, emptyLiveDirs, emptyTargetCopies, latestBackup, operator, rootSh, setupBare,
+  BARE_RSYNC, BARE_RSYNC_FIDELITY, BASELINES, SOURCES, barePull, barePush, countFiles, emptyLiveDirs, emptyTargetCopies, latestBackup, operator, rootSh, setupBare, warmPrograms,
   type ListedBackup,
 } from './platform';
 import { type PauseSeries, type Series } from './stats';
@@ -116,11 +116,14 @@ async function oursBackup(n: Names): Promise<{ ms: number; backup: ListedBackup 
 }
 
 /** Runs every side in `order`, each through `body` and each from cold caches (unless --warm-caches); resolves with each side's ms. */
-async function inOrder(o: BenchOptions, order: readonly Side[], body: (side: Side) => Promise<number>, setup?: () => Promise<void>): Promise<Record<Side, number>> {
+async function inOrder(n: Names, o: BenchOptions, order: readonly Side[], body: (side: Side) => Promise<number>, setup?: () => Promise<void>): Promise<Record<Side, number>> {
   const ms = { ours: 0, bare: 0, fidelity: 0 };
   for (const side of order) {
     await setup?.();
-    if (o.dropCaches) await dropCaches();
+    if (o.dropCaches) {
+      await dropCaches();
+      await warmPrograms(n);
+    }
     ms[side] = await body(side);
   }
   return ms;
@@ -133,7 +136,7 @@ function timedOf(ms: Record<Side, number>): Timed {
 /** One backup by each side: perform_backup (with its manifest's pause and sync) and the bare pushes. */
 async function backupAll(n: Names, o: BenchOptions, order: readonly Side[]): Promise<RunRecord['full']> {
   let backup: ListedBackup | undefined;
-  const ms = await inOrder(o, order, async (side) => {
+  const ms = await inOrder(n, o, order, async (side) => {
     if (side !== 'ours') return barePush(n, BASELINES[side]);
     const r = await oursBackup(n);
     backup = r.backup;
@@ -166,6 +169,7 @@ async function throughputRun(n: Names, o: BenchOptions, run: number, files: Corp
   let ms: Record<Side, number>;
   try {
     ms = await inOrder(
+      n,
       o,
       order,
       async (side) => {
