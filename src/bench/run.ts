@@ -109,9 +109,17 @@ function syncOf(b: ListedBackup): number | undefined {
   return xs ? xs.reduce((a, x) => a + x, 0) : undefined;
 }
 
+/** Keeps what an operator command printed (its phase table: where ours' time went) beside the results. */
+function keepOutput(o: BenchOptions, label: string, stdout: string): void {
+  const dir = join(o.out, 'ours');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${label}.txt`), stdout);
+}
+
 /** A perform_backup timed from outside, with the manifest's own pause and sync figures. */
-async function oursBackup(n: Names): Promise<{ ms: number; backup: ListedBackup }> {
-  const { ms } = await operator(n, 'perform_backup');
+async function oursBackup(n: Names, o: BenchOptions, label: string): Promise<{ ms: number; backup: ListedBackup }> {
+  const { ms, stdout } = await operator(n, 'perform_backup');
+  keepOutput(o, label, stdout);
   return { ms, backup: await latestBackup(n) };
 }
 
@@ -134,11 +142,11 @@ function timedOf(ms: Record<Side, number>): Timed {
 }
 
 /** One backup by each side: perform_backup (with its manifest's pause and sync) and the bare pushes. */
-async function backupAll(n: Names, o: BenchOptions, order: readonly Side[]): Promise<RunRecord['full']> {
+async function backupAll(n: Names, o: BenchOptions, order: readonly Side[], label: string): Promise<RunRecord['full']> {
   let backup: ListedBackup | undefined;
   const ms = await inOrder(n, o, order, async (side) => {
     if (side !== 'ours') return barePush(n, BASELINES[side]);
-    const r = await oursBackup(n);
+    const r = await oursBackup(n, o, label);
     backup = r.backup;
     return r.ms;
   });
@@ -153,13 +161,13 @@ async function throughputRun(n: Names, o: BenchOptions, run: number, files: Corp
   const order = SIDES.map((_, i) => SIDES[(i + run - 1) % SIDES.length]!);
   log(`run ${run}: full backup (order ${order.join(', ')})`);
   await emptyTargetCopies(n);
-  const full = await backupAll(n, o, order);
+  const full = await backupAll(n, o, order, `run${run}-full`);
   log(`run ${run}: full ${secs(full)}`);
 
   const m = planMutation(files, o.seed, run);
   applyMutation(corpusRoot, o.seed, m);
   const after = afterMutation(files, m);
-  const inc = { changed: m.changed.length, added: m.added.length, deleted: m.deleted.length, ...(await backupAll(n, o, order)) };
+  const inc = { changed: m.changed.length, added: m.added.length, deleted: m.deleted.length, ...(await backupAll(n, o, order, `run${run}-incremental`)) };
   log(`run ${run}: incremental ${secs(inc)}`);
 
   await operator(n, 'stop_docker');
@@ -173,7 +181,12 @@ async function throughputRun(n: Names, o: BenchOptions, run: number, files: Corp
       o,
       order,
       async (side) => {
-        const t = side === 'ours' ? (await operator(n, 'restore_backup', [inc.backup])).ms : await barePull(n, BASELINES[side]);
+        let t: number;
+        if (side === 'ours') {
+          const r = await operator(n, 'restore_backup', [inc.backup]);
+          keepOutput(o, `run${run}-restore`, r.stdout);
+          t = r.ms;
+        } else t = await barePull(n, BASELINES[side]);
         filesAfter[side] = await countFiles(n, CORPUS_HOST, corpusInContainer);
         return t;
       },
@@ -201,7 +214,7 @@ async function useDockerHosts(so: SandboxOptions, o: BenchOptions, scale: Docker
 async function pauseSeries(n: Names, o: BenchOptions, hosts: number): Promise<PauseSeries> {
   const s: PauseSeries = { dockerHosts: hosts, containersPerHost: o.containersPerHost, paused: [], windowMs: [] };
   for (let i = 1; i <= o.pauseRuns; i++) {
-    const r = await oursBackup(n);
+    const r = await oursBackup(n, o, `pause-${hosts}hosts-run${i}`);
     const pause = r.backup.manifest?.pause;
     const paused = (pause?.hosts ?? []).reduce((a, h) => a + (h.paused ?? 0), 0);
     if ((pause?.hosts ?? []).length !== hosts) throw new Error(`backup ${r.backup.id}: the manifest shows ${(pause?.hosts ?? []).length} paused docker hosts, expected ${hosts}`);
