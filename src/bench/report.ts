@@ -45,7 +45,7 @@ export function renderReport(r: BenchResult): string {
     );
   }
   if (r.runs.length > 0) {
-    out.push(`## Throughput (ours vs \`${r.sandbox?.bareRsync ?? 'rsync'}\` over ssh, and \`${r.sandbox?.fidelityRsync ?? ''}\`; same containers, same pool)`, '', ...cacheNote(r.options.dropCaches),  throughputTable(r.series), '');
+    out.push(`## Throughput (ours vs \`${r.sandbox?.bareRsync ?? 'rsync'}\` over ssh, and \`${r.sandbox?.fidelityRsync ?? ''}\`; same containers, same pool)`, '', ...cacheNote(r.options.dropCaches), throughputTable(r.series), '');
     out.push(
       markdownTable(
         ['run', 'order', 'full: pause / sync (manifest)', 'incremental: changed / added / deleted', 'incremental: pause / sync', 'restore: files ours / bare / -aHAX / expected'],

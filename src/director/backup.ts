@@ -10,7 +10,7 @@
  * leaves enough to clean up: whether a pause may be in force, whether snapshots may exist.
  */
 import type { CapsuleResult } from '../ssh/types';
-import { num, runCapsule } from './capsule';
+import { num } from './capsule';
 import { linkedSignal, sleep, type LinkedSignal } from './concurrency';
 import { interruptSignalName, type Context } from './context';
 import { DirectorError, InterruptedError, PhaseError, asDirectorError } from './errors';
@@ -19,13 +19,16 @@ import { formatBytes, formatDuration } from './format';
 import { withLock } from './guard';
 import { backupIdAt } from './ids';
 import { pauseWindow, planDigest, snapshotsInside, type Manifest, type PauseHostRecord, type PauseWindow, type SourceRecord } from './manifest';
-import { capsuleOnHosts, capsulePhase, connectAll, runOnHosts, runPhase, throwIfFailed, type PhaseOptions, type PhaseOutcome } from './phase';
+import { capsuleOnHosts, capsulePhase, connectAll, runOnHosts, runPhase, throwIfFailed, type PhaseOutcome } from './phase';
 import { PreOpened } from './preopened';
 import { targetHosts } from '../plan/lookup';
 import { fetchTargetBackups, isComplete } from './list';
 import type { RunRecord } from './state';
 import { phaseTable } from './summary';
 import { pruneStep, replicateStep, writeMetricsQuietly } from './operations';
+
+/** A source's snapshot removal, as a phase of its own (beside the syncs, or after the commit). */
+const REMOVE_SNAPSHOT = { phase: 'remove_snapshots', exitCode: EXIT.REMOVE_SNAPSHOTS, capsule: 'remove_source_snapshot' } as const;
 
 /** An unpause that takes longer than this is given up on: the host's own deadline ends the pause. */
 const DEFAULT_UNPAUSE_TIMEOUT_MS = 60_000;
@@ -82,9 +85,9 @@ class BackupRun {
   /**
    * Snapshot removals started as each source's sync ended: once copied, a snapshot has nothing
    * left to give (a failed commit discards the backup, it never syncs again), so its removal runs
-   * beside the next syncs and the commit. Settles with the host's outcome, never rejects.
+   * beside the next syncs and the commit.
    */
-  private readonly removals = new Map<string, Promise<CapsuleResult | DirectorError>>();
+  private readonly removals: Array<Promise<PhaseOutcome<CapsuleResult>>> = [];
 
   constructor(
     private readonly ctx: Context,
@@ -342,32 +345,21 @@ class BackupRun {
 
   private async sync(): Promise<void> {
     const { ctx, plan } = this;
-    const phase = 'sync';
-    const options: PhaseOptions<CapsuleResult> = {
-      phase,
+    const outcome = await capsuleOnHosts(ctx, this.sourceHosts, {
+      phase: 'sync',
       exitCode: EXIT.SYNC,
+      capsule: 'perform_rsync',
+      exec: { signal: ctx.interrupt, onStderr: ctx.progress },
       concurrency: Math.max(1, plan.settings.syncConcurrency),
       // A backup missing one source is never committed: no point starting the next ones.
       stopOnFailure: true,
       stop: () => ctx.interrupt.aborted,
       announce: true,
       summarize: (r) => ({ bytes: num(r, 'bytes'), files: num(r, 'files') }),
-    };
-    const outcome = await runOnHosts(ctx, this.sourceHosts, options, async (host) => {
-      const r = await runCapsule(ctx, { phase, exitCode: EXIT.SYNC, host, capsule: 'perform_rsync' }, { signal: ctx.interrupt, onStderr: ctx.progress });
-      this.startRemoval(host);
-      return r;
+      onDone: (host) => this.removals.push(capsuleOnHosts(ctx, [host], REMOVE_SNAPSHOT)),
     });
     outcome.values.forEach((r, h) => this.syncs.set(h, r));
-    throwIfFailed({ phase, exitCode: EXIT.SYNC }, outcome);
-  }
-
-  private startRemoval(host: string): void {
-    const phase = 'remove_snapshots';
-    const removal = this.ctx.report
-      .step(phase, host, () => runCapsule(this.ctx, { phase, exitCode: EXIT.REMOVE_SNAPSHOTS, host, capsule: 'remove_source_snapshot' }))
-      .catch((e: unknown) => asDirectorError(e, phase));
-    this.removals.set(host, removal);
+    throwIfFailed({ phase: 'sync', exitCode: EXIT.SYNC }, outcome);
   }
 
   private manifest(): Manifest {
@@ -505,12 +497,10 @@ class BackupRun {
   private async removeSnapshots(strict: boolean): Promise<void> {
     const { ctx } = this;
     // Never two removals on one host at once: the early ones end first.
-    const early = new Map<string, CapsuleResult | DirectorError>();
-    for (const [host, removal] of this.removals) early.set(host, await removal);
-    this.removals.clear();
-    const left = this.sourceHosts.filter((h) => !(early.has(h) && !(early.get(h) instanceof DirectorError)));
+    const early = await Promise.all(this.removals.splice(0));
+    const left = this.sourceHosts.filter((h) => !early.some((o) => o.values.has(h)));
     if (left.length < this.sourceHosts.length && left.length > 0) ctx.report.info('remove_snapshots', `removing the snapshots of ${left.join(', ')} (the others were removed after their syncs)`);
-    const outcome = await capsuleOnHosts(ctx, left, { phase: 'remove_snapshots', exitCode: EXIT.REMOVE_SNAPSHOTS, capsule: 'remove_source_snapshot' });
+    const outcome = await capsuleOnHosts(ctx, left, REMOVE_SNAPSHOT);
     if (outcome.failures.length === 0) {
       this.record.snapshotsMayExist = false;
       this.trySave();

@@ -95,14 +95,18 @@ export interface CapsulePhaseOptions extends PhaseOptions<CapsuleResult> {
   argFor?: (host: string) => string | undefined;
   /** Per-call exec options (abort signal, stdin, stderr streaming). */
   exec?: ExecOptions;
+  /** Called as each host's capsule succeeds, before the others end (perform_backup starts that source's snapshot removal). */
+  onDone?: (host: string, result: CapsuleResult) => void;
 }
 
 /** Runs one capsule on every host as one phase; never throws. */
 export function capsuleOnHosts(ctx: Context, hosts: readonly string[], options: CapsulePhaseOptions): Promise<PhaseOutcome<CapsuleResult>> {
   const { phase, exitCode, capsule, arg } = options;
-  return runOnHosts<CapsuleResult>(ctx, hosts, options, (host) =>
-    runCapsule(ctx, { phase, exitCode, host, capsule, arg: options.argFor === undefined ? arg : options.argFor(host) }, options.exec),
-  );
+  return runOnHosts<CapsuleResult>(ctx, hosts, options, async (host) => {
+    const result = await runCapsule(ctx, { phase, exitCode, host, capsule, arg: options.argFor === undefined ? arg : options.argFor(host) }, options.exec);
+    options.onDone?.(host, result);
+    return result;
+  });
 }
 
 /** capsuleOnHosts that throws one PhaseError naming every failed host. */
