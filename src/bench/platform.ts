@@ -18,7 +18,9 @@ export const SOURCES = HOSTS.filter((h) => h.sourceDir !== undefined).map((h) =>
 }));
 
 /** Where the product keeps its synced trees, and where the baseline writes its own copy (same pool, gzip-7). */
+export const ROOT = '/backup';
 export const CURRENT = '/backup/current';
+export const OURS_DATASET = 'backup/current';
 export const BARE_DATASET = 'backup/benchbare';
 export const BARE_DIR = '/backup/benchbare';
 /** The source's btrfs snapshot subvolume: never synced by the product, so not by the baseline either. */
@@ -133,13 +135,19 @@ export async function barePull(n: Names, b: Baseline): Promise<number> {
   return ms;
 }
 
-/** Empties the target's copies so that the next backup (ours and bare) is a full one. Old backups stay. */
+/**
+ * Empties the target's copies so that the next backup (ours and bare) is a full one. Ours' earlier
+ * backups go too: prepare_target sets the store back to the newest backup, and each push would
+ * then send only its changes since it.
+ */
 export async function emptyTargetCopies(n: Names): Promise<void> {
   const trees = SOURCES.map((s) => s.tree);
   await rootSh(
     n,
     TARGET,
     [
+      `for s in $(zfs list -H -o name -t snapshot -r ${OURS_DATASET}); do zfs destroy "$s" 2>/dev/null || { echo "cannot destroy $s" >&2; exit 1; }; done`,
+      `rm -f ${ROOT}/manifests/*`,
       ...trees.map((t) => `[ ! -d ${CURRENT}/${t} ] || find ${CURRENT}/${t} -mindepth 1 -delete`),
       // Emptied, not destroyed: zfs-fuse refuses to destroy a dataset it still thinks busy.
       `find ${BARE_DIR} -mindepth 1 -delete`,

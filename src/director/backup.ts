@@ -33,10 +33,15 @@ const REMOVE_SNAPSHOT = { phase: 'remove_snapshots', exitCode: EXIT.REMOVE_SNAPS
 /** An unpause that takes longer than this is given up on: the host's own deadline ends the pause. */
 const DEFAULT_UNPAUSE_TIMEOUT_MS = 60_000;
 
-export async function performBackup(ctx: Context): Promise<number> {
+export interface BackupOptions {
+  /** Push whole trees, comparing every entry on both sides, even where a base would allow only the changes. */
+  fullScan?: boolean;
+}
+
+export async function performBackup(ctx: Context, options: BackupOptions = {}): Promise<number> {
   return withLock(ctx, 'perform_backup', async () => {
     const id = await freshId(ctx);
-    const code = await new BackupRun(ctx, id).run();
+    const code = await new BackupRun(ctx, id, options).run();
     return afterBackup(ctx, code);
   });
 }
@@ -69,6 +74,12 @@ async function freshId(ctx: Context): Promise<string> {
   throw new DirectorError('could not find an unused backup id', EXIT.INTERNAL, 'start');
 }
 
+/** The manifest's account of how a push found what to send (perform_rsync's result). */
+function scanOf(sync: CapsuleResult, base: string | undefined): Pick<SourceRecord, 'scan' | 'base' | 'changedEntries'> {
+  if (sync.scan === 'changes' && base !== undefined) return { scan: 'changes', base, changedEntries: num(sync, 'changedEntries') };
+  return sync.scan === 'full' ? { scan: 'full' } : {};
+}
+
 /** Runs a crashed or half-cleaned earlier run left behind. The lock is ours, so none is alive. */
 function leftoversOf(records: RunRecord[]): RunRecord[] {
   return records.filter((r) => r.status === 'running' || r.pauseInProgress || r.snapshotsMayExist || (r.commitTargets?.length ?? 0) > 0);
@@ -88,10 +99,16 @@ class BackupRun {
    * beside the next syncs and the commit.
    */
   private readonly removals: Array<Promise<PhaseOutcome<CapsuleResult>>> = [];
+  /**
+   * Per target: the backup its store was set back to by prepare_target, which each of its
+   * sources' pushes may take as the base of a push of only the changes (templates/source/changes).
+   */
+  private readonly bases = new Map<string, string>();
 
   constructor(
     private readonly ctx: Context,
     readonly id: string,
+    private readonly options: BackupOptions = {},
   ) {
     this.record = {
       id,
@@ -161,7 +178,10 @@ class BackupRun {
         exitCode: EXIT.PREPARE_TARGET,
         capsule: 'prepare_target',
         exec: { signal: ctx.interrupt },
-        summarize: (r) => ({ detail: `${formatBytes(num(r, 'freeBytes'))} free` }),
+        summarize: (r) => ({ detail: `${formatBytes(num(r, 'freeBytes'))} free${typeof r.base === 'string' ? `, base ${r.base}` : ''}` }),
+        onDone: (host, r) => {
+          if (typeof r.base === 'string') this.bases.set(host, r.base);
+        },
       });
       // Awaited in pauseWindow; this only keeps a failure there from being reported as unhandled.
       prepared.catch(() => undefined);
@@ -350,16 +370,24 @@ class BackupRun {
       exitCode: EXIT.SYNC,
       capsule: 'perform_rsync',
       exec: { signal: ctx.interrupt, onStderr: ctx.progress },
+      stdinFor: (host) => `${this.baseFor(host) ?? '-'} ${this.id}\n`,
       concurrency: Math.max(1, plan.settings.syncConcurrency),
       // A backup missing one source is never committed: no point starting the next ones.
       stopOnFailure: true,
       stop: () => ctx.interrupt.aborted,
       announce: true,
-      summarize: (r) => ({ bytes: num(r, 'bytes'), files: num(r, 'files') }),
+      summarize: (r) => ({ bytes: num(r, 'bytes'), files: num(r, 'files'), ...(r.scan === 'changes' ? { detail: `${String(r.changedEntries ?? '?')} entries changed` } : {}) }),
       onDone: (host) => this.removals.push(capsuleOnHosts(ctx, [host], REMOVE_SNAPSHOT)),
     });
     outcome.values.forEach((r, h) => this.syncs.set(h, r));
     throwIfFailed({ phase: 'sync', exitCode: EXIT.SYNC }, outcome);
+  }
+
+  /** The base a source's push may send its changes against: its target's, unless --full-scan. */
+  private baseFor(host: string): string | undefined {
+    if (this.options.fullScan === true) return undefined;
+    const target = this.plan.sources.find((s) => s.host === host)?.target;
+    return target === undefined ? undefined : this.bases.get(target);
   }
 
   private manifest(): Manifest {
@@ -382,6 +410,7 @@ class BackupRun {
         syncDurationMs: this.stepDuration('sync', s.host),
         exitStatus: 0,
         rsyncExit: num(sync, 'rsyncExit'),
+        ...scanOf(sync, this.baseFor(s.host)),
       };
     });
     const inside = snapshotsInside(this.pause, sources);

@@ -34,7 +34,8 @@ export function usage(): string {
   return [
     'usage: <command> [arguments]   (sbdi-backup director; run as the backup operator)',
     '',
-    '  perform_backup              pause all containers, snapshot every source, unpause, sync, commit',
+    '  perform_backup [--full-scan]  pause all containers, snapshot every source, unpause, sync, commit',
+    '      --full-scan             compare every entry on both sides instead of sending only what changed since the last backup',
     '  list_backups [--json]       backups on the target and failed runs (id, status, size, age)',
     '  restore_backup ID [OPTIONS] restore backup ID (YYYYMMDD_HHMMSS); run stop_docker first',
     '  restore_latest_backup [OPTIONS]  restore the newest complete backup; run stop_docker first',
@@ -87,9 +88,10 @@ export async function runCommand(ctx: Context, argv: string[]): Promise<number> 
   try {
     if (!isCommand(command)) throw new UsageError(`unknown command ${JSON.stringify(command ?? '')}`);
     switch (command) {
-      case 'perform_backup':
-        parse(args, {}, 0);
-        return await performBackup(ctx);
+      case 'perform_backup': {
+        const { values } = parse(args, { 'full-scan': { type: 'boolean' } }, 0);
+        return await performBackup(ctx, { fullScan: values['full-scan'] === true });
+      }
       case 'list_backups': {
         const { values } = parse(args, { json: { type: 'boolean' } }, 0);
         return await listBackups(ctx, { json: values.json === true });

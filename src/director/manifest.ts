@@ -62,6 +62,13 @@ export interface SourceRecord {
   /** Exit status of perform_rsync (0: synced). */
   exitStatus: number;
   rsyncExit?: number;
+  /**
+   * How the push found what to send: 'full' compared every entry on both sides, 'changes' sent
+   * only the entries that differ from the base backup's listing (`base`, `changedEntries` of them).
+   */
+  scan?: 'full' | 'changes';
+  base?: string;
+  changedEntries?: number;
 }
 
 export interface Manifest {

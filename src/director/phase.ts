@@ -95,6 +95,8 @@ export interface CapsulePhaseOptions extends PhaseOptions<CapsuleResult> {
   argFor?: (host: string) => string | undefined;
   /** Per-call exec options (abort signal, stdin, stderr streaming). */
   exec?: ExecOptions;
+  /** A per-host stdin instead of exec.stdin. */
+  stdinFor?: (host: string) => string;
   /** Called as each host's capsule succeeds, before the others end (perform_backup starts that source's snapshot removal). */
   onDone?: (host: string, result: CapsuleResult) => void;
 }
@@ -103,7 +105,8 @@ export interface CapsulePhaseOptions extends PhaseOptions<CapsuleResult> {
 export function capsuleOnHosts(ctx: Context, hosts: readonly string[], options: CapsulePhaseOptions): Promise<PhaseOutcome<CapsuleResult>> {
   const { phase, exitCode, capsule, arg } = options;
   return runOnHosts<CapsuleResult>(ctx, hosts, options, async (host) => {
-    const result = await runCapsule(ctx, { phase, exitCode, host, capsule, arg: options.argFor === undefined ? arg : options.argFor(host) }, options.exec);
+    const exec = options.stdinFor === undefined ? options.exec : { ...options.exec, stdin: options.stdinFor(host) };
+    const result = await runCapsule(ctx, { phase, exitCode, host, capsule, arg: options.argFor === undefined ? arg : options.argFor(host) }, exec);
     options.onDone?.(host, result);
     return result;
   });

@@ -61,6 +61,7 @@ export const PATHS = {
   share: '/opt/sbdi/backup/lib',
   etc: '/etc/sbdi/backup',
   run: '/run/sbdi-backup',
+  state: '/var/lib/sbdi-backup',
 };
 
 /** Reads one host's variables, recording every problem instead of stopping at the first. */

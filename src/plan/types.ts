@@ -206,6 +206,11 @@ export interface Paths {
   etc: string;
   /** Runtime state (watchdog pids, paused lists, locks): `/run/sbdi-backup`. */
   run: string;
+  /**
+   * State kept across runs and reboots: `/var/lib/sbdi-backup` (a source's listings of what it
+   * pushed, for the next incremental's change list).
+   */
+  state: string;
 }
 
 export interface Plan {

@@ -5,7 +5,8 @@ import { baseImage, dockerAvailable, figures, install, inventory, removeContaine
  * Every target backend with a real source backend, through the rendered capsules and the real
  * ssh → sudo → rrsync path (scenario.sh): round trip of the fidelity tree (make-tree.sh),
  * immutability of committed backups, writes after the snapshot left out, compression ratio in
- * list_backups, idempotent store setup.
+ * list_backups, idempotent store setup; then rounds of random changes (mutate.py), each followed
+ * by a backup that must leave the store equal to the source (pushes of only the changes on zfs).
  */
 const CASES = [
   {
@@ -45,7 +46,10 @@ describe.each(CASES)('storage: $name', (c) => {
   afterAll(() => removeContainer(container));
 
   it('round-trips the fidelity tree and keeps committed backups immutable', () => {
-    const r = docker(['exec', container, 'bash', '/tmp/storage/scenario.sh', ...c.args], undefined, 590_000);
+    // Random changes and a backup after each (mutate.py): many rounds where pushes send only the
+    // changes (zfs), a few where they send whole trees.
+    const rounds = Number(process.env.SBDI_FUZZ_ROUNDS ?? (c.target.backup_target_backend === 'zfs' ? 12 : 3));
+    const r = docker(['exec', '-e', `FUZZ_ROUNDS=${rounds}`, container, 'bash', '/tmp/storage/scenario.sh', ...c.args], undefined, 590_000);
     const out = r.stdout;
     process.stdout.write(`--- ${c.name}\n${out.split('\n').filter((l) => /^(CHECK|FIGURE|SCENARIO)/.test(l)).join('\n')}\n`);
     if (r.code !== 0) process.stdout.write(`${out}\n${r.stderr.slice(-4000)}\n`);

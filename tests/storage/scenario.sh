@@ -108,7 +108,9 @@ capsule prepare_source_snapshot
 echo "written after the snapshot" >"$live/after-snapshot"
 echo "appended after the snapshot" >>"$live/data/text/file-2.txt"
 chmod 0600 "$live/data/text/file-3.txt"
-capsule perform_rsync
+# As the director does: no base yet, and this push's backup id (its listing is kept for the next).
+capsule perform_rsync < <(printf -- '- %s\n' "$id1")
+[ "$(field scan)" = '"full"' ] || fail "the first push sends the whole tree" "$result"
 figure backup1_seconds "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["durationMs"]/1000)' "$result")"
 capsule commit_backup "$id1" < <(manifest "$id1")
 python3 -c 'import json,sys; u=json.loads(sys.argv[1])["usedBytes"]; assert isinstance(u, int) and u > 0; print("FIGURE commit1_used_bytes", u)' "$result" ||
@@ -158,8 +160,19 @@ sleep 1.1
 listing "${store_flags[@]}" "$live" >/tmp/L1.store
 listing "${restore_flags[@]}" "$live" >/tmp/L1.restore
 capsule prepare_target
+base=$(field base)
 capsule prepare_source_snapshot
-capsule perform_rsync
+if [ "$base" = null ]; then
+  capsule perform_rsync < <(printf -- '- %s\n' "$id2")
+else
+  [ "$base" = "\"$id1\"" ] || fail "prepare_target names the newest backup as the base" "$result"
+  capsule perform_rsync < <(printf '%s %s\n' "$id1" "$id2")
+  # Only a store that sets /backup/current back to its newest backup (zfs) gives a base; the
+  # changes made in current above must be undone by that, or the comparison below fails.
+  [ "$(field scan)" = '"changes"' ] || fail "a push with a base sends only the changes" "$result"
+  figure backup2_changed_entries "$(field changedEntries)"
+fi
+figure backup2_scan "$(field scan)"
 figure backup2_seconds "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["durationMs"]/1000)' "$result")"
 capsule commit_backup "$id2" < <(manifest "$id2")
 capsule remove_source_snapshot
@@ -172,15 +185,22 @@ if grep -q sbdi-acl-modes "$L/receive_backup"; then
   source <(sed -n -e '/^rsync_ssh() {$/,/^}$/p' -e '/^target_login=/p' "$L/perform_rsync")
   read -ra push_ssh <<<"$(rsync_ssh push)"
   for bad in '../x' '/etc/passwd' 'meta/../../x' 'meta//acl-file'; do
-    if out=$(printf '%s\0' "$bad" | "${push_ssh[@]}" "$target_login" sbdi-acl-modes 2>&1); then
+    if out=$(printf '%s\0' "$bad" 644 | "${push_ssh[@]}" "$target_login" sbdi-acl-modes 2>&1); then
       fail "the push key's sbdi-acl-modes refuses '$bad'" "$out"
     fi
     [[ $out == *refused* ]] || fail "the push key's sbdi-acl-modes says why it refuses '$bad'" "$out"
   done
-  out=$(printf 'symlinks/to-dir/x\0meta/acl-file\0' | "${push_ssh[@]}" "$target_login" sbdi-acl-modes 2>&1) ||
-    fail "the push key's sbdi-acl-modes takes plain paths" "$out"
+  for bad in '' rw 1777; do
+    if out=$(printf '%s\0' meta/acl-file ${bad:+"$bad"} | "${push_ssh[@]}" "$target_login" sbdi-acl-modes 2>&1); then
+      fail "the push key's sbdi-acl-modes refuses a path without its octal bits ($bad)" "$out"
+    fi
+    [[ $out == *refused* ]] || fail "the push key's sbdi-acl-modes says why it refuses ($bad)" "$out"
+  done
+  mode=$(stat -c %a "$live/meta/acl-file")
+  out=$(printf '%s\0' symlinks/to-dir/x 644 meta/acl-file "$mode" | "${push_ssh[@]}" "$target_login" sbdi-acl-modes 2>&1) ||
+    fail "the push key's sbdi-acl-modes takes plain paths with their bits" "$out"
   [[ $out == *"skipped 1 entries"* ]] || fail "the push key's sbdi-acl-modes skips what lies behind a symlink" "$out"
-  ok "the push key's sbdi-acl-modes refuses paths leaving the tree and skips symlinks"
+  ok "the push key's sbdi-acl-modes refuses paths leaving the tree or without their bits, and skips symlinks"
 fi
 for pair in "$id1 /tmp/L0.store" "$id2 /tmp/L1.store"; do
   set -- $pair
@@ -220,4 +240,33 @@ listing "${restore_flags[@]}" "$live" >/tmp/R1.restore
 same "restoring backup 1 gives back the source tree exactly (content and metadata)" /tmp/L0.restore /tmp/R1.restore
 mountpoint -q "$restore" && fail "no activation is left behind"
 ok "no activation is left behind"
+# --- random changes, one backup after each: the store must always equal the source -------------
+# FUZZ_ROUNDS backups (default 0) after FUZZ_CHANGES random changes each (mutate.py). A store that
+# gives a base (zfs) gets pushes of only the changes; one round's backup is never committed, as
+# when a run fails after its push: the next push must still bring the store to its source.
+rounds=${FUZZ_ROUNDS:-0}
+for n in $(seq 1 "$rounds"); do
+  id=$(printf '20260103_%06d' "$n")
+  python3 "$here/mutate.py" "$((1000 + n))" "${FUZZ_CHANGES:-30}" "$live" --exclude .sbdi-snapshot >/tmp/mutations
+  if declare -F sbdi_acl_modes >/dev/null; then sbdi_acl_list "$live" | sbdi_acl_modes "$live" >/dev/null; fi
+  sleep 1.1
+  listing "${store_flags[@]}" "$live" >/tmp/F.live
+  capsule prepare_target
+  base=$(field base)
+  capsule prepare_source_snapshot
+  capsule perform_rsync < <(printf '%s %s\n' "$([ "$base" = null ] && echo - || echo "${base//\"/}")" "$id")
+  scan=$(field scan)
+  if [ "$n" -eq 3 ]; then
+    capsule remove_source_snapshot
+    echo "FIGURE fuzz_round_${n} ${scan} uncommitted"
+    continue
+  fi
+  capsule commit_backup "$id" < <(manifest "$id")
+  capsule remove_source_snapshot
+  listing "${store_flags[@]}" "$current/$tree" >/tmp/F.store
+  if ! diff -q /tmp/F.live /tmp/F.store >/dev/null; then sort /tmp/mutations | uniq -c; fi
+  same "round ${n} of random changes ($(sort -u /tmp/mutations | wc -l) kinds, base ${base}, scan ${scan})" /tmp/F.live /tmp/F.store
+  echo "FIGURE fuzz_round_${n} ${scan}"
+done
+
 echo "SCENARIO PASSED"

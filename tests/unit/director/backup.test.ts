@@ -131,6 +131,35 @@ describe('perform_backup, all well', () => {
   });
 });
 
+describe('perform_backup: pushes of only the changes', () => {
+  const stdinOf = (t: FakeTransport, host: string): string[] => calls(t, 'perform_rsync').filter((c) => c.host === host).map((c) => c.stdin ?? '');
+  const sourcesOf = (h: ReturnType<typeof harness>): Manifest['sources'] => {
+    const commits = calls(h.transport, 'commit_backup');
+    return (JSON.parse(commits.at(-1)!.stdin!) as Manifest).sources;
+  };
+
+  it('the first backup pushes whole trees; the next gives each push the base its target was set back to', async () => {
+    const h = harness();
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    const first = onlyRun(h).id;
+    for (const host of SOURCES) expect(stdinOf(h.transport, host)).toEqual([`- ${first}\n`]);
+    expect(sourcesOf(h).map((s) => s.scan)).toEqual(['full', 'full']);
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    const second = h.state.runs().map((r) => r.id).find((id) => id !== first)!;
+    for (const host of SOURCES) expect(stdinOf(h.transport, host)[1]).toBe(`${first} ${second}\n`);
+    expect(sourcesOf(h).map((s) => [s.scan, s.base, s.changedEntries])).toEqual([['changes', first, 7], ['changes', first, 7]]);
+  });
+
+  it('--full-scan pushes whole trees although the target gives a base', async () => {
+    const h = harness();
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    expect(await performBackup(h.ctx, { fullScan: true })).toBe(EXIT.OK);
+    for (const host of SOURCES) expect(stdinOf(h.transport, host)[1]).toMatch(/^- \d{8}_\d{6}\n$/);
+    expect(sourcesOf(h).map((s) => s.scan)).toEqual(['full', 'full']);
+    expect(sourcesOf(h).every((s) => s.base === undefined)).toBe(true);
+  });
+});
+
 describe('perform_backup failures', () => {
   it('an unreachable host fails the run before anything is paused (exit 4)', async () => {
     const h = harness();

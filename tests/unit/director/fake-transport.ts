@@ -185,12 +185,17 @@ export class FakeTransport implements Transport {
         return { unpaused: 3, watchdogFired: false, unpausedAt: now };
       case 'prepare_source_snapshot':
         return { backend: host === 'manager-1' ? 'gluster' : 'lvm', snapshotStartedAt: now, snapshotAt: now };
-      case 'perform_rsync':
-        return { bytes: host === 'manager-1' ? 2_000_000 : 5_000_000, files: host === 'manager-1' ? 200 : 50, transferredBytes: 1000, seconds: 1, durationMs: 1000, rsyncExit: 0 };
+      case 'perform_rsync': {
+        // As the capsule: a base on stdin ("BASE ID") makes a push of only the changes.
+        const base = stdin?.split(' ')[0];
+        const scan = base !== undefined && base !== '-' ? { scan: 'changes', changedEntries: 7 } : { scan: 'full' };
+        return { bytes: host === 'manager-1' ? 2_000_000 : 5_000_000, files: host === 'manager-1' ? 200 : 50, transferredBytes: 1000, seconds: 1, durationMs: 1000, rsyncExit: 0, ...scan };
+      }
       case 'remove_source_snapshot':
         return { removed: true };
       case 'prepare_target':
-        return { backend: 'zfs', freeBytes: 10 * 1024 ** 3 };
+        // The newest committed backup is the base the store was set back to.
+        return { backend: 'zfs', freeBytes: 10 * 1024 ** 3, base: this.store(host).at(-1)?.id ?? null };
       case 'commit_backup':
         return { id: arg, usedBytes: 5000, stdinBytes: stdin?.length ?? 0 };
       case 'list_backups':

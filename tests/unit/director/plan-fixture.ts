@@ -30,6 +30,7 @@ export function testPlan(overrides: { settings?: Partial<Plan['settings']>; dock
       share: '/opt/sbdi/backup/lib',
       etc: '/etc/sbdi/backup',
       run: '/run/sbdi-backup',
+      state: '/var/lib/sbdi-backup',
     },
     settings: { pauseDeadlineSeconds: 60, syncConcurrency: 1, connectTimeoutSeconds: 10, ...overrides.settings },
     hosts: [
