@@ -55,6 +55,10 @@ describe.each(CASES)('storage: $name', (c) => {
     if (r.code !== 0) process.stdout.write(`${out}\n${r.stderr.slice(-4000)}\n`);
     expect(r.code, out.split('\n').filter((l) => l.includes('FAILED')).join('\n')).toBe(0);
     expect(out).toContain('SCENARIO PASSED');
+    // Only the zfs store gives a base: pushes of only the changes there, whole trees elsewhere.
+    const scan = c.target.backup_target_backend === 'zfs' ? '"changes"' : '"full"';
+    expect(out).toContain(`FIGURE backup2_scan ${scan}`);
+    expect(out.match(/^FIGURE fuzz_round_\d+ (\S+)/gm)?.map((l) => l.split(' ')[2])).toEqual(Array(rounds).fill(scan));
     const f = figures(out);
     const ratio = Number(f['compress_ratio_20260101_010101']);
     if (c.target.backup_target_backend === 'dir') expect(ratio).toBe(1);
