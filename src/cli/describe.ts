@@ -24,6 +24,6 @@ export function describePlan(plan: Plan): string {
     lines.push(`        one snapshot per backup; restores activate one at ${t.restoreMount}`);
   }
   if (plan.targets.length > 1) lines.push('', `every backup spans all ${plan.targets.length} targets under one id; it is complete only when each of them committed it`);
-  lines.push(`docker hosts: ${plan.dockerHosts.join(', ') || '(none)'}; pause deadline ${plan.settings.pauseDeadlineSeconds} s; sync concurrency ${plan.settings.syncConcurrency}`);
+  lines.push(`docker hosts: ${plan.dockerHosts.join(', ') || '(none)'}; pause deadline ${plan.settings.pauseDeadlineSeconds} s; sync concurrency ${plan.settings.syncConcurrency}; restore concurrency ${plan.settings.restoreConcurrency}`);
   return `${lines.join('\n')}\n`;
 }

@@ -210,6 +210,7 @@ export function buildPlan(inv: RawInventory): Plan {
   const settings: Settings = {
     pauseDeadlineSeconds: g.integer('backup_pause_deadline', 60, 5, 3600),
     syncConcurrency: g.integer('backup_sync_concurrency', 1, 1, 64),
+    restoreConcurrency: g.integer('backup_restore_concurrency', 4, 1, 64),
     connectTimeoutSeconds: g.integer('backup_connect_timeout', 10, 1, 300),
   };
 

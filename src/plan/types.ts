@@ -178,6 +178,11 @@ export interface Settings {
   pauseDeadlineSeconds: number;
   /** Parallel source syncs (`backup_sync_concurrency`, seed default 1 = sequential). */
   syncConcurrency: number;
+  /**
+   * Sources restored at once (`backup_restore_concurrency`, default 4). The seed restored one after
+   * the other; a restore runs with the platform stopped, so its time is downtime, unlike a sync.
+   */
+  restoreConcurrency: number;
   /** ssh connect timeout in seconds for the director. */
   connectTimeoutSeconds: number;
 }

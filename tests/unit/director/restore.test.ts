@@ -124,12 +124,23 @@ describe('restore_latest_backup', () => {
   });
 
   it('restores what perform_backup committed (round trip through the fake target)', async () => {
-    const h = harness(testPlan({ settings: { syncConcurrency: 2 } }));
+    const h = harness(testPlan({ settings: { syncConcurrency: 1, restoreConcurrency: 2 } }));
     expect(await performBackup(h.ctx)).toBe(EXIT.OK);
     expect(await restoreBackup(h.ctx, { latest: true })).toBe(EXIT.OK);
     expect(h.transport.calledCapsules('activate_backup')[0]!.arg).toBe(h.transport.backups[0]!.id);
-    // Concurrency as for sync.
+    // backup_restore_concurrency, not the sync's: the syncs went one after the other, the restores at once.
+    const syncs = h.transport.calledCapsules('perform_rsync');
+    expect(syncs[1]!.start).toBeGreaterThanOrEqual(syncs[0]!.end!);
     const restores = h.transport.calledCapsules('restore_source');
     expect(restores[1]!.start).toBeLessThan(restores[0]!.end!);
+  });
+
+  it('restores one source after the other with backup_restore_concurrency 1', async () => {
+    const h = harness(testPlan({ settings: { syncConcurrency: 2, restoreConcurrency: 1 } }));
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    expect(await restoreBackup(h.ctx, { latest: true })).toBe(EXIT.OK);
+    const restores = h.transport.calledCapsules('restore_source');
+    expect(restores).toHaveLength(2);
+    for (let i = 1; i < restores.length; i++) expect(restores[i]!.start).toBeGreaterThanOrEqual(restores[i - 1]!.end!);
   });
 });
