@@ -628,4 +628,43 @@ describe.sequential('faults injected into perform_backup on real hosts (sandbox 
     await afterFault({ fault: 'zfs-fuse restarted during sync', injected: 'zfs-fuse killed (SIGKILL) and started again on the target while manager-1 pushes an 80 MB file', ...outcome(code, b.stderr), product: '' }, faultAt, code === 0 ? undefined : b.id, w, { back, committed: 'either' });
     await must('manager-1', 'rm -f /docker/flt-big.bin');
   }, 900_000);
+
+  it('a container stops just as its host pauses (docker pause fails for it)', async () => {
+    // A docker in front of the real one (first on the capsules' PATH), outside the product: on the
+    // first `docker pause` it stops the last container listed, so that pause fails for that one.
+    const wrapper = `#!/bin/sh
+if [ "$1" = pause ] && [ ! -e /run/flt-stopped.id ]; then
+  for id; do last=$id; done
+  printf '%s\\n' "$last" >/run/flt-stopped.id
+  /usr/bin/docker stop -t 0 "$last" >/dev/null
+fi
+exec /usr/bin/docker "$@"
+`;
+    await must('cassandra-1', `rm -f /run/flt-stopped.id; cat >/usr/sbin/docker <<'EOF'\n${wrapper}EOF\nchmod 0755 /usr/sbin/docker`);
+    const running = Number((await must('cassandra-1', '/usr/bin/docker ps --quiet --filter status=running | wc -l')).trim());
+    const w = new PauseWatch();
+    const b = new Backup();
+    let code: number | null;
+    let stopped = '';
+    try {
+      code = await b.result();
+    } finally {
+      await must('cassandra-1', 'rm -f /usr/sbin/docker');
+      stopped = (await sh('cassandra-1', 'cat /run/flt-stopped.id')).stdout.trim();
+      if (stopped !== '') await sh('cassandra-1', `/usr/bin/docker start ${stopped} >/dev/null; rm -f /run/flt-stopped.id`);
+    }
+    // The stopped container writes nothing: the others stay paused, the backup completes.
+    expect(stopped, 'the wrapper never ran').toMatch(/^[0-9a-f]{12}$/);
+    expect(code, b.stderr).toBe(0);
+    // The capsule says why (syslog on the host): docker's own words, then the second try.
+    expect(await must('cassandra-1', 'grep -F "phase=pause_containers level=warn msg=docker pause failed" /var/log/messages | tail -n 1')).toMatch(/is not running|trying again/);
+    expect(b.stderr).toMatch(new RegExp(`pause +cassandra-1: ok in [^,]+, ${running - 1} containers paused`));
+    await afterFault(
+      { fault: 'a container stops as it is paused', injected: 'a docker wrapper on cassandra-1 stops one container just before the first `docker pause`', ...outcome(code, b.stderr), product: 'the others paused on a second try; backup complete' },
+      Date.now(),
+      b.id,
+      w,
+      { committed: true, back: { ms: null, pausedSeen: true } },
+    );
+  }, 600_000);
 });
