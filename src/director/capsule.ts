@@ -25,6 +25,29 @@ function lastLine(text: string): string | undefined {
     .pop();
 }
 
+/** The uniform log line of a capsule's warning (templates/lib/log_utils: sbdi_log). */
+const CAPSULE_WARNING = /^sbdi-backup host=\S+ phase=\S+ level=warn msg=(.*)$/;
+/** More would be a flood (a capsule warning per file); the rest stay in the host's syslog. */
+const MAX_RELAYED_WARNINGS = 10;
+
+/**
+ * A capsule's warnings (a snapshot left behind removed, a pause that needed a second try) are
+ * the operator's to see, not only the host's syslog: each becomes a warning of the phase and host.
+ * rsync's progress separates its updates with \r, so only \n-ended lines are looked at.
+ */
+function relayWarnings(ctx: Context, phase: string, host: string, stderr: string): void {
+  let relayed = 0;
+  for (const line of stderr.split('\n')) {
+    const m = CAPSULE_WARNING.exec(line.replace(/^.*\r/, ''));
+    if (m === null) continue;
+    if (++relayed > MAX_RELAYED_WARNINGS) {
+      ctx.report.warn(phase, `more warnings in ${host}'s syslog`, host);
+      return;
+    }
+    ctx.report.warn(phase, m[1]!.replace(/[\u0000-\u001f\u007f]/g, '?'), host);
+  }
+}
+
 export async function runCapsule(ctx: Context, call: CapsuleCall, options: ExecOptions = {}): Promise<CapsuleResult> {
   const { phase, exitCode, host, capsule, arg } = call;
   let outcome;
@@ -43,6 +66,7 @@ export async function runCapsule(ctx: Context, call: CapsuleCall, options: ExecO
     throw e;
   }
   const { code, result, stderr } = outcome;
+  relayWarnings(ctx, phase, host, stderr);
   if (code !== 0 || result === undefined || result.ok === false) {
     const detail =
       (typeof result?.error === 'string' && result.error) ||

@@ -656,7 +656,8 @@ exec /usr/bin/docker "$@"
     // The stopped container writes nothing: the others stay paused, the backup completes.
     expect(stopped, 'the wrapper never ran').toMatch(/^[0-9a-f]{12}$/);
     expect(code, b.stderr).toBe(0);
-    // The capsule says why (syslog on the host): docker's own words, then the second try.
+    // The capsule says why, in the host's syslog and through the director to the operator.
+    expect(b.stderr).toMatch(/WARN pause +cassandra-1: docker pause failed \(.*\): trying again the containers still running/);
     expect(await must('cassandra-1', 'grep -F "phase=pause_containers level=warn msg=docker pause failed" /var/log/messages | tail -n 1')).toMatch(/is not running|trying again/);
     expect(b.stderr).toMatch(new RegExp(`pause +cassandra-1: ok in [^,]+, ${running - 1} containers paused`));
     await afterFault(

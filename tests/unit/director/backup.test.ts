@@ -129,6 +129,23 @@ describe('perform_backup, all well', () => {
     expect(sync[1]!.start).toBeLessThan(sync[0]!.end!);
     expect(chunks).toHaveLength(2);
   });
+
+  it("shows a capsule's warnings as its phase's, progress and info lines not, at most ten per capsule", async () => {
+    const h = harness();
+    const warn = (m: string) => `sbdi-backup host=cassandra-1 phase=pause_containers level=warn msg=${m}\n`;
+    h.transport.on('pause_containers', {
+      stderr: `sbdi-backup host=cassandra-1 phase=pause_containers level=info msg=paused 3\n  1,000 100%\r${warn('docker pause failed (Error: x is not running): trying again\u001b[2J')}`,
+      result: { paused: 2, deadline: 60, armedAt: 1, pausedAt: 2 },
+    }, 'cassandra-1');
+    h.transport.on('perform_rsync', { stderr: Array.from({ length: 12 }, (_, i) => warn(`w${i}`)).join(''), result: { bytes: 1, files: 1, rsyncExit: 0 } }, 'manager-1');
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    const out = h.lines.join('\n');
+    expect(out).toMatch(/WARN pause +cassandra-1: docker pause failed \(Error: x is not running\): trying again\?\[2J$/m);
+    expect(out).not.toMatch(/paused 3/);
+    expect(out).toMatch(/WARN sync +manager-1: w9$/m);
+    expect(out).not.toMatch(/w10|w11/);
+    expect(out).toMatch(/WARN sync +manager-1: more warnings in manager-1's syslog$/m);
+  });
 });
 
 describe('perform_backup: pushes of only the changes', () => {
