@@ -15,6 +15,14 @@ const planOf = (ini: string) => {
   return planFromInventory(path);
 };
 
+describe('settings', () => {
+  it('syncs one source at a time and restores up to four at once unless the inventory says otherwise', () => {
+    expect(planOf(SEED).settings).toMatchObject({ syncConcurrency: 1, restoreConcurrency: 4 });
+    const plan = planOf(SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_sync_concurrency=2\nbackup_restore_concurrency=1'));
+    expect(plan.settings).toMatchObject({ syncConcurrency: 2, restoreConcurrency: 1 });
+  });
+});
+
 describe('issue 8 plan fields', () => {
   it('the seed inventory: no remotes, no retention, default thresholds, schedule off', () => {
     const plan = planOf(SEED);
