@@ -24,6 +24,6 @@ export function describePlan(plan: Plan): string {
     lines.push(`        one snapshot per backup; restores activate one at ${t.restoreMount}`);
   }
   if (plan.targets.length > 1) lines.push('', `every backup spans all ${plan.targets.length} targets under one id; it is complete only when each of them committed it`);
-  lines.push(`docker hosts: ${plan.dockerHosts.join(', ') || '(none)'}; pause deadline ${plan.settings.pauseDeadlineSeconds} s; sync concurrency ${plan.settings.syncConcurrency}; restore concurrency ${plan.settings.restoreConcurrency}`);
+  lines.push(`docker hosts: ${plan.dockerHosts.join(', ') || '(none)'}; pause deadline ${plan.settings.pauseDeadlineSeconds} s; sync concurrency ${plan.settings.syncConcurrency}; restore concurrency ${plan.settings.restoreConcurrency}; full scan every ${plan.settings.fullScanDays === 0 ? '(only --full-scan)' : `${plan.settings.fullScanDays} days`}`);
   return `${lines.join('\n')}\n`;
 }

@@ -16,6 +16,7 @@ import { interruptSignalName, type Context } from './context';
 import { DirectorError, InterruptedError, PhaseError, asDirectorError } from './errors';
 import { EXIT } from './exit-codes';
 import { formatBytes, formatDuration } from './format';
+import { fullScansDue } from './full-scan';
 import { withLock } from './guard';
 import { backupIdAt } from './ids';
 import { pauseWindow, planDigest, snapshotsInside, type Manifest, type PauseHostRecord, type PauseWindow, type SourceRecord } from './manifest';
@@ -104,6 +105,8 @@ class BackupRun {
    * sources' pushes may take as the base of a push of only the changes (templates/source/changes).
    */
   private readonly bases = new Map<string, string>();
+  /** Sources whose push compares every entry although a base would allow only the changes, and why. */
+  private fullScans = new Map<string, string>();
 
   constructor(
     private readonly ctx: Context,
@@ -157,7 +160,9 @@ class BackupRun {
 
   async run(): Promise<number> {
     const { ctx, plan } = this;
-    const leftovers = leftoversOf(ctx.state.runs());
+    const records = ctx.state.runs();
+    const leftovers = leftoversOf(records);
+    this.fullScans = fullScansDue(records, this.sourceHosts, ctx.now(), plan.settings.fullScanDays, this.options.fullScan === true);
     ctx.report.info('start', `backup ${this.id} of ${plan.sources.length} sources to ${this.targets.join(', ')}, pausing ${plan.dockerHosts.length} docker hosts`);
     this.save();
     let failure: DirectorError | undefined;
@@ -365,6 +370,10 @@ class BackupRun {
 
   private async sync(): Promise<void> {
     const { ctx, plan } = this;
+    for (const s of plan.sources) {
+      const reason = this.fullScans.get(s.host);
+      if (reason !== undefined && this.bases.has(s.target)) ctx.report.info('sync', `${s.host}: comparing every entry with the store (${reason})`);
+    }
     const outcome = await capsuleOnHosts(ctx, this.sourceHosts, {
       phase: 'sync',
       exitCode: EXIT.SYNC,
@@ -383,9 +392,9 @@ class BackupRun {
     throwIfFailed({ phase: 'sync', exitCode: EXIT.SYNC }, outcome);
   }
 
-  /** The base a source's push may send its changes against: its target's, unless --full-scan. */
+  /** The base a source's push may send its changes against: its target's, unless a full scan is due. */
   private baseFor(host: string): string | undefined {
-    if (this.options.fullScan === true) return undefined;
+    if (this.fullScans.has(host)) return undefined;
     const target = this.plan.sources.find((s) => s.host === host)?.target;
     return target === undefined ? undefined : this.bases.get(target);
   }

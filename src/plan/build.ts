@@ -212,6 +212,7 @@ export function buildPlan(inv: RawInventory): Plan {
     syncConcurrency: g.integer('backup_sync_concurrency', 1, 1, 64),
     restoreConcurrency: g.integer('backup_restore_concurrency', 4, 1, 64),
     connectTimeoutSeconds: g.integer('backup_connect_timeout', 10, 1, 300),
+    fullScanDays: g.integer('backup_full_scan_days', 7, 0, 3650),
   };
 
   const hosts: HostPlan[] = involved.map((name) => {

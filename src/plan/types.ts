@@ -185,6 +185,11 @@ export interface Settings {
   restoreConcurrency: number;
   /** ssh connect timeout in seconds for the director. */
   connectTimeoutSeconds: number;
+  /**
+   * Days after which a source's push compares every entry on both sides again although its base
+   * would allow only the changes (`backup_full_scan_days`, default 7; 0: only `--full-scan`).
+   */
+  fullScanDays: number;
 }
 
 export interface OperatorPlan {

@@ -175,6 +175,22 @@ describe('perform_backup: pushes of only the changes', () => {
     expect(sourcesOf(h).map((s) => s.scan)).toEqual(['full', 'full']);
     expect(sourcesOf(h).every((s) => s.base === undefined)).toBe(true);
   });
+
+  it('compares every entry again once the last full scan is backup_full_scan_days old, then sends changes again', async () => {
+    const h = harness(testPlan({ settings: { fullScanDays: 7 } }));
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    const first = onlyRun(h);
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    expect(sourcesOf(h).map((s) => s.scan)).toEqual(['changes', 'changes']);
+    // Eight days later, as far as the run records tell: the first backup is the last full scan.
+    h.state.saveRun({ ...h.state.runs().find((r) => r.id === first.id)!, startedAt: Date.now() - 8 * 86_400_000 });
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    for (const host of SOURCES) expect(stdinOf(h.transport, host)[2]).toMatch(/^- \d{8}_\d{6}\n$/);
+    expect(sourcesOf(h).map((s) => s.scan)).toEqual(['full', 'full']);
+    expect(h.lines.join('\n')).toMatch(new RegExp(`sync +cassandra-1: comparing every entry with the store \\(its last full scan was 8 days ago, in backup ${first.id}; backup_full_scan_days 7\\)`));
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    expect(sourcesOf(h).map((s) => s.scan)).toEqual(['changes', 'changes']);
+  });
 });
 
 describe('perform_backup failures', () => {

@@ -32,7 +32,7 @@ export function testPlan(overrides: { settings?: Partial<Plan['settings']>; dock
       run: '/run/sbdi-backup',
       state: '/var/lib/sbdi-backup',
     },
-    settings: { pauseDeadlineSeconds: 60, syncConcurrency: 1, restoreConcurrency: 1, connectTimeoutSeconds: 10, ...overrides.settings },
+    settings: { pauseDeadlineSeconds: 60, syncConcurrency: 1, restoreConcurrency: 1, connectTimeoutSeconds: 10, fullScanDays: 0, ...overrides.settings },
     hosts: [
       { name: 'backup-director', connection: connection('backup-director'), port, roles: ['director'] },
       { name: 'backup-target', connection: connection('backup-target'), port, roles: ['target'] },

@@ -52,6 +52,7 @@ const cases: [string, string, RegExp][] = [
   ['bad zfs source package', SEED.replace('gluster_backup_source=True ', 'gluster_backup_source=False zfs_backup_source=true zfs_backup_source_dataset=tank/d zfs_backup_source_package=zfs '), /host 'manager-1': zfs_backup_source_package = "zfs": expected one of: zfsutils-linux, zfs-fuse/],
   ['zstd on zfs-fuse', SEED.replace('backup-target\n', 'backup-target backup_zfs_package=zfs-fuse backup_zfs_compression=zstd\n'), /host 'backup-target': backup_zfs_compression = "zstd": zfs-fuse \(backup_zfs_package\) supports only off, on, lzjb, zle, gzip, gzip-1\.\.9/],
   ['bad pause deadline', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_pause_deadline=0'), /backup_pause_deadline = 0: expected a whole number from 5 to 3600/],
+  ['bad full scan days', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_full_scan_days=weekly'), /backup_full_scan_days = "weekly": expected a whole number from 0 to 3650/],
   ['bad restore concurrency', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_restore_concurrency=all'), /backup_restore_concurrency = "all": expected a whole number from 1 to 64/],
   ['bad ansible_host', SEED.replace('backup-target\n', 'backup-target ansible_host="a;b"\n'), /host 'backup-target': ansible_host = "a;b"/],
   ['zfs source without dataset', SEED.replace('gluster_backup_source=True ', 'gluster_backup_source=False zfs_backup_source=true '), /zfs_backup_source_dataset is missing/],

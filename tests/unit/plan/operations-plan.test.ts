@@ -21,6 +21,12 @@ describe('settings', () => {
     const plan = planOf(SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_sync_concurrency=2\nbackup_restore_concurrency=1'));
     expect(plan.settings).toMatchObject({ syncConcurrency: 2, restoreConcurrency: 1 });
   });
+
+  it('compares every entry again weekly unless backup_full_scan_days says otherwise (0: never by itself)', () => {
+    expect(planOf(SEED).settings.fullScanDays).toBe(7);
+    expect(planOf(SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_full_scan_days=0')).settings.fullScanDays).toBe(0);
+    expect(planOf(SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_full_scan_days=30')).settings.fullScanDays).toBe(30);
+  });
 });
 
 describe('issue 8 plan fields', () => {
