@@ -1,10 +1,11 @@
 /**
  * When a push compares every entry on both sides again although its base would allow sending only
- * the changes. A push of only the changes trusts two things: the source's ctime listing (no program
- * can set a ctime) and a store set back to exactly the base. A full compare now and then also
- * repairs what neither can see: a store changed behind the backup's back, a listing lost or cut
- * short. restic and borg have no such pass (they trust their caches until `check`); the seed
- * compared every entry every time, at ~3× the incremental's cost on the large corpus.
+ * the changes. A push of only the changes trusts the source's ctime listing (no program can set a
+ * ctime) and a store set back to exactly the base; a full compare now and then bounds how long a
+ * fault in either — a filesystem whose ctimes do not move as they should (zfs-fuse sources are
+ * already always compared in full), a bug in the listing's comparison — can go unnoticed. restic
+ * (`backup --force`) and borg (`--files-cache=disabled`) leave that re-read to the operator; the
+ * seed compared every entry every time, ~3× the incremental's cost on the large corpus.
  */
 import type { RunRecord } from './state';
 
