@@ -43,7 +43,7 @@ export async function performBackup(ctx: Context, options: BackupOptions = {}): 
   return withLock(ctx, 'perform_backup', async () => {
     const id = await freshId(ctx);
     const code = await new BackupRun(ctx, id, options).run();
-    return afterBackup(ctx, code);
+    return afterBackup(ctx, code, id);
   });
 }
 
@@ -51,11 +51,11 @@ export async function performBackup(ctx: Context, options: BackupOptions = {}): 
  * Issue 8: after a complete backup, replicate it to the off-site remotes and apply the retention
  * policy (still under the lock); the Prometheus metrics are rewritten after every run.
  */
-async function afterBackup(ctx: Context, code: number): Promise<number> {
+async function afterBackup(ctx: Context, code: number, id: string): Promise<number> {
   let result = code;
   if (code === EXIT.OK && !ctx.interrupt.aborted) {
     const replicated = await replicateStep(ctx);
-    const pruned = await pruneStep(ctx, false);
+    const pruned = await pruneStep(ctx, false, { takenByRun: id });
     if (replicated !== EXIT.OK || pruned !== EXIT.OK) {
       ctx.report.warn('done', `backup complete, but ${replicated !== EXIT.OK ? `replication (exit ${replicated})` : ''}${replicated !== EXIT.OK && pruned !== EXIT.OK ? ' and ' : ''}${pruned !== EXIT.OK ? `pruning (exit ${pruned})` : ''} failed`);
       result = EXIT.POST_BACKUP;

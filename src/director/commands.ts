@@ -47,6 +47,8 @@ export function usage(): string {
     '  unpause_containers          unpause every container on every docker host',
     '  replicate_backups           send new backups to the off-site remotes (also after every perform_backup)',
     '  prune_backups [--dry-run]   remove what the retention policy no longer keeps (also after every perform_backup)',
+    '      --force                 delete even when more than half of a store\'s complete backups would go',
+    '      --delete-future         delete only the backups and replicas dated in the future of their store\'s clock',
     '  verify_backup ID|--latest [--restore-test]  check a backup against its manifest, checksums and the store',
     '  check_backup [-w AGE] [-c AGE]  Nagios/Icinga check (exit 0/1/2/3, perfdata); writes Prometheus metrics',
     '',
@@ -114,8 +116,9 @@ export async function runCommand(ctx: Context, argv: string[]): Promise<number> 
         parse(args, {}, 0);
         return await replicateBackups(ctx);
       case 'prune_backups': {
-        const { values } = parse(args, { 'dry-run': { type: 'boolean' } }, 0);
-        return await pruneBackups(ctx, { dryRun: values['dry-run'] === true });
+        const { values } = parse(args, { 'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, 'delete-future': { type: 'boolean' } }, 0);
+        if (values.force === true && values['delete-future'] === true) throw new UsageError('prune_backups: --force and --delete-future are separate steps');
+        return await pruneBackups(ctx, { dryRun: values['dry-run'] === true, force: values.force === true, deleteFuture: values['delete-future'] === true });
       }
       case 'verify_backup': {
         const latest = args.includes('--latest');

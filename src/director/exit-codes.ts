@@ -30,6 +30,8 @@ export const EXIT = {
   DIVERGED: 41,
   PRUNE: 42,
   VERIFY: 43,
+  FUTURE: 44,
+  PRUNE_LIMIT: 45,
   SIGINT: 130,
   SIGTERM: 143,
 } as const;
@@ -58,11 +60,13 @@ export const EXIT_MEANING: Record<ExitCode, string> = {
   24: 'the backup was restored (or the dry run done) but deactivating it (or detaching the foreign store) on the target failed',
   30: 'a docker command (stop/start/pause/unpause) failed on at least one host',
   31: "the target's list_backups failed",
-  16: 'the backup is complete, but the replication or pruning after it failed (see 40-42)',
+  16: 'the backup is complete, but the replication or pruning after it failed (see 40-45)',
   40: 'replication to an off-site remote failed (unreachable, or a send/receive failed); the next run catches up',
   41: 'replication refused: a remote has DIVERGED from the target (no common snapshot, or newer snapshots of its own); nothing was destroyed',
   42: 'pruning failed, or a remote could not be listed so nothing was pruned',
   43: 'verification failed: the backup differs from its manifest or its checksums, a restore test differed, or the store is unhealthy',
+  44: 'a store holds backups dated in the future of its clock: nothing was pruned there (the message names the store and the ids; see prune_backups --delete-future)',
+  45: 'pruning stopped: it would delete more than half of a store\'s complete backups; nothing was deleted there (check with --dry-run, then prune_backups --force)',
   130: 'interrupted by SIGINT (Ctrl-C); cleanup (unpause) was still done',
   143: 'terminated by SIGTERM; cleanup (unpause) was still done',
 };

@@ -15,3 +15,15 @@ export function backupIdTime(id: string): number | undefined {
   const t = Date.UTC(y!, mo! - 1, d!, h!, mi!, s!);
   return backupIdAt(t) === id ? t : undefined;
 }
+
+/**
+ * Whether a backup is dated after a store's clock by more than the allowed skew: its id, or any time
+ * its manifest claims (director clock), or the store's own record of it. Such a backup is not
+ * genuine: a clock that was set wrong made it, or someone who can write to the store.
+ */
+export function datedInFuture(id: string, storeNow: number, skewMs: number, otherTimes: readonly (number | undefined)[] = []): boolean {
+  const limit = storeNow + skewMs;
+  const t = backupIdTime(id);
+  if (t !== undefined && t > limit) return true;
+  return otherTimes.some((x) => typeof x === 'number' && Number.isFinite(x) && x > limit);
+}

@@ -9,7 +9,7 @@ import type { Context } from './context';
 import { DirectorError, asDirectorError } from './errors';
 import { EXIT, type ExitCode } from './exit-codes';
 import { formatAge, formatBytes, renderTable } from './format';
-import { BACKUP_ID, backupIdTime } from './ids';
+import { BACKUP_ID, backupIdTime, datedInFuture } from './ids';
 import type { Manifest } from './manifest';
 import { pidAlive } from './lock';
 import { connectAll, runOnHosts, throwIfFailed } from './phase';
@@ -32,6 +32,10 @@ export interface TargetBackup {
   complete?: boolean;
   /** Merged: the state on each target it needs (and any other target holding it). */
   parts?: TargetPart[];
+  /** The target's own time of the commit (its manifest file's mtime), epoch ms. */
+  storedAt?: number;
+  /** Dated after the target's clock (its id, its manifest's times, or its commit): not genuine. */
+  future?: boolean;
 }
 
 export type BackupStatus = 'complete' | 'incomplete' | 'failed' | 'running';
@@ -48,21 +52,39 @@ export interface BackupEntry {
   manifest?: Partial<Manifest>;
   /** Per-target state, shown where the targets disagree. */
   parts?: TargetPart[];
+  /** Dated after the target's clock: never restored as the latest, never counted by retention. */
+  future?: boolean;
 }
 
-/** Reads the capsule's `backups` field defensively: a malformed entry is dropped, not trusted. */
-export function parseTargetBackups(result: CapsuleResult): TargetBackup[] {
+/** The store's clock from a listing capsule's result (`now`, epoch ms), else the fallback. */
+export function storeClock(result: CapsuleResult, fallback: number): number {
+  return typeof result.now === 'number' && Number.isFinite(result.now) ? result.now : fallback;
+}
+
+const finite = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+
+/**
+ * Reads the capsule's `backups` field defensively: a malformed entry is dropped, not trusted. Each
+ * backup is judged against the target's own clock (`now` in the result; `directorNow` when the
+ * capsule gave none): one dated later than it by more than `skewMs` is marked `future`.
+ */
+export function parseTargetBackups(result: CapsuleResult, skewMs: number, directorNow: number): TargetBackup[] {
   const list = Array.isArray(result.backups) ? (result.backups as unknown[]) : [];
+  const now = storeClock(result, directorNow);
   const out: TargetBackup[] = [];
   for (const item of list) {
     if (item === null || typeof item !== 'object') continue;
     const b = item as Record<string, unknown>;
     if (typeof b.id !== 'string' || !BACKUP_ID.test(b.id)) continue;
+    const manifest = b.manifest !== null && typeof b.manifest === 'object' ? (b.manifest as Partial<Manifest>) : undefined;
+    const storedAt = finite(b.storedAt);
     out.push({
       id: b.id,
       usedBytes: typeof b.usedBytes === 'number' ? b.usedBytes : undefined,
       compressRatio: typeof b.compressRatio === 'number' ? b.compressRatio : undefined,
-      manifest: b.manifest !== null && typeof b.manifest === 'object' ? (b.manifest as Partial<Manifest>) : undefined,
+      manifest,
+      ...(storedAt === undefined ? {} : { storedAt }),
+      ...(datedInFuture(b.id, now, skewMs, [finite(manifest?.startedAt), finite(manifest?.createdAt), storedAt]) ? { future: true } : {}),
     });
   }
   return out;
@@ -125,7 +147,9 @@ export function mergeTargetListings(
         : used !== undefined && used > 0 && sizes.every((b) => b.compressRatio !== undefined)
           ? sizes.reduce((a, b) => a + b.usedBytes! * b.compressRatio!, 0) / used
           : undefined;
-    merged.push({ id, usedBytes: used, compressRatio: ratio, manifest, complete, parts });
+    const future = sizes.some((b) => b.future === true);
+    const stored = sizes.map((b) => b.storedAt).filter((t): t is number => t !== undefined);
+    merged.push({ id, usedBytes: used, compressRatio: ratio, manifest, complete, parts, ...(stored.length > 0 ? { storedAt: Math.max(...stored) } : {}), ...(future ? { future } : {}) });
   }
   return merged.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
@@ -155,6 +179,7 @@ export function mergeBackups(target: TargetBackup[], runs: RunRecord[], now: num
       compressRatio: b.compressRatio,
       manifest: b.manifest,
       ...(b.parts === undefined ? {} : { parts: b.parts }),
+      ...(b.future === true ? { future: true } : {}),
     });
   }
   return [...entries.values()]
@@ -171,13 +196,18 @@ export async function fetchListings(
   phase: string,
   exitCode: ExitCode,
   hosts: readonly string[] = targetHosts(ctx.plan),
-): Promise<{ listings: Map<string, TargetBackup[]>; failures: DirectorError[] }> {
-  const outcome = await runOnHosts(ctx, hosts, { phase, exitCode, summarize: (r: CapsuleResult) => ({ detail: `${parseTargetBackups(r).length} backups` }) }, (host) =>
+): Promise<{ listings: Map<string, TargetBackup[]>; clocks: Map<string, number>; failures: DirectorError[] }> {
+  const parse = (r: CapsuleResult): TargetBackup[] => parseTargetBackups(r, ctx.plan.settings.clockSkewSeconds * 1000, ctx.now());
+  const outcome = await runOnHosts(ctx, hosts, { phase, exitCode, summarize: (r: CapsuleResult) => ({ detail: `${parse(r).length} backups` }) }, (host) =>
     runCapsule(ctx, { phase, exitCode, host, capsule: 'list_backups' }, { signal: ctx.interrupt }),
   );
   const listings = new Map<string, TargetBackup[]>();
-  for (const [host, r] of outcome.values) listings.set(host, parseTargetBackups(r));
-  return { listings, failures: outcome.failures };
+  const clocks = new Map<string, number>();
+  for (const [host, r] of outcome.values) {
+    listings.set(host, parse(r));
+    clocks.set(host, storeClock(r, ctx.now()));
+  }
+  return { listings, clocks, failures: outcome.failures };
 }
 
 /** Every target's backups merged by id (one backup spans all targets); throws when a target cannot be listed. */
@@ -187,6 +217,11 @@ export async function fetchTargetBackups(ctx: Context, phase: string, exitCode: 
   return mergeTargetListings(listings, targetHosts(ctx.plan));
 }
 
+/** What an operator is told about backups dated after a store's clock, wherever they show. */
+export function futureWarning(ids: readonly string[], store?: string): string {
+  return `${store === undefined ? '' : `${store} holds `}${ids.length === 1 ? 'a backup' : `${ids.length} backups`} dated in the future of ${store === undefined ? 'its store' : 'its'} clock (${ids.join(', ')}): ${ids.length === 1 ? 'it is' : 'they are'} never taken as the latest nor counted by retention, and nothing is pruned there until ${ids.length === 1 ? 'it is' : 'they are'} removed (prune_backups --delete-future, after checking them); see docs/operations.md "Backups dated in the future"`;
+}
+
 /** `a: complete, b: missing` when the targets disagree about a backup, else undefined. */
 export function partsText(parts: readonly TargetPart[] | undefined): string | undefined {
   if (parts === undefined || parts.length < 2 || parts.every((p) => p.state === parts[0]!.state)) return undefined;
@@ -194,6 +229,7 @@ export function partsText(parts: readonly TargetPart[] | undefined): string | un
 }
 
 function statusText(e: BackupEntry): string {
+  if (e.future === true) return `${e.status}, DATED IN THE FUTURE`;
   if (e.status === 'failed') return `failed (${e.failedPhase ?? '?'})`;
   if (e.status === 'running') return `running (${e.failedPhase ?? '?'})`;
   const parts = partsText(e.parts);
@@ -235,6 +271,8 @@ export async function listBackups(ctx: Context, options: { json: boolean }): Pro
   }
   target = mergeTargetListings(listings, hosts);
   const entries = mergeBackups(target, ctx.state.runs(), ctx.now(), ctx.alive);
+  const future = entries.filter((e) => e.future === true).map((e) => e.id);
+  if (future.length > 0) ctx.report.warn('list', futureWarning(future));
   if (options.json) ctx.print(JSON.stringify(entries, null, 2));
   else ctx.print(entries.length === 0 ? 'no backups' : backupsTable(entries));
   return failure?.exitCode ?? EXIT.OK;

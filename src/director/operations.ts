@@ -14,28 +14,44 @@ import { DirectorError, UsageError, asDirectorError } from './errors';
 import { EXIT } from './exit-codes';
 import { formatBytes, renderTable } from './format';
 import { withLock } from './guard';
-import { BACKUP_ID, backupIdTime } from './ids';
-import { fetchListings, fetchTargetBackups, isComplete, type TargetBackup } from './list';
+import { BACKUP_ID, backupIdTime, datedInFuture } from './ids';
+import { fetchListings, fetchTargetBackups, futureWarning, isComplete, storeClock, type TargetBackup } from './list';
 import { connectAll, runOnHosts, throwIfFailed } from './phase';
 import { remotesOfTarget } from '../plan/lookup';
-import { describePolicy, policyIsEmpty, selectRetention, type RetentionDecision } from './retention';
+import { FUTURE_STOPS_PRUNING, describePolicy, policyIsEmpty, selectRetention, tooManyDeletions, type RetentionCandidate, type RetentionDecision } from './retention';
 
 export interface Replica {
   id: string;
   guid?: string;
+  /** The remote's own time of the receive, epoch ms. */
+  storedAt?: number;
+  /** Dated after the remote's clock (its id or its receive): not genuine. */
+  future?: boolean;
 }
 
 export interface RemoteListing {
   host: string;
   replicas: Replica[];
   health?: { state?: string; errors?: string };
+  /** The remote's clock when it listed, epoch ms. */
+  now?: number;
 }
 
-export function parseReplicas(result: CapsuleResult): Replica[] {
+/** Reads list_replicas' result defensively; each replica is judged against the remote's own clock. */
+export function parseReplicas(result: CapsuleResult, skewMs: number, directorNow: number): Replica[] {
+  const now = storeClock(result, directorNow);
   const list = Array.isArray(result.replicas) ? (result.replicas as unknown[]) : [];
   return list
-    .filter((x): x is { id: string; guid?: unknown } => x !== null && typeof x === 'object' && typeof (x as { id?: unknown }).id === 'string' && BACKUP_ID.test((x as { id: string }).id))
-    .map((x) => ({ id: x.id, ...(typeof x.guid === 'string' ? { guid: x.guid } : {}) }))
+    .filter((x): x is { id: string; guid?: unknown; storedAt?: unknown } => x !== null && typeof x === 'object' && typeof (x as { id?: unknown }).id === 'string' && BACKUP_ID.test((x as { id: string }).id))
+    .map((x) => {
+      const storedAt = typeof x.storedAt === 'number' && Number.isFinite(x.storedAt) ? x.storedAt : undefined;
+      return {
+        id: x.id,
+        ...(typeof x.guid === 'string' ? { guid: x.guid } : {}),
+        ...(storedAt === undefined ? {} : { storedAt }),
+        ...(datedInFuture(x.id, now, skewMs, [storedAt]) ? { future: true } : {}),
+      };
+    })
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
@@ -45,10 +61,11 @@ async function listRemotes(
   exitCode: (typeof EXIT)[keyof typeof EXIT],
   remotes: readonly string[] = ctx.plan.remotes.map((r) => r.host),
 ): Promise<{ listings: RemoteListing[]; failures: DirectorError[] }> {
-  const outcome = await runOnHosts(ctx, remotes, { phase, exitCode, summarize: (r: CapsuleResult) => ({ detail: `${parseReplicas(r).length} replicas` }) }, (host) =>
+  const parse = (r: CapsuleResult): Replica[] => parseReplicas(r, ctx.plan.settings.clockSkewSeconds * 1000, ctx.now());
+  const outcome = await runOnHosts(ctx, remotes, { phase, exitCode, summarize: (r: CapsuleResult) => ({ detail: `${parse(r).length} replicas` }) }, (host) =>
     runCapsule(ctx, { phase, exitCode, host, capsule: 'list_replicas' }, { signal: ctx.interrupt }),
   );
-  const listings = [...outcome.values].map(([host, r]) => ({ host, replicas: parseReplicas(r), health: (r.health ?? undefined) as RemoteListing['health'] }));
+  const listings = [...outcome.values].map(([host, r]) => ({ host, replicas: parse(r), health: (r.health ?? undefined) as RemoteListing['health'], now: storeClock(r, ctx.now()) }));
   return { listings, failures: outcome.failures };
 }
 
@@ -128,9 +145,39 @@ export interface PruneRow {
   decision: RetentionDecision;
 }
 
-/** What retention removes on the target and on every remote; pure over the listings. */
-export function prunePlan(target: TargetBackup[], remotes: RemoteListing[], targetPolicy: RetentionPolicy, remotePlans: RemotePlan[]): PruneRow[] {
-  const rows: PruneRow[] = [];
+/** What retention does on one store: its rows, the ids dated in its future, and why it deletes nothing. */
+export interface StorePrune {
+  store: string;
+  kind: 'target' | 'remote';
+  rows: PruneRow[];
+  future: string[];
+  stopped?: string;
+}
+
+export interface PruneOptions {
+  /** The backup the current run took: never deleted. */
+  takenByRun?: string;
+  /** Delete even when more than half of a store's complete backups would go. */
+  force?: boolean;
+}
+
+/** What retention removes on one target and on each of its remotes; pure over the listings. */
+export function prunePlan(
+  targetHost: string,
+  target: TargetBackup[],
+  targetNow: number | undefined,
+  remotes: RemoteListing[],
+  targetPolicy: RetentionPolicy,
+  remotePlans: RemotePlan[],
+  options: PruneOptions = {},
+): StorePrune[] {
+  const out: StorePrune[] = [];
+  const store = (name: string, kind: StorePrune['kind'], candidates: RetentionCandidate[], policy: RetentionPolicy, protectedIds: Map<string, string>, now: number | undefined): void => {
+    const decisions = selectRetention(candidates, policy, protectedIds, now);
+    const future = candidates.filter((c) => c.future === true).map((c) => c.id);
+    const stopped = future.length > 0 ? FUTURE_STOPS_PRUNING : tooManyDeletions(candidates, decisions, options.force === true);
+    out.push({ store: name, kind, rows: decisions.map((d) => ({ store: name, id: d.id, decision: d })), future, ...(stopped === undefined ? {} : { stopped }) });
+  };
   const shared = new Map<string, string>();
   const targetIds = new Set(target.map((b) => b.id));
   for (const r of remotes) {
@@ -138,21 +185,19 @@ export function prunePlan(target: TargetBackup[], remotes: RemoteListing[], targ
     const common = [...r.replicas].reverse().find((x) => targetIds.has(x.id));
     if (common) shared.set(common.id, [shared.get(common.id), `shared with ${r.host}`].filter(Boolean).join(', '));
   }
-  for (const d of selectRetention(target.map((b) => ({ id: b.id, complete: isComplete(b) })), targetPolicy, shared)) {
-    rows.push({ store: 'target', id: d.id, decision: d });
-  }
+  if (options.takenByRun !== undefined) shared.set(options.takenByRun, [shared.get(options.takenByRun), 'taken by this run'].filter(Boolean).join(', '));
+  const targetCandidates = target.map((b) => ({ id: b.id, complete: isComplete(b), ...(b.storedAt === undefined ? {} : { storedAt: b.storedAt }), ...(b.future === true ? { future: true } : {}) }));
+  store(targetHost, 'target', targetCandidates, targetPolicy, shared, targetNow);
   for (const r of remotes) {
     const policy = remotePlans.find((p) => p.host === r.host)?.retention ?? {};
     const newest = r.replicas[r.replicas.length - 1];
-    const protectedIds = new Map(newest ? [[newest.id, `newest replica, shared with ${'the target'}`]] : []);
-    for (const d of selectRetention(r.replicas.map((x) => ({ id: x.id, complete: true })), policy, protectedIds)) {
-      rows.push({ store: r.host, id: d.id, decision: d });
-    }
+    const protectedIds = new Map(newest ? [[newest.id, 'newest replica, shared with the target']] : []);
+    store(r.host, 'remote', r.replicas.map((x) => ({ id: x.id, complete: true, ...(x.storedAt === undefined ? {} : { storedAt: x.storedAt }), ...(x.future === true ? { future: true } : {}) })), policy, protectedIds, r.now);
   }
-  return rows;
+  return out;
 }
 
-export async function pruneStep(ctx: Context, dryRun: boolean): Promise<number> {
+export async function pruneStep(ctx: Context, dryRun: boolean, options: PruneOptions = {}): Promise<number> {
   const { plan } = ctx;
   const phase = 'prune';
   if (plan.targets.every((t) => policyIsEmpty(t.retention)) && plan.remotes.every((r) => policyIsEmpty(r.retention))) {
@@ -160,21 +205,7 @@ export async function pruneStep(ctx: Context, dryRun: boolean): Promise<number> 
     return EXIT.OK;
   }
   try {
-    await connectAll(ctx, [...plan.targets.map((t) => t.host), ...plan.remotes.map((r) => r.host)], EXIT.CONNECT);
-    const { listings: stores, failures: storeFailures } = await fetchListings(ctx, phase, EXIT.PRUNE);
-    throwIfFailed({ phase, exitCode: EXIT.PRUNE }, { values: stores, failures: storeFailures, skipped: [] });
-    const { listings, failures } = await listRemotes(ctx, phase, EXIT.PRUNE);
-    if (failures.length > 0) {
-      // Without a remote's list the shared snapshot is unknown: prune nothing on the targets either.
-      throw new DirectorError(`cannot list a remote's replicas, so nothing is pruned: ${failures.map((f) => f.message).join('; ')}`, EXIT.PRUNE, phase);
-    }
-    // Retention is per target (its backup_keep_*), each with its own remotes.
-    const rows: PruneRow[] = [];
-    for (const t of plan.targets) {
-      const own = remotesOfTarget(plan, t.host);
-      const ownListings = listings.filter((l) => own.some((r) => r.host === l.host));
-      for (const r of prunePlan(stores.get(t.host) ?? [], ownListings, t.retention, own)) rows.push(r.store === 'target' ? { ...r, store: t.host } : r);
-    }
+    const { stores, rows } = await planPrune(ctx, phase, options);
     ctx.print(
       [
         ...plan.targets.map((t) => `target ${t.host}: ${describePolicy(t.retention)}`),
@@ -183,21 +214,85 @@ export async function pruneStep(ctx: Context, dryRun: boolean): Promise<number> 
         renderTable(['STORE', 'ID', dryRun ? 'WOULD' : 'ACTION', 'WHY'], rows.map((r) => [r.store, r.id, r.decision.keep ? 'keep' : 'delete', r.decision.reasons.join(', ')])),
       ].join('\n'),
     );
-    const doomed = rows.filter((r) => !r.decision.keep);
-    if (dryRun) {
-      ctx.report.info(phase, `dry run: would delete ${doomed.length} of ${rows.length}`);
-      return EXIT.OK;
-    }
-    let failed = 0;
-    for (const r of doomed) {
-      const onTarget = plan.targets.some((t) => t.host === r.store);
-      try {
-        await ctx.report.step(phase, r.store, () => runCapsule(ctx, { phase, exitCode: EXIT.PRUNE, host: r.store, capsule: onTarget ? 'delete_backup' : 'delete_replica', arg: r.id }), () => ({ detail: `deleted ${r.id}` }));
-      } catch {
-        failed++;
+    let code: number = EXIT.OK;
+    for (const s of stores) {
+      if (s.future.length > 0) {
+        ctx.report.error(phase, futureWarning(s.future, s.store));
+        code = EXIT.FUTURE;
+      } else if (s.stopped !== undefined && s.rows.some((r) => !r.decision.keep)) {
+        ctx.report.error(phase, `${s.store}: ${s.stopped}`);
+        if (code === EXIT.OK) code = EXIT.PRUNE_LIMIT;
       }
     }
+    const doomed = stores.filter((s) => s.stopped === undefined).flatMap((s) => s.rows.filter((r) => !r.decision.keep));
+    if (dryRun) {
+      ctx.report.info(phase, `dry run: would delete ${doomed.length} of ${rows.length}`);
+      return code;
+    }
+    const failed = await deleteAll(ctx, phase, doomed);
     ctx.report.info(phase, `deleted ${doomed.length - failed} of ${doomed.length}${failed ? `, ${failed} FAILED` : ''}`);
+    return failed === 0 ? code : EXIT.PRUNE;
+  } catch (e) {
+    const err = asDirectorError(e, phase);
+    ctx.report.error(phase, err.message);
+    return err.exitCode === EXIT.CONNECT ? EXIT.CONNECT : EXIT.PRUNE;
+  }
+}
+
+/** Lists every target and remote and decides, per store, what retention removes. */
+async function planPrune(ctx: Context, phase: string, options: PruneOptions): Promise<{ stores: StorePrune[]; rows: PruneRow[] }> {
+  const { plan } = ctx;
+  await connectAll(ctx, [...plan.targets.map((t) => t.host), ...plan.remotes.map((r) => r.host)], EXIT.CONNECT);
+  const { listings: stores, clocks, failures: storeFailures } = await fetchListings(ctx, phase, EXIT.PRUNE);
+  throwIfFailed({ phase, exitCode: EXIT.PRUNE }, { values: stores, failures: storeFailures, skipped: [] });
+  const { listings, failures } = await listRemotes(ctx, phase, EXIT.PRUNE);
+  if (failures.length > 0) {
+    // Without a remote's list the shared snapshot is unknown: prune nothing on the targets either.
+    throw new DirectorError(`cannot list a remote's replicas, so nothing is pruned: ${failures.map((f) => f.message).join('; ')}`, EXIT.PRUNE, phase);
+  }
+  // Retention is per target (its backup_keep_*), each with its own remotes.
+  const planned: StorePrune[] = [];
+  for (const t of plan.targets) {
+    const own = remotesOfTarget(plan, t.host);
+    const ownListings = listings.filter((l) => own.some((r) => r.host === l.host));
+    planned.push(...prunePlan(t.host, stores.get(t.host) ?? [], clocks.get(t.host), ownListings, t.retention, own, options));
+  }
+  return { stores: planned, rows: planned.flatMap((s) => s.rows) };
+}
+
+async function deleteAll(ctx: Context, phase: string, doomed: PruneRow[]): Promise<number> {
+  let failed = 0;
+  for (const r of doomed) {
+    const onTarget = ctx.plan.targets.some((t) => t.host === r.store);
+    try {
+      await ctx.report.step(phase, r.store, () => runCapsule(ctx, { phase, exitCode: EXIT.PRUNE, host: r.store, capsule: onTarget ? 'delete_backup' : 'delete_replica', arg: r.id }), () => ({ detail: `deleted ${r.id}` }));
+    } catch {
+      failed++;
+    }
+  }
+  return failed;
+}
+
+/**
+ * prune_backups --delete-future: removes exactly the backups and replicas dated in the future of
+ * their store's clock (printed first), and nothing else; retention runs normally again after it.
+ */
+async function deleteFuture(ctx: Context, dryRun: boolean): Promise<number> {
+  const phase = 'prune';
+  try {
+    const { stores } = await planPrune(ctx, phase, {});
+    const doomed = stores.flatMap((s) => s.future.map((id) => ({ store: s.store, id, decision: { id, keep: false, reasons: ['dated in the future'] } })));
+    if (doomed.length === 0) {
+      ctx.report.info(phase, 'no store holds a backup dated in the future: nothing to delete');
+      return EXIT.OK;
+    }
+    ctx.print(renderTable(['STORE', 'ID', dryRun ? 'WOULD' : 'ACTION', 'WHY'], doomed.map((r) => [r.store, r.id, 'delete', 'dated in the future of its clock'])));
+    if (dryRun) {
+      ctx.report.info(phase, `dry run: would delete ${doomed.length}`);
+      return EXIT.OK;
+    }
+    const failed = await deleteAll(ctx, phase, doomed);
+    ctx.report.info(phase, `deleted ${doomed.length - failed} of ${doomed.length} dated in the future${failed ? `, ${failed} FAILED` : ''}`);
     return failed === 0 ? EXIT.OK : EXIT.PRUNE;
   } catch (e) {
     const err = asDirectorError(e, phase);
@@ -206,8 +301,12 @@ export async function pruneStep(ctx: Context, dryRun: boolean): Promise<number> 
   }
 }
 
-export async function pruneBackups(ctx: Context, options: { dryRun: boolean }): Promise<number> {
-  return withLock(ctx, 'prune_backups', () => pruneStep(ctx, options.dryRun));
+export async function pruneBackups(ctx: Context, options: { dryRun: boolean; force?: boolean; deleteFuture?: boolean }): Promise<number> {
+  return withLock(ctx, 'prune_backups', async () => {
+    const code = options.deleteFuture === true ? await deleteFuture(ctx, options.dryRun) : await pruneStep(ctx, options.dryRun, { force: options.force === true });
+    await writeMetricsQuietly(ctx);
+    return code;
+  });
 }
 
 // ---------------------------------------------------------------- verify
@@ -221,7 +320,7 @@ export async function verifyBackup(ctx: Context, options: { id?: string; latest?
     const backups = await fetchTargetBackups(ctx, phase, EXIT.LIST);
     let id = options.id;
     if (id === undefined) {
-      id = backups.filter(isComplete).map((b) => b.id).sort().pop();
+      id = backups.filter((b) => isComplete(b) && b.future !== true).map((b) => b.id).sort().pop();
       if (id === undefined) throw new DirectorError(`no complete backup on ${all.length === 1 ? 'the target' : 'every target'}`, EXIT.NO_SUCH_BACKUP, phase);
     }
     const backupId = id;
@@ -290,11 +389,19 @@ export function assessHealth(
   if (target === undefined) {
     return { status: NAGIOS.UNKNOWN, text: 'cannot list the backups on the target', perfdata, metrics: ['sbdi_backup_check_status 3'] };
   }
-  const complete = target.filter(isComplete).sort((a, b) => (a.id < b.id ? -1 : 1));
+  // A backup dated in the future of its store's clock is no evidence of a recent backup, and its
+  // presence stops retention on that store: CRITICAL until an operator removes it.
+  const future = [
+    { store: 'target', ids: target.filter((b) => b.future === true).map((b) => b.id) },
+    ...remotes.map((r) => ({ store: r.host, ids: r.replicas.filter((x) => x.future === true).map((x) => x.id) })),
+  ];
+  const futureNotes = future.filter((f) => f.ids.length > 0).map((f) => `${f.store} holds backups dated in the future (${f.ids.join(', ')}): nothing is pruned there`);
+  for (const f of future) metrics.push(`sbdi_backup_future_backups{store="${f.store}"} ${f.ids.length}`);
+  const complete = target.filter((b) => isComplete(b) && b.future !== true).sort((a, b) => (a.id < b.id ? -1 : 1));
   const last = complete[complete.length - 1];
   metrics.push(`sbdi_backup_complete_backups ${complete.length}`);
   if (last === undefined) {
-    return { status: NAGIOS.CRITICAL, text: 'no complete backup on the target', perfdata, metrics: [...metrics, 'sbdi_backup_check_status 2'] };
+    return { status: NAGIOS.CRITICAL, text: ['no complete backup on the target', ...futureNotes].join('; '), perfdata, metrics: [...metrics, 'sbdi_backup_check_status 2'] };
   }
   const taken = backupIdTime(last.id)!;
   const ageS = Math.max(0, Math.round((now - taken) / 1000));
@@ -316,7 +423,8 @@ export function assessHealth(
   if (ageS > c) status = NAGIOS.CRITICAL;
   else if (ageS > w) status = NAGIOS.WARNING;
   for (const r of remotes) {
-    const newest = r.replicas[r.replicas.length - 1];
+    const genuine = r.replicas.filter((x) => x.future !== true);
+    const newest = genuine[genuine.length - 1];
     const lagS = newest === undefined ? ageS + Math.round((taken - (backupIdTime(complete[0]!.id) ?? taken)) / 1000) : Math.max(0, Math.round((taken - backupIdTime(newest.id)!) / 1000));
     perfdata.push(`replication_lag_${r.host}=${lagS}s;${thresholds.replicationLagSeconds};;0`);
     metrics.push(`sbdi_backup_replication_lag_seconds{remote="${r.host}"} ${lagS}`, `sbdi_backup_replicas{remote="${r.host}"} ${r.replicas.length}`);
@@ -331,6 +439,10 @@ export function assessHealth(
   for (const f of remoteFailures) {
     notes.push(f);
     if (status < NAGIOS.WARNING) status = NAGIOS.WARNING;
+  }
+  if (futureNotes.length > 0) {
+    notes.unshift(...futureNotes);
+    status = NAGIOS.CRITICAL;
   }
   if (lastRunFailed && lastRunFailed.id > last.id) {
     notes.push(`the last run ${lastRunFailed.id} failed${lastRunFailed.phase ? ` in ${lastRunFailed.phase}` : ''}`);
@@ -352,6 +464,7 @@ export function metricsText(h: Health, now: number): string {
     sbdi_backup_last_bytes: 'bytes of the last complete backup on the target',
     sbdi_backup_replication_lag_seconds: 'how far a remote is behind the newest backup',
     sbdi_backup_replicas: 'replicas on a remote',
+    sbdi_backup_future_backups: "backups dated in the future of their store's clock (any: CRITICAL, nothing pruned there)",
   };
   const lines: string[] = [];
   const seen = new Set<string>();

@@ -147,8 +147,13 @@ export function chooseBackup(backups: TargetBackup[], request: RestoreRequest, t
     if (chosen === undefined) throw new DirectorError(`backup ${request.id} does not exist on ${where} (see ${list})`, EXIT.NO_SUCH_BACKUP, 'preflight');
     if (!isComplete(chosen)) throw new DirectorError(`backup ${request.id} is not complete: it cannot be restored; pick a complete one (see ${list})`, EXIT.NO_SUCH_BACKUP, 'preflight');
   } else {
-    chosen = backups.filter(isComplete).sort((a, b) => (a.id < b.id ? 1 : -1))[0];
-    if (chosen === undefined) throw new DirectorError(`there is no complete backup on ${where}`, EXIT.NO_SUCH_BACKUP, 'preflight');
+    // A backup dated after the store's clock is not the latest, whatever its id says: name it to restore it.
+    const complete = backups.filter(isComplete);
+    chosen = complete.filter((b) => b.future !== true).sort((a, b) => (a.id < b.id ? 1 : -1))[0];
+    if (chosen === undefined) {
+      const future = complete.filter((b) => b.future === true).map((b) => b.id);
+      throw new DirectorError(`there is no complete backup on ${where}${future.length > 0 ? ` but ${future.join(', ')}, dated in the future of its clock: restore it by id if it is what you want` : ''}`, EXIT.NO_SUCH_BACKUP, 'preflight');
+    }
   }
   const inBackup = chosen.manifest?.sources?.map((s) => s.treeName);
   if (inBackup !== undefined) {
@@ -216,15 +221,16 @@ class RestoreRun {
         backups = await fetchTargetBackups(ctx, 'preflight', EXIT.LIST);
       } else {
         attached = true; // detach even if the attach failed half way
+        const parse = (x: CapsuleResult): TargetBackup[] => parseTargetBackups(x, ctx.plan.settings.clockSkewSeconds * 1000, ctx.now());
         const r = await capsulePhase(ctx, this.targets, {
           phase: 'attach',
           exitCode: EXIT.ACTIVATE,
           capsule: 'attach_foreign_store',
           arg: foreign,
-          summarize: (x) => ({ detail: `${parseTargetBackups(x).length} backups in ${foreign}` }),
+          summarize: (x) => ({ detail: `${parse(x).length} backups in ${foreign}` }),
         });
         // The foreign manifests name the other deployment's hosts: complete = complete in every attached store.
-        const listings = new Map([...r].map(([h, x]) => [h, parseTargetBackups(x)]));
+        const listings = new Map([...r].map(([h, x]) => [h, parse(x)]));
         backups = mergeTargetListings(listings, this.targets, () => this.targets);
       }
       const where = foreign === undefined ? 'the target' : `foreign store ${foreign}`;

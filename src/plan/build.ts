@@ -213,6 +213,7 @@ export function buildPlan(inv: RawInventory): Plan {
     restoreConcurrency: g.integer('backup_restore_concurrency', 4, 1, 64),
     connectTimeoutSeconds: g.integer('backup_connect_timeout', 10, 1, 300),
     fullScanDays: g.integer('backup_full_scan_days', 7, 0, 3650),
+    clockSkewSeconds: g.duration('backup_clock_skew', 600, 60, 86400),
   };
 
   const hosts: HostPlan[] = involved.map((name) => {
@@ -277,9 +278,12 @@ export function buildPlan(inv: RawInventory): Plan {
   };
 }
 
-/** `<prefix>_last`, `_daily`, `_weekly`, `_monthly`: each 1..10000 when set. */
-function retentionOf(v: HostVars, prefix: string): RetentionPolicy {
-  const policy: RetentionPolicy = {};
+/**
+ * `<prefix>_last`, `_daily`, `_weekly`, `_monthly`: each 1..10000 when set; `<prefix>_minimum`
+ * (default 2) is the floor of every store.
+ */
+function retentionOf(v: HostVars, prefix: string, minAgeSeconds = 0): RetentionPolicy {
+  const policy: RetentionPolicy = { keepMinimum: v.integer(`${prefix}_minimum`, 2, 1, 10000), minAgeSeconds };
   const read = (suffix: string): number | undefined => v.optionalInteger(`${prefix}_${suffix}`, 1, 10000);
   const keepLast = read('last');
   const keepDaily = read('daily');
@@ -326,7 +330,7 @@ function buildRemote(host: string, v: HostVars, targets: TargetPlan[]): RemotePl
   const root = v.path('backup_root', '/backup');
   const dataDevice = v.path('backup_data_device', '/dev/vdb');
   const dataFileSizeGiB = v.integer('backup_data_file_size', 10, 1, 1_000_000);
-  const retention = retentionOf(v, 'backup_replica_keep');
+  const retention = retentionOf(v, 'backup_replica_keep', v.duration('backup_replica_min_age', 7 * 86400, 0, 3650 * 86400));
   if (target.backend === 'zfs') {
     const pool = v.matching('backup_zfs_pool', 'backup', OBJECT_NAME, NAME_RULE);
     const pkg = v.oneOf('backup_zfs_package', 'zfsutils-linux', ['zfsutils-linux', 'zfs-fuse'] as const);

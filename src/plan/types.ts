@@ -119,6 +119,16 @@ export interface RetentionPolicy {
   keepDaily?: number;
   keepWeekly?: number;
   keepMonthly?: number;
+  /**
+   * The floor no policy goes below (`backup_keep_minimum` / `backup_replica_keep_minimum`, default 2,
+   * at least 1): the newest N complete backups by the store's own creation time always stay.
+   */
+  keepMinimum?: number;
+  /**
+   * Nothing younger than this by the store's own clock is removed (`backup_replica_min_age` on a
+   * remote, default 7 days; 0 on a target).
+   */
+  minAgeSeconds?: number;
 }
 
 /** An off-site copy of one target (group `backup_remotes`), receiving each backup incrementally. */
@@ -190,6 +200,12 @@ export interface Settings {
    * would allow only the changes (`backup_full_scan_days`, default 7; 0: only `--full-scan`).
    */
   fullScanDays: number;
+  /**
+   * How far a backup id or manifest time may lie ahead of a store's own clock (`backup_clock_skew`,
+   * default 10 minutes). Beyond it the backup is dated in the future: it fills no retention slot,
+   * stops pruning on that store and raises an alarm; a remote refuses to receive it.
+   */
+  clockSkewSeconds: number;
 }
 
 export interface OperatorPlan {

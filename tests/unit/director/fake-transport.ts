@@ -31,6 +31,8 @@ export interface StoredBackup {
   usedBytes?: number;
   compressRatio?: number;
   manifest: Record<string, unknown> | null;
+  /** The store's own time of the commit (or receive), epoch ms. */
+  storedAt?: number;
 }
 
 export class FakeTransport implements Transport {
@@ -44,6 +46,10 @@ export class FakeTransport implements Transport {
   readonly backups: StoredBackup[] = [];
   /** Every target's committed backups, by host (backup-target's is `backups`). */
   private readonly stores = new Map<string, StoredBackup[]>([['backup-target', this.backups]]);
+  /** Off-site remotes' replicas, by host (list_replicas reads them, delete_replica removes). */
+  readonly replicas = new Map<string, StoredBackup[]>();
+  /** A store's clock, by host: list_backups / list_replicas report it as `now` (unset: none reported). */
+  readonly clocks = new Map<string, () => number>();
   closed = false;
   private events = 0;
   private readonly connected = new Set<string>();
@@ -160,7 +166,12 @@ export class FakeTransport implements Transport {
       answer.result === null ? undefined : { ok: code === 0, ...(answer.result ?? this.defaultResult(host, capsule, arg, call.stdin)) };
     if (answer.stderr) options.onStderr?.(Buffer.from(answer.stderr));
     if (code === 0 && result?.ok !== false && capsule === 'commit_backup' && arg) {
-      this.store(host).push({ id: arg, usedBytes: 5000, compressRatio: 2.1, manifest: JSON.parse(call.stdin ?? 'null') as Record<string, unknown> });
+      this.store(host).push({ id: arg, usedBytes: 5000, compressRatio: 2.1, manifest: JSON.parse(call.stdin ?? 'null') as Record<string, unknown>, storedAt: (this.clocks.get(host) ?? Date.now)() });
+    }
+    if (code === 0 && result?.ok !== false && (capsule === 'delete_backup' || capsule === 'delete_replica') && arg) {
+      const store = capsule === 'delete_backup' ? this.store(host) : (this.replicas.get(host) ?? []);
+      const at = store.findIndex((b) => b.id === arg);
+      if (at >= 0) store.splice(at, 1);
     }
     if (code === 0 && result?.ok !== false && capsule === 'discard_backup' && arg) {
       const store = this.store(host);
@@ -199,7 +210,9 @@ export class FakeTransport implements Transport {
       case 'commit_backup':
         return { id: arg, usedBytes: 5000, stdinBytes: stdin?.length ?? 0 };
       case 'list_backups':
-        return { backups: [...this.store(host)] };
+        return { ...this.clockOf(host), backups: [...this.store(host)] };
+      case 'list_replicas':
+        return { ...this.clockOf(host), replicas: (this.replicas.get(host) ?? []).map((r) => ({ id: r.id, guid: `g${r.id}`, storedAt: r.storedAt })), health: { state: 'ONLINE', errors: 'No known data errors' } };
       case 'discard_backup':
         return { id: arg, discarded: this.store(host).some((b) => b.id === arg) };
       case 'docker_status':
@@ -219,6 +232,11 @@ export class FakeTransport implements Transport {
       default:
         return {};
     }
+  }
+
+  private clockOf(host: string): { now?: number } {
+    const clock = this.clocks.get(host);
+    return clock === undefined ? {} : { now: clock() };
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,7 @@ export function testPlan(overrides: { settings?: Partial<Plan['settings']>; dock
     current: '/backup/current',
     restoreMount: '/backup/restore',
     zfs: { pool: 'backup', dataset: 'backup/current', compression: 'gzip-7', package: 'zfs-fuse', dataDevice: '/dev/vdb', dataFileSizeGiB: 10 },
-    retention: {},
+    retention: { keepMinimum: 2, minAgeSeconds: 0 },
   });
   const port = overrides.port ?? 22;
   const connection = (name: string) => overrides.connection ?? `uat-${name}`;
@@ -32,7 +32,7 @@ export function testPlan(overrides: { settings?: Partial<Plan['settings']>; dock
       run: '/run/sbdi-backup',
       state: '/var/lib/sbdi-backup',
     },
-    settings: { pauseDeadlineSeconds: 60, syncConcurrency: 1, restoreConcurrency: 1, connectTimeoutSeconds: 10, fullScanDays: 0, ...overrides.settings },
+    settings: { pauseDeadlineSeconds: 60, syncConcurrency: 1, restoreConcurrency: 1, connectTimeoutSeconds: 10, fullScanDays: 0, clockSkewSeconds: 600, ...overrides.settings },
     hosts: [
       { name: 'backup-director', connection: connection('backup-director'), port, roles: ['director'] },
       { name: 'backup-target', connection: connection('backup-target'), port, roles: ['target'] },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dayOf, isoWeekOf, monthOf, selectRetention, type RetentionCandidate } from '../../../src/director/retention';
-import { backupIdAt } from '../../../src/director/ids';
+import { FUTURE_STOPS_PRUNING, dayOf, isoWeekOf, monthOf, selectRetention, tooManyDeletions, type RetentionCandidate } from '../../../src/director/retention';
+import { backupIdAt, datedInFuture } from '../../../src/director/ids';
 
 /** One complete backup per listed UTC time. */
 const at = (...times: string[]): RetentionCandidate[] => times.map((t) => ({ id: backupIdAt(Date.parse(`${t}Z`)), complete: true }));
@@ -109,5 +109,70 @@ describe('retention selection', () => {
   it('more rules than backups keeps them all', () => {
     const c = at('2024-01-01T00:00:00', '2024-02-01T00:00:00');
     expect(removed(selectRetention(c, { keepDaily: 30, keepWeekly: 10, keepMonthly: 12 }))).toEqual([]);
+  });
+});
+
+describe('retention against the store clock', () => {
+  const T = (iso: string): number => Date.parse(`${iso}Z`);
+  const c = (iso: string, extra: Partial<RetentionCandidate> = {}): RetentionCandidate => ({ id: backupIdAt(T(iso)), complete: true, storedAt: T(iso), ...extra });
+
+  it('an id up to the skew ahead is genuine; beyond it, or a manifest or store time beyond it, is dated in the future', () => {
+    const now = T('2026-12-04T12:00:00');
+    const skew = 600_000;
+    expect(datedInFuture('20261204_120959', now, skew)).toBe(false);
+    expect(datedInFuture('20261204_121001', now, skew)).toBe(true);
+    expect(datedInFuture('20990101_000000', now, skew)).toBe(true);
+    expect(datedInFuture('20261204_110000', now, skew, [T('2026-12-04T11:00:05'), undefined])).toBe(false);
+    expect(datedInFuture('20261204_110000', now, skew, [T('2027-01-01T00:00:00')])).toBe(true);
+    expect(datedInFuture('20261204_110000', now, skew, [Number.NaN])).toBe(false);
+  });
+
+  it('backups dated in the future fill no slot and stop every deletion on the store', () => {
+    // The reproduced case: keep_last 2, two genuine backups, two from 2099, then an honest one.
+    const list = [c('2026-12-01T02:00:00'), c('2026-12-02T02:00:00'), c('2026-12-04T11:00:00'), { id: '20990101_000000', complete: true, storedAt: T('2026-12-03T00:00:00'), future: true }, { id: '20990201_000000', complete: true, storedAt: T('2026-12-03T00:00:01'), future: true }];
+    const d = selectRetention(list, { keepLast: 2, keepMinimum: 1 }, new Map(), T('2026-12-04T12:00:00'));
+    expect(removed(d)).toEqual([]);
+    expect(d.find((x) => x.id === '20990101_000000')!.reasons).toEqual(['DATED IN THE FUTURE: fills no slot']);
+    expect(d.find((x) => x.id === '20261201_020000')!.reasons).toEqual([FUTURE_STOPS_PRUNING]);
+  });
+
+  it('never fewer than keepMinimum complete backups stay, by the store\'s own time, even when their ids sort first', () => {
+    // The director's clock stepped back: the backup committed last has the older id.
+    const list = [c('2026-12-01T00:00:00'), c('2026-12-05T00:00:00'), { id: '20261203_000000', complete: true, storedAt: T('2026-12-06T00:00:00') }];
+    const one = selectRetention(list, { keepLast: 1, keepMinimum: 1 });
+    expect(kept(one).sort()).toEqual(['20261203_000000', '20261205_000000']);
+    expect(one.find((x) => x.id === '20261203_000000')!.reasons).toEqual(['newest 1 stored (minimum)']);
+    expect(kept(selectRetention(list, { keepLast: 1, keepMinimum: 3 }))).toHaveLength(3);
+    // Without a keepMinimum the floor is still one.
+    expect(kept(selectRetention(list, { keepLast: 1 }))).toContain('20261203_000000');
+  });
+
+  it('an id never counts as newer than the store got it', () => {
+    // Stored at 12-02 although its id says 12-04: for keep_daily it belongs to 12-02.
+    const list = [c('2026-12-01T00:00:00'), c('2026-12-02T00:00:00'), { id: '20261204_000000', complete: true, storedAt: T('2026-12-02T01:00:00') }, c('2026-12-03T00:00:00')];
+    const d = selectRetention(list, { keepDaily: 2, keepMinimum: 1 });
+    expect(d.find((x) => x.id === '20261204_000000')!.reasons).toContain('daily 2026-12-02');
+    expect(removed(d)).toEqual(['20261201_000000', '20261202_000000']);
+  });
+
+  it('a minimum age keeps what the store got recently, and what it cannot date', () => {
+    const now = T('2026-12-10T00:00:00');
+    const list = [c('2026-12-01T00:00:00'), c('2026-12-02T00:00:00'), c('2026-12-05T00:00:00'), c('2026-12-09T00:00:00'), { id: '20261201_120000', complete: true }];
+    const d = selectRetention(list, { keepLast: 1, keepMinimum: 1, minAgeSeconds: 7 * 86400 }, new Map(), now);
+    expect(removed(d)).toEqual(['20261201_000000', '20261202_000000']);
+    expect(d.find((x) => x.id === '20261205_000000')!.reasons).toEqual(['stored less than 7d ago']);
+    expect(d.find((x) => x.id === '20261201_120000')!.reasons).toEqual(['time stored unknown (minimum age)']);
+    // Without the store's clock nothing can be shown old enough.
+    expect(removed(selectRetention(list, { keepLast: 1, minAgeSeconds: 60 }))).toEqual([]);
+  });
+
+  it('more than half of the complete backups is too many unless forced', () => {
+    const list = [1, 2, 3, 4, 5, 6].map((d) => c(`2026-12-0${d}T00:00:00`));
+    const d = selectRetention(list, { keepLast: 2, keepMinimum: 1 });
+    expect(removed(d)).toHaveLength(4);
+    expect(tooManyDeletions(list, d, false)).toMatch(/would delete 4 of its 6 complete backups \(more than half\).*prune_backups --force/);
+    expect(tooManyDeletions(list, d, true)).toBeUndefined();
+    const d2 = selectRetention(list, { keepLast: 3, keepMinimum: 1 });
+    expect(tooManyDeletions(list, d2, false)).toBeUndefined();
   });
 });

@@ -277,7 +277,7 @@ describe('prune and verify per target', () => {
     }
     expect(await runCommand(h.ctx, ['prune_backups'])).toBe(EXIT.OK);
     expect(h.transport.calledCapsules('delete_backup').map((c) => [c.host, c.arg])).toEqual([[T1, '20240101_000000']]);
-    expect(h.printed.join('\n')).toMatch(/target backup-target: keep last 1\ntarget backup-target-2: keep everything/);
+    expect(h.printed.join('\n')).toMatch(/target backup-target: keep last 1; never fewer than the newest 1\ntarget backup-target-2: keep everything/);
   });
 
   it('replicate_backups runs on the targets that have remotes, each to its own', async () => {

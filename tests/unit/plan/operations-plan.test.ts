@@ -33,7 +33,8 @@ describe('issue 8 plan fields', () => {
   it('the seed inventory: no remotes, no retention, default thresholds, schedule off', () => {
     const plan = planOf(SEED);
     expect(plan.remotes).toEqual([]);
-    expect(plan.targets[0]!.retention).toEqual({});
+    expect(plan.targets[0]!.retention).toEqual({ keepMinimum: 2, minAgeSeconds: 0 });
+    expect(plan.settings.clockSkewSeconds).toBe(600);
     expect(plan.monitoring).toEqual({ warningAgeSeconds: 93600, criticalAgeSeconds: 180000, replicationLagSeconds: 93600, metricsDir: '/var/lib/prometheus/node-exporter' });
     expect(plan.schedule).toEqual({ enabled: false, onCalendar: '*-*-* 02:00:00', randomizedDelaySeconds: 0, cron: '0 2 * * *' });
   });
@@ -44,15 +45,26 @@ describe('issue 8 plan fields', () => {
         .replace('backup-target\n', 'backup-target backup_keep_last=3 backup_keep_daily=7 backup_keep_weekly=4\n') +
         '[backup_remotes]\nremote-b backup_zfs_package=zfs-fuse backup_replica_keep_monthly=12\nremote-a backup_zfs_pool=offsite backup_data_device=/var/lib/pool.img\n',
     );
-    expect(plan.targets[0]!.retention).toEqual({ keepLast: 3, keepDaily: 7, keepWeekly: 4 });
+    expect(plan.targets[0]!.retention).toEqual({ keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMinimum: 2, minAgeSeconds: 0 });
     expect(plan.remotes.map((r) => r.host)).toEqual(['remote-a', 'remote-b']);
-    expect(plan.remotes[0]).toMatchObject({ backend: 'zfs', root: '/backup', retention: {}, zfs: { pool: 'offsite', parent: 'offsite/replica', dataset: 'offsite/replica/current', package: 'zfsutils-linux', dataDevice: '/var/lib/pool.img' } });
-    expect(plan.remotes[1]).toMatchObject({ retention: { keepMonthly: 12 }, zfs: { package: 'zfs-fuse', dataset: 'backup/replica/current' } });
+    expect(plan.remotes[0]).toMatchObject({ backend: 'zfs', root: '/backup', retention: { keepMinimum: 2, minAgeSeconds: 604800 }, zfs: { pool: 'offsite', parent: 'offsite/replica', dataset: 'offsite/replica/current', package: 'zfsutils-linux', dataDevice: '/var/lib/pool.img' } });
+    expect(plan.remotes[1]).toMatchObject({ retention: { keepMonthly: 12, keepMinimum: 2, minAgeSeconds: 604800 }, zfs: { package: 'zfs-fuse', dataset: 'backup/replica/current' } });
     expect(plan.hosts.find((h) => h.name === 'remote-a')?.roles).toEqual(['remote']);
     expect(plan.hosts.find((h) => h.name === 'remote-a')?.connection).toBe('uat-remote-a');
     expect(plan.monitoring).toMatchObject({ warningAgeSeconds: 5400, criticalAgeSeconds: 10800 });
     // A weekday list has no cron equivalent derived automatically: systemd only unless backup_schedule_cron is set.
     expect(plan.schedule).toEqual({ enabled: true, onCalendar: 'Mon..Fri *-*-* 01:30', randomizedDelaySeconds: 900 });
+  });
+
+  it('the retention floor: keep minimum, a remote\'s minimum age, the clock skew', () => {
+    const plan = planOf(
+      SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_clock_skew=2m').replace('backup-target\n', 'backup-target backup_keep_last=3 backup_keep_minimum=5\n') +
+        '[backup_remotes]\nbackup-remote backup_replica_keep_minimum=1 backup_replica_min_age=36h\n',
+    );
+    expect(plan.settings.clockSkewSeconds).toBe(120);
+    expect(plan.targets[0]!.retention).toEqual({ keepLast: 3, keepMinimum: 5, minAgeSeconds: 0 });
+    expect(plan.remotes[0]!.retention).toEqual({ keepMinimum: 1, minAgeSeconds: 129600 });
+    expect(planOf(SEED + '[backup_remotes]\nbackup-remote backup_replica_min_age=0\n').remotes[0]!.retention.minAgeSeconds).toBe(0);
   });
 
   it('a btrfs target gets btrfs remotes', () => {

@@ -31,8 +31,8 @@ describe('several backup targets (issue 2)', () => {
       `${TWO.replace('backup-target-2\n', 'backup-target-2 backup_target_backend=btrfs backup_keep_last=5\n').replace('[backup_targets]\nbackup-target\n', '[backup_targets]\nbackup-target backup_keep_daily=7\n')}[backup_remotes]\nremote-2 backup_remote_target=backup-target-2\n`,
     );
     expect(plan.targets.map((t) => [t.host, t.backend, t.retention])).toEqual([
-      ['backup-target', 'zfs', { keepDaily: 7 }],
-      ['backup-target-2', 'btrfs', { keepLast: 5 }],
+      ['backup-target', 'zfs', { keepDaily: 7, keepMinimum: 2, minAgeSeconds: 0 }],
+      ['backup-target-2', 'btrfs', { keepLast: 5, keepMinimum: 2, minAgeSeconds: 0 }],
     ]);
     expect(sourcesOfTarget(plan, 'backup-target').map((s) => s.host)).toEqual(['cassandra-1']);
     expect(sourcesOfTarget(plan, 'backup-target-2').map((s) => s.host)).toEqual(['manager-1']);
