@@ -107,6 +107,11 @@ class BackupRun {
   private readonly bases = new Map<string, string>();
   /** Sources whose push compares every entry although a base would allow only the changes, and why. */
   private fullScans = new Map<string, string>();
+  /**
+   * Per source tree: the store's names that share their file with another (prepare_target's
+   * `linked`, base64 of NUL-terminated `inode<TAB>path` records), for a push that writes in place.
+   */
+  private readonly linked = new Map<string, string>();
 
   constructor(
     private readonly ctx: Context,
@@ -183,9 +188,17 @@ class BackupRun {
         exitCode: EXIT.PREPARE_TARGET,
         capsule: 'prepare_target',
         exec: { signal: ctx.interrupt },
+        // The trees whose push must compare every entry: the store lists their shared files too.
+        stdinFor: (host) => plan.sources.filter((s) => s.target === host && this.fullScans.has(s.host)).map((s) => `${s.treeName}\n`).join(''),
         summarize: (r) => ({ detail: `${formatBytes(num(r, 'freeBytes'))} free${typeof r.base === 'string' ? `, base ${r.base}` : ''}` }),
         onDone: (host, r) => {
           if (typeof r.base === 'string') this.bases.set(host, r.base);
+          const linked = r.linked;
+          if (linked !== null && typeof linked === 'object') {
+            for (const [tree, list] of Object.entries(linked as Record<string, unknown>)) {
+              if (typeof list === 'string' && /^[A-Za-z0-9+/=]*$/.test(list)) this.linked.set(tree, list);
+            }
+          }
         },
       });
       // Awaited in pauseWindow; this only keeps a failure there from being reported as unhandled.
@@ -379,7 +392,11 @@ class BackupRun {
       exitCode: EXIT.SYNC,
       capsule: 'perform_rsync',
       exec: { signal: ctx.interrupt, onStderr: ctx.progress },
-      stdinFor: (host) => `${this.baseFor(host) ?? '-'} ${this.id}\n`,
+      stdinFor: (host) => {
+        const tree = plan.sources.find((s) => s.host === host)?.treeName;
+        const linked = tree === undefined ? undefined : this.linked.get(tree);
+        return `${this.baseFor(host) ?? '-'} ${this.id}\n${linked === undefined ? '' : `linked ${linked}\n`}`;
+      },
       concurrency: Math.max(1, plan.settings.syncConcurrency),
       // A backup missing one source is never committed: no point starting the next ones.
       stopOnFailure: true,

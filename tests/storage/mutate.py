@@ -79,6 +79,20 @@ def op(name):
         subprocess.run(["setfacl", "-m", "u:%d:%s" % (rng.randrange(2000, 2005), rng.choice(["r", "rw", "rwx"])), f], check=True)
     elif name == "hardlink" and regular:
         os.link(f, fresh(rng.choice(dirs)))
+    elif name == "replace-linked":
+        # One name of a file that has several replaced by rename, as editors and package managers
+        # do; then, as often, the file's other names changed in place.
+        linked = [x for x in files if os.path.isfile(x) and not os.path.islink(x) and os.stat(x).st_nlink > 1]
+        if not linked:
+            return False
+        g = rng.choice(linked)
+        tmp = g + ".replacing"
+        open(tmp, "wb").write(text(rng.randrange(0, 300)))
+        os.rename(tmp, g)
+        others = [x for x in linked if x != g]
+        if others and rng.random() < 0.5:
+            with open(rng.choice(others), "ab") as h:
+                h.write(text(rng.randrange(1, 50)))
     elif name == "symlink":
         p = fresh(d)
         os.symlink(rng.choice(["../a", "data/x", "/etc/hostname", "nowhere"]), p)
@@ -105,7 +119,7 @@ def op(name):
 
 
 OPS = ["create", "create", "rewrite", "rewrite", "delete", "mkdir", "rmtree", "rename", "rename-dir", "chmod", "chown",
-       "xattr", "acl", "hardlink", "symlink", "retarget", "file-to-dir", "dir-to-file", "old-mtime", "sparse"]
+       "xattr", "acl", "hardlink", "hardlink", "replace-linked", "replace-linked", "symlink", "retarget", "file-to-dir", "dir-to-file", "old-mtime", "sparse"]
 done = 0
 while done < count:
     name = rng.choice(OPS)

@@ -103,7 +103,7 @@ listing "${store_flags[@]}" "$live" >/tmp/L0.store
 listing "${restore_flags[@]}" "$live" >/tmp/L0.restore
 
 # --- backup 1, with writes after the snapshot ------------------------------------------------
-capsule prepare_target
+capsule prepare_target </dev/null
 capsule prepare_source_snapshot
 echo "written after the snapshot" >"$live/after-snapshot"
 echo "appended after the snapshot" >>"$live/data/text/file-2.txt"
@@ -159,7 +159,7 @@ fi
 sleep 1.1
 listing "${store_flags[@]}" "$live" >/tmp/L1.store
 listing "${restore_flags[@]}" "$live" >/tmp/L1.restore
-capsule prepare_target
+capsule prepare_target </dev/null
 base=$(field base)
 if [ "$base" != null ]; then
   [ "$(field baseReset)" = true ] || fail "prepare_target sets a store changed since its newest backup back to it" "$result"
@@ -243,6 +243,55 @@ listing "${restore_flags[@]}" "$live" >/tmp/R1.restore
 same "restoring backup 1 gives back the source tree exactly (content and metadata)" /tmp/L0.restore /tmp/R1.restore
 mountpoint -q "$restore" && fail "no activation is left behind"
 ok "no activation is left behind"
+# --- a name of a hardlinked file replaced by rename, then pushes of the whole tree ---------------
+# What editors and package managers do to one name of a file that has several: the store, which
+# still holds the names as one file, must not write the new content through to the others.
+# backup_as ID FULL: one backup as the director runs it; FULL=yes compares every entry (a full scan:
+# no base, and prepare_target is asked for the tree's shared files, which it lists without a base).
+backup_as() {
+  local linked
+  capsule prepare_target < <([ "$2" = yes ] && printf '%s\n' "$tree")
+  base=$(field base)
+  [ "$2" = no ] || base=null
+  linked=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("linked", {}).get(sys.argv[2], ""))' "$result" "$tree")
+  capsule prepare_source_snapshot
+  capsule perform_rsync < <(printf '%s %s\n' "$([ "$base" = null ] && echo - || echo "${base//\"/}")" "$1"; [ -z "$linked" ] || printf 'linked %s\n' "$linked")
+  capsule commit_backup "$1" < <(manifest "$1")
+  capsule remove_source_snapshot
+}
+# The live tree is listed before the snapshot, which moves its root's mtime (.sbdi-snapshot), and
+# after a pause: rsync compares mtimes in whole seconds (above).
+mkdir -p "$live/hl/deeper"
+printf one >"$live/hl/a"
+ln "$live/hl/a" "$live/hl/b"
+ln "$live/hl/a" "$live/hl/deeper/c"
+sleep 1.1
+backup_as 20260102_100000 yes
+sleep 1.1
+printf X >"$live/hl/b.t"
+mv "$live/hl/b.t" "$live/hl/b"
+sleep 1.1
+listing "${store_flags[@]}" "$live" >/tmp/H.live
+backup_as 20260102_110000 yes
+[ "$(cat "$current/$tree/hl/a")" = one ] || fail "a name replaced by rename leaves the other names of its old file alone (full push)" "store a: $(cat "$current/$tree/hl/a")"
+listing "${store_flags[@]}" "$current/$tree" >/tmp/H.store
+same "a name replaced by rename: the store holds what the source holds, links included (full push)" /tmp/H.live /tmp/H.store
+# The other name of the old file changed in place afterwards, pushed with the store's base.
+printf 'one and more' >>"$live/hl/a"
+sleep 1.1
+backup_as 20260102_120000 no
+sleep 1.1
+printf Y >"$live/hl/deeper/c.t"
+mv "$live/hl/deeper/c.t" "$live/hl/deeper/c"
+printf 'two' >>"$live/hl/a"
+sleep 1.1
+listing "${store_flags[@]}" "$live" >/tmp/H.live
+backup_as 20260102_130000 yes
+listing "${store_flags[@]}" "$current/$tree" >/tmp/H.store
+same "a linked file split and changed in place between pushes: the store follows (full push)" /tmp/H.live /tmp/H.store
+[ "$(cat "$current/$tree/hl/b")" = X ] || fail "the store's b keeps its own content" "$(cat "$current/$tree/hl/b")"
+rm -rf "$live/hl"
+
 # --- random changes, one backup after each: the store must always equal the source -------------
 # FUZZ_ROUNDS backups (default 0) after FUZZ_CHANGES random changes each (mutate.py). A store that
 # gives a base (zfs) gets pushes of only the changes; one round's backup is never committed, as
@@ -254,8 +303,9 @@ for n in $(seq 1 "$rounds"); do
   if declare -F sbdi_acl_modes >/dev/null; then sbdi_acl_list "$live" | sbdi_acl_modes "$live" >/dev/null; fi
   sleep 1.1
   listing "${store_flags[@]}" "$live" >/tmp/F.live
-  capsule prepare_target
+  capsule prepare_target </dev/null
   base=$(field base)
+  linked=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("linked", {}).get(sys.argv[2], ""))' "$result" "$tree")
   # Set back after the round whose backup was never committed. (Not asserted: no set-back after a
   # committed round: this script's own listing of the store, which reads every entry's content and
   # xattrs, leaves it changed on zfs-fuse, ~100 KB held by the backup alone afterwards.)
@@ -263,7 +313,7 @@ for n in $(seq 1 "$rounds"); do
     fail "prepare_target sets the store back when a push was never committed (round ${n})" "$result"
   fi
   capsule prepare_source_snapshot
-  capsule perform_rsync < <(printf '%s %s\n' "$([ "$base" = null ] && echo - || echo "${base//\"/}")" "$id")
+  capsule perform_rsync < <(printf '%s %s\n' "$([ "$base" = null ] && echo - || echo "${base//\"/}")" "$id"; [ -z "$linked" ] || printf 'linked %s\n' "$linked")
   scan=$(field scan)
   if [ "$n" -eq 3 ]; then
     capsule remove_source_snapshot

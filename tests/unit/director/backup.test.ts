@@ -176,6 +176,25 @@ describe('perform_backup: pushes of only the changes', () => {
     expect(sourcesOf(h).every((s) => s.base === undefined)).toBe(true);
   });
 
+  it('a full scan asks the store for the names it holds as one file and hands each source its tree\'s list', async () => {
+    const h = harness();
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    // The store lists a tree's shared files when it has no base (every tree) or when asked (stdin).
+    const listed = { 'manager-1@+docker': 'MTIzCWEAMTIzCWIA', 'cassandra-1@+docker_local': '' };
+    h.transport.on('prepare_target', (call) => ({ result: { backend: 'zfs', freeBytes: 1, base: h.transport.backups.at(-1)!.id, linked: call.stdin === '' ? {} : listed } }));
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    expect(calls(h.transport, 'prepare_target')[1]!.stdin).toBe('');
+    for (const host of SOURCES) expect(stdinOf(h.transport, host)[1]).toMatch(/^\d{8}_\d{6} \d{8}_\d{6}\n$/);
+    expect(await performBackup(h.ctx, { fullScan: true })).toBe(EXIT.OK);
+    expect(calls(h.transport, 'prepare_target')[2]!.stdin).toBe('cassandra-1@+docker_local\nmanager-1@+docker\n');
+    expect(stdinOf(h.transport, 'manager-1')[2]).toMatch(/^- \d{8}_\d{6}\nlinked MTIzCWEAMTIzCWIA\n$/);
+    expect(stdinOf(h.transport, 'cassandra-1')[2]).toMatch(/^- \d{8}_\d{6}\nlinked \n$/);
+    // Anything but base64 from the store is dropped, not passed on.
+    h.transport.on('prepare_target', { result: { backend: 'zfs', freeBytes: 1, base: null, linked: { 'manager-1@+docker': 'a b\nrm -rf /' } } });
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    expect(stdinOf(h.transport, 'manager-1')[3]).toMatch(/^- \d{8}_\d{6}\n$/);
+  });
+
   it('compares every entry again once the last full scan is backup_full_scan_days old, then sends changes again', async () => {
     const h = harness(testPlan({ settings: { fullScanDays: 7 } }));
     expect(await performBackup(h.ctx)).toBe(EXIT.OK);
