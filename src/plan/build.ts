@@ -11,6 +11,7 @@ import {
   cronOf,
   durationSeconds,
   isOnCalendar,
+  isSubpath,
   isSafePath,
   nonNegativeInteger,
   treeName,
@@ -368,6 +369,22 @@ function buildSchedule(g: HostVars): SchedulePlan {
   return { enabled, onCalendar, randomizedDelaySeconds, ...(cron === undefined ? {} : { cron }) };
 }
 
+/**
+ * `backup_source_exclude`: paths inside the live dir (a list, or one string of comma-separated
+ * paths), relative or absolute under it, each made of letters, digits and `._-` parts.
+ */
+function sourceExcludes(v: HostVars): string[] {
+  const name = 'backup_source_exclude';
+  if (!v.has(name)) return [];
+  const raw = v.raw(name);
+  const items = typeof raw === 'string' ? raw.split(',').map((x) => x.trim()).filter((x) => x !== '') : raw;
+  if (!Array.isArray(items) || items.length === 0 || items.length > 100 || !items.every((x) => typeof x === 'string' && isSubpath(x.replace(/^\/+/, '')))) {
+    v.problem(name, raw, "expected paths inside the source dir (a list, or comma-separated), each of letters, digits and '._-' parts separated by '/', none '.' or '..'");
+    return [];
+  }
+  return [...new Set((items as string[]).map((x) => x.replace(/^\/+/, '')))].sort();
+}
+
 function buildSource(host: string, v: HostVars, targets: readonly string[]): SourcePlan | undefined {
   const target = chooseTarget(v, 'backup_target', targets);
   const chosen = SOURCE_BACKENDS.filter((b) => v.bool(`${b}_backup_source`, false));
@@ -393,8 +410,9 @@ function buildSource(host: string, v: HostVars, targets: readonly string[]): Sou
   if (snapshotStorage === undefined) {
     v.problem('backup_snapshot_storage', v.raw('backup_snapshot_storage'), 'expected a non-negative whole number of GiB (0 when not an LVM source)');
   }
+  const excludes = sourceExcludes(v);
   if (target === undefined) return undefined;
-  const common = { host, liveDir, snapshotMount, treeName: treeName(host, liveDir), target };
+  const common = { host, liveDir, snapshotMount, treeName: treeName(host, liveDir), target, ...(excludes.length > 0 ? { excludes } : {}) };
   switch (backend) {
     case 'gluster':
       return { ...common, backend, volume: v.matching('gluster_backup_source_volume', SOURCE_DEFAULTS.gluster.volume, OBJECT_NAME, NAME_RULE) };

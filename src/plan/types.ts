@@ -32,6 +32,11 @@ interface SourceCommon {
   treeName: string;
   /** The target host this source syncs to (`backup_target`, default the only target). */
   target: string;
+  /**
+   * Paths inside liveDir never backed up nor touched by a restore (`backup_source_exclude`), e.g.
+   * `cache` or `db/tmp`: where another filesystem is mounted that is not to be backed up here.
+   */
+  excludes?: string[];
 }
 export interface GlusterSource extends SourceCommon {
   backend: 'gluster';

@@ -27,11 +27,10 @@ function hostOf(plan: Plan, name: string): HostPlan {
 }
 
 /** Paths inside a source's live dir that must never be synced (the btrfs snapshot subvolume). */
+/** What a source never backs up nor restores, as `/PATH` under its live dir: its snapshot directory, backup_source_exclude. */
 function excludesOf(source: SourcePlan): string[] {
-  if (source.backend === 'btrfs' && source.snapshotDir.startsWith(`${source.liveDir}/`)) {
-    return [source.snapshotDir.slice(source.liveDir.length)];
-  }
-  return [];
+  const own = source.backend === 'btrfs' && source.snapshotDir.startsWith(`${source.liveDir}/`) ? [source.snapshotDir.slice(source.liveDir.length)] : [];
+  return [...own, ...(source.excludes ?? []).map((x) => `/${x}`)];
 }
 
 /** Everything one host gets, in a stable order. */
