@@ -18,7 +18,7 @@ import { EXIT } from './exit-codes';
 import { formatBytes, formatDuration } from './format';
 import { fullScansDue } from './full-scan';
 import { withLock } from './guard';
-import { backupIdAt } from './ids';
+import { BACKUP_ID, backupIdAt } from './ids';
 import { pauseWindow, planDigest, snapshotsInside, type Manifest, type PauseHostRecord, type PauseWindow, type SourceRecord } from './manifest';
 import { capsuleOnHosts, capsulePhase, connectAll, runOnHosts, runPhase, throwIfFailed, type PhaseOutcome } from './phase';
 import { PreOpened } from './preopened';
@@ -112,6 +112,8 @@ class BackupRun {
    * `linked`, base64 of NUL-terminated `inode<TAB>path` records), for a push that writes in place.
    */
   private readonly linked = new Map<string, string>();
+  /** Per target: its newest complete backup not dated in the future (prepare_target). */
+  private readonly newestOn = new Map<string, string>();
 
   constructor(
     private readonly ctx: Context,
@@ -193,6 +195,7 @@ class BackupRun {
         summarize: (r) => ({ detail: `${formatBytes(num(r, 'freeBytes'))} free${typeof r.base === 'string' ? `, base ${r.base}` : ''}` }),
         onDone: (host, r) => {
           if (typeof r.base === 'string') this.bases.set(host, r.base);
+          if (typeof r.newest === 'string' && BACKUP_ID.test(r.newest)) this.newestOn.set(host, r.newest);
           const linked = r.linked;
           if (linked !== null && typeof linked === 'object') {
             for (const [tree, list] of Object.entries(linked as Record<string, unknown>)) {
@@ -279,6 +282,7 @@ class BackupRun {
     const sessions = [pauses, snapshots, unpauses];
     try {
       await prepared;
+      this.refuseIdNotAfterNewest();
       window.arm(deadlineSeconds * 1000);
       await Promise.all(sessions.map((p) => p.allReady()));
       this.enter('pause');
@@ -289,6 +293,21 @@ class BackupRun {
       unpauseLimit.dispose();
       await Promise.all(sessions.map((p) => p.callOff()));
     }
+  }
+
+  /**
+   * Backup ids are read as times: by restore_latest_backup, retention and replication. An id that
+   * is not after a target's newest backup (the director's clock stepped back) would be taken for
+   * an older backup than it is, so the run stops before anything is paused.
+   */
+  private refuseIdNotAfterNewest(): void {
+    const behind = [...this.newestOn].filter(([, newest]) => newest >= this.id);
+    if (behind.length === 0) return;
+    throw new DirectorError(
+      `this backup's id ${this.id} (the director's clock) is not after the newest backup on ${behind.map(([t, n]) => `${t} (${n})`).join(', ')}: the director's clock is behind (did it step back?); set it right, or wait until it is past that backup; nothing was paused`,
+      EXIT.PREPARE_TARGET,
+      'prepare_target',
+    );
   }
 
   /** Before anything is paused: a session that could not be opened fails the run with nothing touched. */

@@ -3,6 +3,7 @@
  * docs/ARCHITECTURE.md §4) and lets a test replace any answer by a failure, a hang, an
  * unreachable host or a fired watchdog. It keeps a log of calls with start and end order.
  */
+import { backupIdTime } from '../../../src/director/ids';
 import { TransportError, type CapsuleResult, type ExecOptions, type ExecResult, type Transport } from '../../../src/ssh/types';
 
 export interface FakeCall {
@@ -206,7 +207,7 @@ export class FakeTransport implements Transport {
         return { removed: true };
       case 'prepare_target':
         // The newest committed backup is the base the store was set back to.
-        return { backend: 'zfs', freeBytes: 10 * 1024 ** 3, base: this.store(host).at(-1)?.id ?? null };
+        return { backend: 'zfs', freeBytes: 10 * 1024 ** 3, base: this.store(host).at(-1)?.id ?? null, newest: this.newestGenuine(host) };
       case 'commit_backup':
         return { id: arg, usedBytes: 5000, stdinBytes: stdin?.length ?? 0 };
       case 'list_backups':
@@ -232,6 +233,13 @@ export class FakeTransport implements Transport {
       default:
         return {};
     }
+  }
+
+  /** As prepare_target: the newest id not dated after the store's clock (plus 10 minutes). */
+  private newestGenuine(host: string): string | null {
+    const limit = (this.clocks.get(host) ?? Date.now)() + 600_000;
+    const ids = this.store(host).map((b) => b.id).filter((id) => (backupIdTime(id) ?? Infinity) <= limit).sort();
+    return ids.at(-1) ?? null;
   }
 
   private clockOf(host: string): { now?: number } {

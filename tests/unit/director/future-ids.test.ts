@@ -3,9 +3,12 @@
 // The same cases run on real hosts in tests/sandbox/operations.test.ts.
 import { afterEach, describe, expect, it } from 'vitest';
 import { performBackup } from '../../../src/director/backup';
+import { prunePlan } from '../../../src/director/operations';
 import { runCommand } from '../../../src/director/commands';
 import { EXIT } from '../../../src/director/exit-codes';
 import { backupIdAt } from '../../../src/director/ids';
+import type { TargetBackup } from '../../../src/director/list';
+import type { Manifest } from '../../../src/director/manifest';
 import type { Plan } from '../../../src/plan/types';
 import type { StoredBackup } from './fake-transport';
 import { cleanupHarnesses, harness } from './harness';
@@ -157,20 +160,33 @@ describe('backups dated in the future', () => {
     expect(t.backups).toHaveLength(2);
   });
 
-  it('never deletes the backup the run took, even when retention would rank it last', async () => {
+  it('never deletes the backup the run took, even when retention would rank it last', () => {
+    // Pure: a run's backup whose id sorts before the others (a store's records that disagree).
+    const target = [genuine(2), genuine(1), stored(backupIdAt(Date.now() + 120_000), Date.now() + 120_000), stored(backupIdAt(Date.now() + 240_000), Date.now() + 240_000)];
+    const taken = genuine(3);
+    const asListed = (b: StoredBackup): TargetBackup => ({ id: b.id, manifest: b.manifest as Partial<Manifest>, ...(b.storedAt === undefined ? {} : { storedAt: b.storedAt }) });
+    const stores = prunePlan('backup-target', [taken, ...target].map(asListed), Date.now(), [], { keepLast: 2, keepMinimum: 1 }, [], { takenByRun: taken.id });
+    const row = stores[0]!.rows.find((r) => r.id === taken.id)!;
+    expect(row.decision).toEqual({ id: taken.id, keep: true, reasons: ['taken by this run'] });
+    expect(stores[0]!.rows.filter((r) => !r.decision.keep).map((r) => r.id)).toEqual(target.slice(0, 2).map((b) => b.id));
+  });
+
+  it("a director whose clock is behind the target's newest backup stops before anything is paused", async () => {
     const h = harness(withRemote());
     const t = h.transport;
-    h.ctx.plan.remotes = [];
-    h.ctx.plan.targets[0]!.retention = { keepLast: 2, keepMinimum: 1, minAgeSeconds: 0 };
     t.clocks.set('backup-target', Date.now);
-    // Two backups whose ids and commits lie a few minutes ahead (within the skew): the clocks stepped back since.
-    const ahead = (m: number) => stored(backupIdAt(Date.now() + m * 60_000), Date.now() + m * 60_000);
-    const older = [genuine(2), genuine(1)];
-    t.backups.push(...older, ahead(3), ahead(5));
-    expect(await performBackup(h.ctx), output(h)).toBe(EXIT.OK);
-    const taken = t.calledCapsules('commit_backup')[0]!.arg!;
-    expect(t.backups.map((b) => b.id)).toContain(taken);
-    expect(output(h)).toMatch(new RegExp(`${taken}\\s+keep\\s+taken by this run`));
-    expect(deletions(h).sort()).toEqual(older.map((b) => `backup-target ${b.id}`).sort());
+    t.backups.push(genuine(2), stored(backupIdAt(Date.now() - 60_000), Date.now() - 60_000));
+    h.ctx.now = () => Date.now() - 3_600_000;
+    expect(await performBackup(h.ctx)).toBe(EXIT.PREPARE_TARGET);
+    expect(output(h)).toMatch(/this backup's id \d{8}_\d{6} \(the director's clock\) is not after the newest backup on backup-target \(\d{8}_\d{6}\): the director's clock is behind/);
+    expect(t.calledCapsules('pause_containers')).toEqual([]);
+    expect(t.calledCapsules('commit_backup')).toEqual([]);
+    // Backups dated in the future do not count: with only those ahead, the backup goes on.
+    const h2 = harness(withRemote());
+    h2.transport.clocks.set('backup-target', Date.now);
+    h2.transport.backups.push(genuine(2), ...FUTURE.map((id) => stored(id, Date.now() - DAY)));
+    h2.ctx.plan.remotes = [];
+    expect(await performBackup(h2.ctx)).toBe(EXIT.POST_BACKUP);
+    expect(h2.transport.calledCapsules('commit_backup')).toHaveLength(1);
   });
 });
