@@ -46,7 +46,7 @@ export const EXIT_MEANING: Record<ExitCode, string> = {
   3: 'another run holds the lock (the message names its pid, command and start time); a restore is refused while a backup runs',
   4: 'a host could not be reached or its host key was refused; nothing was paused or changed',
   5: 'leftovers of an interrupted run could not be cleaned up; nothing was paused',
-  6: 'the target could not be prepared (prepare_target); nothing was paused',
+  6: "the target could not be prepared (prepare_target), or the new backup's id is not after the target's newest backup (the director's clock is behind); nothing was paused",
   10: 'pausing containers failed; everything was unpaused again, no backup was made',
   11: 'taking a source snapshot failed (or outlasted the pause deadline); unpaused, no backup was made',
   12: 'unpausing failed, or the pause deadline had already unpaused a host (snapshots may be inconsistent); no backup was made',
