@@ -195,37 +195,6 @@ describe('restore as operators need it (rst)', () => {
       await must(RST, s.host, `grep -F '${s.dir} holds no files: nothing to compare, restoring without checksums' /var/log/messages`);
     }
   }, 900_000);
-
-  it('a filesystem mounted inside a live dir: the backup stops before the pause and names it; a restore leaves what is under it alone', async () => {
-    await opOk(RST, 'start_docker');
-    // A tmpfs inside manager-1's live dir, and a nested btrfs subvolume: neither is in a snapshot of /docker.
-    await must(RST, 'manager-1', 'mkdir -p /docker/nested && mount -t tmpfs tmpfs /docker/nested && printf precious >/docker/nested/db.dat');
-    try {
-      const refused = await op(RST, 'perform_backup');
-      expect(refused.code, refused.stdout + refused.stderr).toBe(10);
-      expect(refused.stdout + refused.stderr).toMatch(/another filesystem lies inside \/docker, at \/docker\/nested: .*backup_source_exclude of manager-1.*nothing was paused/);
-      await must(RST, 'manager-1', 'umount /docker/nested && btrfs subvolume create /docker/subvol >/dev/null');
-      const sub = await op(RST, 'perform_backup');
-      expect(sub.code, sub.stdout + sub.stderr).toBe(10);
-      expect(sub.stdout + sub.stderr).toMatch(/another filesystem lies inside \/docker, at \/docker\/subvol/);
-      await must(RST, 'manager-1', 'btrfs subvolume delete /docker/subvol >/dev/null');
-      // Nothing was left paused by either attempt.
-      for (const h of ['manager-1', 'cassandra-1']) expect((await must(RST, h, "docker ps -q --filter status=paused | wc -l")).trim(), h).toBe('0');
-
-      // Backed up without the mount (nested is an empty directory in the backup), then mounted
-      // again with data: a restore of the whole source, and of that very path, must not touch it.
-      await opOk(RST, 'perform_backup');
-      await must(RST, 'manager-1', 'mount -t tmpfs tmpfs /docker/nested && printf precious >/docker/nested/db.dat');
-      await opOk(RST, 'stop_docker');
-      await opOk(RST, 'restore_latest_backup', '--only', 'manager-1');
-      expect(await must(RST, 'manager-1', 'cat /docker/nested/db.dat')).toBe('precious');
-      await opOk(RST, 'restore_latest_backup', '--only', 'manager-1:nested');
-      expect(await must(RST, 'manager-1', 'cat /docker/nested/db.dat')).toBe('precious');
-    } finally {
-      await sh(RST, 'manager-1', 'umount /docker/nested; btrfs subvolume delete /docker/subvol; rmdir /docker/nested');
-      await op(RST, 'stop_docker');
-    }
-  }, 900_000);
 });
 
 describe('restore into another deployment: a prd backup into rst (--from prod)', () => {
@@ -345,4 +314,44 @@ describe('least privilege (rst)', () => {
     expect(files.get('backup-target')).not.toContain(`${LIBEXEC}/restore_source`);
     expect(files.get('solr-1')).not.toContain(`${LIBEXEC}/pause_containers`);
   }, 300_000);
+});
+
+// Last: it takes a backup of its own in rst, which the tests above must not see.
+describe('a filesystem mounted inside a live dir (rst)', () => {
+  it('the backup stops before the pause and names it; a restore leaves it alone and refuses to write into it', async () => {
+    await opOk(RST, 'start_docker');
+    // A tmpfs inside manager-1's live dir, and a nested btrfs subvolume: neither is in a snapshot of /docker.
+    await must(RST, 'manager-1', 'mkdir -p /docker/nested && mount -t tmpfs tmpfs /docker/nested && printf precious >/docker/nested/db.dat');
+    try {
+      const refused = await op(RST, 'perform_backup');
+      expect(refused.code, refused.stdout + refused.stderr).toBe(10);
+      expect(refused.stdout + refused.stderr).toMatch(/another filesystem lies inside \/docker, at \/docker\/nested: .*backup_source_exclude of manager-1.*nothing was paused/);
+      await must(RST, 'manager-1', 'umount /docker/nested && btrfs subvolume create /docker/subvol >/dev/null');
+      const sub = await op(RST, 'perform_backup');
+      expect(sub.code, sub.stdout + sub.stderr).toBe(10);
+      expect(sub.stdout + sub.stderr).toMatch(/another filesystem lies inside \/docker, at \/docker\/subvol/);
+      await must(RST, 'manager-1', 'btrfs subvolume delete /docker/subvol >/dev/null');
+      // Nothing was left paused by either attempt.
+      for (const h of ['manager-1', 'cassandra-1']) expect((await must(RST, h, "docker ps -q --filter status=paused | wc -l")).trim(), h).toBe('0');
+
+      // Backed up without the mount (nested is an empty directory in the backup), then mounted
+      // again with data: a restore of the whole source, and of that very path, must not touch it.
+      await opOk(RST, 'perform_backup');
+      await must(RST, 'manager-1', 'mount -t tmpfs tmpfs /docker/nested && printf precious >/docker/nested/db.dat');
+      const before = await must(RST, 'manager-1', "stat -c '%A %U %Y' /docker/nested");
+      await opOk(RST, 'stop_docker');
+      await opOk(RST, 'restore_latest_backup', '--only', 'manager-1');
+      expect(await must(RST, 'manager-1', 'cat /docker/nested/db.dat')).toBe('precious');
+      // Not even the mount point's own mode, owner or mtime changed (the tmpfs root's 1777 stays).
+      expect(await must(RST, 'manager-1', "stat -c '%A %U %Y' /docker/nested")).toBe(before);
+      // A restore into that very path is refused before anything is written.
+      const into = await op(RST, 'restore_latest_backup', '--only', 'manager-1:nested');
+      expect(into.code, into.stdout + into.stderr).toBe(21);
+      expect(into.stdout + into.stderr).toMatch(/\/docker\/nested is another filesystem mounted inside \/docker: a restore does not write into it/);
+      expect(await must(RST, 'manager-1', 'cat /docker/nested/db.dat')).toBe('precious');
+    } finally {
+      await sh(RST, 'manager-1', 'umount /docker/nested; btrfs subvolume delete /docker/subvol; rmdir /docker/nested');
+      await op(RST, 'stop_docker');
+    }
+  }, 900_000);
 });
