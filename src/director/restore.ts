@@ -139,7 +139,8 @@ export async function restoreBackup(ctx: Context, request: RestoreRequest): Prom
 }
 
 /** Picks the backup to restore; refuses unknown, incomplete, or ones lacking a selected source. */
-export function chooseBackup(backups: TargetBackup[], request: RestoreRequest, treeNames: string[], where = 'the target'): TargetBackup {
+export function chooseBackup(backups: TargetBackup[], request: RestoreRequest, trees: ReadonlyArray<{ treeName: string; target: string }>, where = 'the target'): TargetBackup {
+  const treeNames = trees.map((t) => t.treeName);
   let chosen: TargetBackup | undefined;
   const list = where === 'the target' ? 'list_backups' : `restore_latest_backup --from … --dry-run`;
   if ('id' in request) {
@@ -161,6 +162,22 @@ export function chooseBackup(backups: TargetBackup[], request: RestoreRequest, t
     if (missing.length > 0) {
       throw new DirectorError(
         `backup ${chosen.id} has no tree for ${missing.join(', ')}: refusing; restore the sources it has with --only HOST`,
+        EXIT.NO_SUCH_BACKUP,
+        'preflight',
+      );
+    }
+  }
+  // Each tree is read from the target the backup put it on: a source that moved to another target
+  // since would otherwise get that target's stale tree (or nothing) with --delete. (A foreign
+  // store's manifests name the other deployment's targets: its own attach decides there.)
+  if (where === 'the target') {
+    const moved = trees.flatMap((t) => {
+      const was = chosen.manifest?.sources?.find((s) => s.treeName === t.treeName)?.target;
+      return typeof was === 'string' && was !== t.target ? [`${t.treeName} (on ${was} in the backup, on ${t.target} in the plan)`] : [];
+    });
+    if (moved.length > 0) {
+      throw new DirectorError(
+        `backup ${chosen.id} holds ${moved.join(', ')}: the source moved to another target since; refusing to restore it from the wrong one (point backup_target back for the restore, or restore a backup taken since)`,
         EXIT.NO_SUCH_BACKUP,
         'preflight',
       );
@@ -234,7 +251,7 @@ class RestoreRun {
         backups = mergeTargetListings(listings, this.targets, () => this.targets);
       }
       const where = foreign === undefined ? 'the target' : `foreign store ${foreign}`;
-      const chosen = chooseBackup(backups, request, selections.map((s) => s.source.treeName), where);
+      const chosen = chooseBackup(backups, request, selections.map((s) => s.source), where);
       id = chosen.id;
       ctx.report.info('preflight', `${dryRun ? 'dry run of restoring' : 'restoring'} backup ${id}${foreign ? ` of ${foreign}` : ''} into ${selections.map(describeSelection).join(', ')}`);
       if (chosen.manifest?.planDigest !== undefined && chosen.manifest.planDigest !== planDigest(plan)) {

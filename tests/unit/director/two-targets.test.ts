@@ -236,6 +236,18 @@ describe('restore with two targets', () => {
     expect(h.transport.calledCapsules('activate_backup')).toHaveLength(0);
   });
 
+  it('refuses a source that moved to another target since the backup: its tree is read from where the backup put it, or not at all', async () => {
+    const h = two();
+    // The backup put manager-1 on T1 and cassandra-1 on T2; the plan now has it the other way round.
+    const swapped = manifestOf('20240101_000000') as { sources: { host: string; target: string }[] };
+    for (const s of swapped.sources) s.target = s.target === T1 ? T2 : T1;
+    for (const t of [T1, T2]) h.transport.store(t).push({ id: '20240101_000000', usedBytes: 1, compressRatio: 1, manifest: swapped as unknown as Record<string, unknown> });
+    expect(await restoreBackup(h.ctx, { latest: true, only: ['manager-1'] })).toBe(EXIT.NO_SUCH_BACKUP);
+    expect(h.lines.join('\n')).toMatch(/holds manager-1@\+docker \(on backup-target in the backup, on backup-target-2 in the plan\): the source moved to another target since/);
+    expect(h.transport.calledCapsules('activate_backup')).toHaveLength(0);
+    expect(h.transport.calledCapsules('restore_source')).toHaveLength(0);
+  });
+
   it('an activation failing on one target still deactivates on every target', async () => {
     const h = two();
     h.transport.store(T1).push(stored('20240101_000000'));
