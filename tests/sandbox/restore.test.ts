@@ -317,7 +317,7 @@ describe('least privilege (rst)', () => {
 });
 
 // Last: it takes a backup of its own in rst, which the tests above must not see.
-describe('a filesystem mounted inside a live dir (rst)', () => {
+describe('live dirs and the filesystems in them (rst)', () => {
   it('the backup stops before the pause and names it; a restore leaves it alone and refuses to write into it', async () => {
     await opOk(RST, 'start_docker');
     // A tmpfs inside manager-1's live dir, and a nested btrfs subvolume: neither is in a snapshot of /docker.
@@ -354,4 +354,20 @@ describe('a filesystem mounted inside a live dir (rst)', () => {
       await op(RST, 'stop_docker');
     }
   }, 900_000);
+
+  it('a restore into a live dir whose filesystem is not mounted (after a disk swap) is refused and writes nothing', async () => {
+    // solr-1 has no docker; the docker hosts are stopped (above).
+    const source = (await must(RST, 'solr-1', 'findmnt -n -o SOURCE /docker_local')).trim();
+    const device = source.replace(/\[.*$/, '');
+    await must(RST, 'solr-1', 'umount /docker_local && [ -z "$(ls -A /docker_local)" ]');
+    try {
+      const r = await op(RST, 'restore_latest_backup', '--only', 'solr-1');
+      expect(r.code, r.stdout + r.stderr).toBe(23);
+      expect(r.stdout + r.stderr).toMatch(/\/docker_local is not a btrfs subvolume \(its filesystem: \w+\): mount it \(or make it\) first; nothing was restored/);
+      expect((await must(RST, 'solr-1', 'ls -A /docker_local | wc -l')).trim()).toBe('0');
+    } finally {
+      await sh(RST, 'solr-1', `mountpoint -q /docker_local || mount -o subvol=/live ${device} /docker_local`);
+    }
+    expect((await must(RST, 'solr-1', 'findmnt -n -o FSTYPE /docker_local')).trim()).toBe('btrfs');
+  }, 300_000);
 });
