@@ -102,6 +102,14 @@ sleep 1.1
 listing "${store_flags[@]}" "$live" >/tmp/L0.store
 listing "${restore_flags[@]}" "$live" >/tmp/L0.restore
 
+# A ZFS clone takes its properties from its new parent, not from its origin: with xattrs off on
+# the pool above the source's dataset (on on the dataset itself), the snapshot's clone must still
+# read them, or every push would drop xattrs and ACLs and the backup look complete.
+if [ -n "$zfs_dataset" ]; then
+  zfs set xattr=on "$zfs_dataset"
+  zfs set xattr=off "${zfs_dataset%%/*}"
+fi
+
 # --- backup 1, with writes after the snapshot ------------------------------------------------
 capsule prepare_target </dev/null
 capsule prepare_source_snapshot
