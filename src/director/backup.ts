@@ -199,7 +199,7 @@ class BackupRun {
           const linked = r.linked;
           if (linked !== null && typeof linked === 'object') {
             for (const [tree, list] of Object.entries(linked as Record<string, unknown>)) {
-              if (typeof list === 'string' && /^[A-Za-z0-9+/=]*$/.test(list)) this.linked.set(tree, list);
+              if (typeof list === 'string' && /^([A-Za-z0-9+/=]*|-)$/.test(list)) this.linked.set(tree, list);
             }
           }
         },

@@ -71,6 +71,8 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
     sourcePartial: source ? `source/${source.backend}` : undefined,
     targetPartial: target ? `target/${target.backend}` : undefined,
     targetIsCopyOnWrite: peerTarget !== undefined && peerTarget.backend !== 'dir',
+    // zfs-fuse keeps whole-second mtimes only: compared to the nanosecond, every file would differ.
+    targetKeepsNanoseconds: peerTarget !== undefined && !(peerTarget.backend === 'zfs' && peerTarget.zfs?.package === 'zfs-fuse'),
     targetSetsAclModes: storeNeedsAclModes(peerTarget),
     // The source's capsules list ACL entries for such a store, and a zfs source sets its own bits after a restore.
     sourceAclModes: source !== undefined && (source.backend === 'zfs' || storeNeedsAclModes(peerTarget)),

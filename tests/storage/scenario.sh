@@ -62,31 +62,13 @@ fi
 [ "$src_backend" != zfs ] || restore_flags+=(--no-holes)
 
 # --- the source: its filesystem, then the fidelity tree ----------------------------------------
-mkdir -p "$live" /var/lib/storagetest
-case "$src_backend" in
-  btrfs)
-    truncate -s 1G /var/lib/storagetest/source.img
-    mkfs.btrfs -q /var/lib/storagetest/source.img >/dev/null
-    mkdir -p /mnt/source-top
-    mount -o loop /var/lib/storagetest/source.img /mnt/source-top
-    btrfs subvolume create /mnt/source-top/live >/dev/null
-    umount /mnt/source-top
-    mount -o loop,subvol=live /var/lib/storagetest/source.img "$live"
-    ;;
-  zfs)
-    if ! pgrep -x zfs-fuse >/dev/null; then
-      grep -qx enable-xattr /etc/zfs/zfsrc || echo enable-xattr >>/etc/zfs/zfsrc
-      zfs-fuse --pidfile /run/zfs-fuse.pid
-      for _ in $(seq 1 40); do zpool list >/dev/null 2>&1 && break; sleep 0.25; done
-      zfs_fuse=true
-      store_flags+=(--mtime-seconds)
-      restore_flags+=(--mtime-seconds)
-    fi
-    truncate -s 1G /var/lib/storagetest/source.img
-    zpool create -m none "${zfs_dataset%%/*}" /var/lib/storagetest/source.img
-    zfs create -o mountpoint="$live" "$zfs_dataset"
-    ;;
-esac
+if [ "$src_backend" = zfs ] && [ "$zfs_fuse" = false ]; then
+  # zfs-fuse comes with the source: the tree passes through it, which keeps whole-second mtimes.
+  zfs_fuse=true
+  store_flags+=(--mtime-seconds)
+  restore_flags+=(--mtime-seconds)
+fi
+bash "$here/make-source.sh" "$src_backend" "$live" "$zfs_dataset"
 "$here/make-tree.sh" "$live"
 if [ "$src_backend" = zfs ] && [ "$zfs_fuse" = true ]; then
   # setfacl on zfs-fuse leaves the permission bits as they were (a kernel filesystem sets them
