@@ -26,8 +26,8 @@ type Pair = `${keyof typeof SOURCES}:${keyof typeof TARGETS}`;
 
 const env = process.env;
 const pairs = (env.SBDI_TORTURE_BACKENDS ?? 'btrfs:zfs,btrfs:btrfs,btrfs:dir,zfs:zfs,zfs:btrfs,zfs:dir').split(',') as Pair[];
-const seeds = (env.SBDI_TORTURE_SEEDS ?? '1,2').split(',').map(Number);
-const rounds = Number(env.SBDI_TORTURE_ROUNDS ?? 6);
+const seeds = (env.SBDI_TORTURE_SEEDS ?? '1').split(',').map(Number);
+const rounds = Number(env.SBDI_TORTURE_ROUNDS ?? 8);
 const ops = Number(env.SBDI_TORTURE_OPS ?? 25);
 
 beforeAll(() => {
