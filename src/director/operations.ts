@@ -15,9 +15,9 @@ import { EXIT } from './exit-codes';
 import { formatBytes, renderTable } from './format';
 import { withLock } from './guard';
 import { BACKUP_ID, backupIdTime, datedInFuture } from './ids';
-import { fetchListings, fetchTargetBackups, futureWarning, isComplete, storeClock, type TargetBackup } from './list';
+import { fetchListings, fetchTargetBackups, futureWarning, isComplete, mergeTargetListings, storeClock, type TargetBackup } from './list';
 import { connectAll, runOnHosts, throwIfFailed } from './phase';
-import { remotesOfTarget } from '../plan/lookup';
+import { remotesOfTarget, targetHosts } from '../plan/lookup';
 import { FUTURE_STOPS_PRUNING, describePolicy, policyIsEmpty, selectRetention, tooManyDeletions, type RetentionCandidate, type RetentionDecision } from './retention';
 
 export interface Replica {
@@ -250,12 +250,17 @@ async function planPrune(ctx: Context, phase: string, options: PruneOptions): Pr
     // Without a remote's list the shared snapshot is unknown: prune nothing on the targets either.
     throw new DirectorError(`cannot list a remote's replicas, so nothing is pruned: ${failures.map((f) => f.message).join('; ')}`, EXIT.PRUNE, phase);
   }
-  // Retention is per target (its backup_keep_*), each with its own remotes.
+  // Retention is per target (its backup_keep_*), each with its own remotes; but a backup spans
+  // every target, so a part counts as complete only where the whole backup is (one target's part
+  // of a backup another target failed to commit must never fill a keep slot and push out the real
+  // backup of that day).
+  const merged = new Map(mergeTargetListings(stores, targetHosts(plan)).map((b) => [b.id, isComplete(b)]));
   const planned: StorePrune[] = [];
   for (const t of plan.targets) {
     const own = remotesOfTarget(plan, t.host);
     const ownListings = listings.filter((l) => own.some((r) => r.host === l.host));
-    planned.push(...prunePlan(t.host, stores.get(t.host) ?? [], clocks.get(t.host), ownListings, t.retention, own, options));
+    const parts = (stores.get(t.host) ?? []).map((b) => (merged.get(b.id) === false && isComplete(b) ? { ...b, complete: false } : b));
+    planned.push(...prunePlan(t.host, parts, clocks.get(t.host), ownListings, t.retention, own, options));
   }
   return { stores: planned, rows: planned.flatMap((s) => s.rows) };
 }

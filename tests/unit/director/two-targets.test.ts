@@ -292,6 +292,19 @@ describe('prune and verify per target', () => {
     expect(h.printed.join('\n')).toMatch(/target backup-target: keep last 1; never fewer than the newest 1\ntarget backup-target-2: keep everything/);
   });
 
+  it('a part complete on one target only fills no keep slot there: the real backup of that day stays', async () => {
+    const plan = testPlan({ twoTargets: true });
+    plan.targets[0]!.retention = { keepLast: 1, keepMinimum: 1 };
+    const h = harness(plan);
+    h.transport.store(T1).push(stored('20240101_000000'), stored('20240102_000000'));
+    // The second backup's part on T2 was never committed: only T1 holds it.
+    h.transport.store(T2).push(stored('20240101_000000'));
+    expect(await runCommand(h.ctx, ['prune_backups'])).toBe(EXIT.OK);
+    expect(h.transport.calledCapsules('delete_backup')).toEqual([]);
+    expect(h.printed.join('\n')).toMatch(/backup-target +20240102_000000 +keep +not complete: never pruned automatically/);
+    expect(h.printed.join('\n')).toMatch(/backup-target +20240101_000000 +keep +newest complete/);
+  });
+
   it('replicate_backups runs on the targets that have remotes, each to its own', async () => {
     const plan = testPlan({ twoTargets: true });
     plan.hosts.push({ name: 'remote-2', connection: 'uat-remote-2', port: 22, roles: ['remote'] });
