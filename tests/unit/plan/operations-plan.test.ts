@@ -1,19 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { planFromInventory } from '../../../src/plan';
 import { cronOf, durationSeconds, isOnCalendar } from '../../../src/plan/checks';
-import { SEED } from './seed-inventory';
+import { SEED, planOf } from './seed-inventory';
 
 
-const dir = mkdtempSync(join(tmpdir(), 'sbdi-ops-'));
-let n = 0;
-const planOf = (ini: string) => {
-  const path = join(dir, `inv${n++}.ini`);
-  writeFileSync(path, ini);
-  return planFromInventory(path);
-};
 
 describe('settings', () => {
   it('syncs one source at a time and restores up to four at once unless the inventory says otherwise', () => {

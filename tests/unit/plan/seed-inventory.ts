@@ -1,3 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { planFromInventory } from '../../../src/plan';
+import type { Plan } from '../../../src/plan/types';
 /** The seed's inventory (DESIGN §2), unchanged: the starting point of the plan tests' edits. */
 export const SEED = `[all:vars]
 deployment_prefix=uat
@@ -17,3 +22,12 @@ cassandra-1
 export const TWO = SEED.replace('[backup_targets]\nbackup-target\n', '[backup_targets]\nbackup-target\nbackup-target-2\n')
   .replace('manager-1   gluster', 'manager-1   backup_target=backup-target-2 gluster')
   .replace('cassandra-1 gluster', 'cassandra-1 backup_target=backup-target gluster');
+
+/** The plan of an inventory given as INI text (written to a temporary file, as Ansible reads one). */
+export function planOf(ini: string): Plan {
+  const path = join(inventoryDir, `inv${written++}.ini`);
+  writeFileSync(path, ini);
+  return planFromInventory(path);
+}
+const inventoryDir = mkdtempSync(join(tmpdir(), 'sbdi-plan-'));
+let written = 0;

@@ -1,20 +1,10 @@
 // backup_source_exclude: paths inside a source's live dir that are never backed up nor touched by
 // a restore (where another filesystem is mounted on purpose), checked before anything is rendered.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InventoryError, planFromInventory } from '../../../src/plan';
+import { InventoryError } from '../../../src/plan';
 import { filesForHost } from '../../../src/render/host-files';
-import { SEED } from './seed-inventory';
+import { SEED, planOf } from './seed-inventory';
 
-const dir = mkdtempSync(join(tmpdir(), 'sbdi-excl-'));
-let n = 0;
-const planOf = (ini: string) => {
-  const path = join(dir, `inv${n++}.ini`);
-  writeFileSync(path, ini);
-  return planFromInventory(path);
-};
 const withExclude = (value: string) => SEED.replace('manager-1   gluster_backup_source=True', `manager-1   backup_source_exclude=${value} gluster_backup_source=True`);
 
 describe('backup_source_exclude', () => {

@@ -1,18 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { planFromInventory, remotesOfTarget, sourcesOfTarget } from '../../../src/plan';
+import { remotesOfTarget, sourcesOfTarget } from '../../../src/plan';
 import { describePlan } from '../../../src/cli/describe';
-import { SEED, TWO } from './seed-inventory';
+import { SEED, TWO, planOf } from './seed-inventory';
 
-const dir = mkdtempSync(join(tmpdir(), 'sbdi-targets-'));
-let n = 0;
-const planOf = (ini: string) => {
-  const path = join(dir, `inv${n++}.ini`);
-  writeFileSync(path, ini);
-  return planFromInventory(path);
-};
 
 describe('several backup targets (issue 2)', () => {
   it('one target: every source and remote defaults to it', () => {
