@@ -7,7 +7,7 @@
 #                            /bricks/docker, glusterd, one-node volume `docker` on HOST:/bricks/docker/brick,
 #                            mounted at /docker
 #   self-target TREE         this VM as its own backup target for TREE: user backupoperator whose key
-#                            (/etc/sbdi/backup/push_ed25519) may only `rrsync -wo /backup/current/TREE`,
+#                            (/etc/sbdi/backup/push_ed25519) may only `rrsync -wo /backup/current/TREE` (as receive_backup),
 #                            and uat-backup-target resolving to 127.0.0.1 in root's sbdi known_hosts
 #   target-at NAME IP        NAME resolves to IP (a real target reached from the VM)
 #   keys                     the source's root-only push/pull keys (printed: the public push key)
@@ -61,7 +61,16 @@ case "$step" in
     id backupoperator >/dev/null 2>&1 || useradd -m -u 1901 -U -s /bin/bash backupoperator
     install -d -o backupoperator -g backupoperator -m 0700 /home/backupoperator/.ssh
     install -d -o backupoperator -g backupoperator "/backup/current/$tree"
-    echo "command=\"/usr/bin/rrsync -wo /backup/current/$tree\",restrict $(cat /etc/sbdi/backup/push_ed25519.pub)" \
+    # As receive_backup does: rsync sends --modify-window=-1 as "-@-1", which rrsync refuses in
+    # that form and passes in the long one.
+    cat >/usr/local/bin/sbdi-self-target <<'EOF'
+#!/bin/bash
+c=" ${SSH_ORIGINAL_COMMAND:-} "
+c=${c// -@-1 / --modify-window=-1 }
+SSH_ORIGINAL_COMMAND=${c:1:${#c}-2} exec /usr/bin/rrsync -wo "$1"
+EOF
+    chmod 0755 /usr/local/bin/sbdi-self-target
+    echo "command=\"/usr/local/bin/sbdi-self-target /backup/current/$tree\",restrict $(cat /etc/sbdi/backup/push_ed25519.pub)" \
       >/home/backupoperator/.ssh/authorized_keys
     chown backupoperator: /home/backupoperator/.ssh/authorized_keys
     echo "127.0.0.1 uat-backup-target" >>/etc/hosts
