@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseImage, dockerAvailable, figures, install, inventory, removeContainer, render, startContainer, docker } from './harness';
+import { baseImage, dockerAsync, dockerAvailable, figures, install, inventory, removeContainer, render, startContainer, docker } from './harness';
 
 /**
  * Every target backend with a real source backend, through the rendered capsules and the real
@@ -45,11 +45,11 @@ describe.each(CASES)('storage: $name', (c) => {
   });
   afterAll(() => removeContainer(container));
 
-  it('round-trips the fidelity tree and keeps committed backups immutable', () => {
+  it('round-trips the fidelity tree and keeps committed backups immutable', async () => {
     // Random changes and a backup after each (mutate.py): many rounds where pushes send only the
     // changes (zfs), a few where they send whole trees.
     const rounds = Number(process.env.SBDI_FUZZ_ROUNDS ?? (c.target.backup_target_backend === 'zfs' ? 12 : 3));
-    const r = docker(['exec', '-e', `FUZZ_ROUNDS=${rounds}`, container, 'bash', '/tmp/storage/scenario.sh', ...c.args], undefined, 590_000);
+    const r = await dockerAsync(['exec', '-e', `FUZZ_ROUNDS=${rounds}`, container, 'bash', '/tmp/storage/scenario.sh', ...c.args], undefined, 590_000);
     const out = r.stdout;
     process.stdout.write(`--- ${c.name}\n${out.split('\n').filter((l) => /^(CHECK|FIGURE|SCENARIO)/.test(l)).join('\n')}\n`);
     if (r.code !== 0) process.stdout.write(`${out}\n${r.stderr.slice(-4000)}\n`);
@@ -74,8 +74,8 @@ describe('storage: a zfs-fuse store made without enable-xattr', () => {
   });
   afterAll(() => removeContainer(container));
 
-  it('is healed by the first capsule: zfs-fuse restarted with xattrs, once', () => {
-    const r = docker(['exec', container, 'bash', '/tmp/storage/heal.sh'], undefined, 300_000);
+  it('is healed by the first capsule: zfs-fuse restarted with xattrs, once', async () => {
+    const r = await dockerAsync(['exec', container, 'bash', '/tmp/storage/heal.sh'], undefined, 300_000);
     process.stdout.write(`--- zfs-fuse without enable-xattr\n${r.stdout}`);
     expect(r.stdout).toContain('HEAL PASSED');
     expect(r.code).toBe(0);

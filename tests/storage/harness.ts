@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { planFromInventory } from '../../src/plan';
 import { renderPlan, writeRendered } from '../../src/render';
 import { paths } from '../../src/sandbox/config';
+import { DOCKER, run } from '../../src/sandbox/exec';
 import { ensureImages } from '../../src/sandbox/image';
 import { HOST_RUN_FLAGS } from '../../src/sandbox/hosts';
 
@@ -27,6 +28,15 @@ export interface Run {
 export function docker(args: string[], input?: string, timeoutMs = 600_000): Run {
   const r = spawnSync('docker', args, { encoding: 'utf8', input, timeout: timeoutMs, maxBuffer: 64 << 20 });
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
+}
+
+/**
+ * The same, without blocking: for what runs longer than a few seconds (a scenario, a torture run),
+ * so that the test worker's event loop keeps answering vitest (a blocked worker misses its RPC
+ * deadline, and vitest then fails the whole run with "Timeout calling onTaskUpdate").
+ */
+export async function dockerAsync(args: string[], input?: string, timeoutMs = 600_000): Promise<Run> {
+  return run(DOCKER, args, { input: input ?? '', timeoutMs });
 }
 
 export function dockerAvailable(): boolean {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { baseImage, docker, dockerAvailable, install, inventory, removeContainer, render, startContainer } from '../storage/harness';
+import { baseImage, docker, dockerAsync, dockerAvailable, install, inventory, removeContainer, render, startContainer } from '../storage/harness';
 
 /**
  * The torture suite (tests/torture/torture.py): seeded rounds of random changes, each followed by
@@ -43,7 +43,7 @@ describe.each(pairs)('torture: %s', (pair) => {
     image = await baseImage();
   });
 
-  it.each(seeds)('seed %i: every backup restores to the exact state it was taken of', (seed) => {
+  it.each(seeds)('seed %i: every backup restores to the exact state it was taken of', async (seed) => {
     const container = `storagetest-torture-${src}-${tgt}-${seed}-${process.pid}`;
     startContainer(container, 'storage-1', image);
     try {
@@ -55,7 +55,7 @@ describe.each(pairs)('torture: %s', (pair) => {
       const zfsFuse = src === 'zfs' || tgt === 'zfs';
       const flags = [...(zfsFuse ? ['--mtime-seconds'] : []), ...(src === 'zfs' ? ['--no-holes'] : []), '--unmunge'];
       const args = ['--seed', String(seed), '--rounds', String(rounds), '--ops', String(ops), '--live', source.live, '--tree', source.tree, '--exclude', '.sbdi-snapshot', ...flags.map((f) => `--listing-flag=${f}`), ...(src === 'zfs' ? ['--kernel-acl-modes'] : [])];
-      const r = docker(['exec', container, 'python3', '/tmp/storage/torture.py', ...args], undefined, 3_000_000);
+      const r = await dockerAsync(['exec', container, 'python3', '/tmp/storage/torture.py', ...args], undefined, 3_000_000);
       const summary = r.stdout.split('\n').filter((l) => /^(DIVERGED|TORTURE|  round|again)/.test(l));
       process.stdout.write(`--- torture ${pair} seed ${seed}\n${(r.code === 0 ? summary : r.stdout.split('\n')).join('\n')}\n${r.code === 0 ? '' : r.stderr.slice(-3000)}\n`);
       expect(r.code, summary.join('\n')).toBe(0);
