@@ -40,7 +40,9 @@ class Mutator:
                 fs = [x for x in fs if x not in self.excluded]
             dirs += [os.path.join(d, x) for x in ds if not os.path.islink(os.path.join(d, x))]
             files += [os.path.join(d, x) for x in fs] + [os.path.join(d, x) for x in ds if os.path.islink(os.path.join(d, x))]
-        return dirs, files
+        # Sorted: a directory's order is the filesystem's, and the same seed must make the same
+        # changes on every filesystem and every run.
+        return sorted(dirs), sorted(files)
 
     def fresh(self, d):
         for _ in range(20):
@@ -168,8 +170,11 @@ class Mutator:
             p = d
             for _ in range(rng.randrange(5, 25)):
                 p = os.path.join(p, rng.choice(NAMES)[:8] or b"d")
-            os.makedirs(p, exist_ok=True)
-            open(os.path.join(p, b"leaf"), "wb").write(self.text(50))
+            try:
+                os.makedirs(p, exist_ok=True)
+                open(os.path.join(p, b"leaf"), "wb").write(self.text(50))
+            except (NotADirectoryError, FileExistsError, IsADirectoryError):
+                return False  # a file (or a directory) already has one of those names
         elif name == "many-small":
             p = self.fresh(d)
             os.mkdir(p)
