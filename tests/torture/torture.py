@@ -16,7 +16,7 @@ alternating pushes of only the changes, full scans and a backup that is never co
 rounds wait a second before the snapshot, most do not (changes within the same second as a
 snapshot). At the end every committed backup is restored whole into the emptied live dir, and a
 random directory of it alone, and compared with the state recorded for it; verify_backup checks
-it too. The first divergence is printed with the seed, the round and its changes, and the
+it too. The first divergence is printed with its random seed, the round and its changes, and the
 command that runs the same again; exit 1.
 """
 import argparse
