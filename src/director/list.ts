@@ -61,7 +61,8 @@ export function storeClock(result: CapsuleResult, fallback: number): number {
   return typeof result.now === 'number' && Number.isFinite(result.now) ? result.now : fallback;
 }
 
-const finite = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+/** A number from a capsule's result, or undefined when it is none (or not finite). */
+export const finite = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
 
 /**
  * Reads the capsule's `backups` field defensively: a malformed entry is dropped, not trusted. Each

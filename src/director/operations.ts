@@ -15,7 +15,7 @@ import { EXIT } from './exit-codes';
 import { formatBytes, renderTable } from './format';
 import { withLock } from './guard';
 import { BACKUP_ID, backupIdTime, datedInFuture } from './ids';
-import { fetchListings, fetchTargetBackups, futureWarning, isComplete, mergeTargetListings, storeClock, type TargetBackup } from './list';
+import { fetchListings, fetchTargetBackups, finite, futureWarning, isComplete, mergeTargetListings, storeClock, type TargetBackup } from './list';
 import { connectAll, runOnHosts, throwIfFailed } from './phase';
 import { remotesOfTarget, targetHosts } from '../plan/lookup';
 import { FUTURE_STOPS_PRUNING, describePolicy, policyIsEmpty, selectRetention, tooManyDeletions, type RetentionCandidate, type RetentionDecision } from './retention';
@@ -44,7 +44,7 @@ export function parseReplicas(result: CapsuleResult, skewMs: number, directorNow
   return list
     .filter((x): x is { id: string; guid?: unknown; storedAt?: unknown } => x !== null && typeof x === 'object' && typeof (x as { id?: unknown }).id === 'string' && BACKUP_ID.test((x as { id: string }).id))
     .map((x) => {
-      const storedAt = typeof x.storedAt === 'number' && Number.isFinite(x.storedAt) ? x.storedAt : undefined;
+      const storedAt = finite(x.storedAt);
       return {
         id: x.id,
         ...(typeof x.guid === 'string' ? { guid: x.guid } : {}),
@@ -211,7 +211,7 @@ export async function pruneStep(ctx: Context, dryRun: boolean, options: PruneOpt
         ...plan.targets.map((t) => `target ${t.host}: ${describePolicy(t.retention)}`),
         ...plan.remotes.map((r) => `remote ${r.host}: ${describePolicy(r.retention)}`),
         '',
-        renderTable(['STORE', 'ID', dryRun ? 'WOULD' : 'ACTION', 'WHY'], rows.map((r) => [r.store, r.id, r.decision.keep ? 'keep' : 'delete', r.decision.reasons.join(', ')])),
+        pruneTable(rows, dryRun),
       ].join('\n'),
     );
     let code: number = EXIT.OK;
@@ -237,6 +237,11 @@ export async function pruneStep(ctx: Context, dryRun: boolean, options: PruneOpt
     ctx.report.error(phase, err.message);
     return err.exitCode === EXIT.CONNECT ? EXIT.CONNECT : EXIT.PRUNE;
   }
+}
+
+/** The table prune_backups prints before it deletes anything: store, id, keep/delete, why. */
+function pruneTable(rows: readonly PruneRow[], dryRun: boolean): string {
+  return renderTable(['STORE', 'ID', dryRun ? 'WOULD' : 'ACTION', 'WHY'], rows.map((r) => [r.store, r.id, r.decision.keep ? 'keep' : 'delete', r.decision.reasons.join(', ')]));
 }
 
 /** Lists every target and remote and decides, per store, what retention removes. */
@@ -286,12 +291,12 @@ async function deleteFuture(ctx: Context, dryRun: boolean): Promise<number> {
   const phase = 'prune';
   try {
     const { stores } = await planPrune(ctx, phase, {});
-    const doomed = stores.flatMap((s) => s.future.map((id) => ({ store: s.store, id, decision: { id, keep: false, reasons: ['dated in the future'] } })));
+    const doomed = stores.flatMap((s) => s.future.map((id) => ({ store: s.store, id, decision: { id, keep: false, reasons: ['dated in the future of its clock'] } })));
     if (doomed.length === 0) {
       ctx.report.info(phase, 'no store holds a backup dated in the future: nothing to delete');
       return EXIT.OK;
     }
-    ctx.print(renderTable(['STORE', 'ID', dryRun ? 'WOULD' : 'ACTION', 'WHY'], doomed.map((r) => [r.store, r.id, 'delete', 'dated in the future of its clock'])));
+    ctx.print(pruneTable(doomed, dryRun));
     if (dryRun) {
       ctx.report.info(phase, `dry run: would delete ${doomed.length}`);
       return EXIT.OK;
