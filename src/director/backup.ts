@@ -359,7 +359,7 @@ class BackupRun {
     const unpaused = await runOnHosts<CapsuleResult>(
       ctx,
       plan.dockerHosts,
-      { phase: 'unpause', exitCode: EXIT.UNPAUSE, summarize: (r) => ({ detail: `${String(r.unpaused ?? '?')} containers unpaused${r.watchdogFired === true ? ', DEADLINE HAD FIRED' : ''}` }) },
+      { phase: 'unpause', exitCode: EXIT.UNPAUSE, summarize: (r) => ({ detail: `${String(r.unpaused ?? '?')} containers unpaused${r.stoppedPause === true ? ', a pause still in progress stopped' : ''}${r.watchdogFired === true ? ', DEADLINE HAD FIRED' : ''}` }) },
       (host) => unpauses.run(host),
     );
     if (unpaused.failures.length === 0) {

@@ -23,7 +23,7 @@ function describe(command: DockerCommand, r: CapsuleResult): string {
     case 'pause_containers':
       return `${String(r.paused ?? '?')} containers paused (deadline ${String(r.deadline ?? '?')}s)`;
     case 'unpause_containers':
-      return `${String(r.unpaused ?? '?')} containers unpaused${r.watchdogFired === true ? ' (the deadline had already unpaused them)' : ''}`;
+      return `${String(r.unpaused ?? '?')} containers unpaused${r.stoppedPause === true ? ' (a pause still in progress was stopped first)' : ''}${r.watchdogFired === true ? ' (the deadline had already unpaused them)' : ''}`;
   }
 }
 

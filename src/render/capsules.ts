@@ -24,7 +24,7 @@ const severalTargets = (plan: Plan): boolean => plan.targets.length > 1;
 /** Every capsule there is, by the role whose hosts get it. */
 export const CAPSULES: CapsuleSpec[] = [
   { name: 'pause_containers', role: 'docker', arg: 'gate', viaDispatch: true, purpose: 'arm the unpause deadline, then pause every running container' },
-  { name: 'unpause_containers', role: 'docker', arg: 'gate', viaDispatch: true, purpose: 'disarm the deadline and unpause every paused container' },
+  { name: 'unpause_containers', role: 'docker', arg: 'gate', viaDispatch: true, purpose: 'stop a pause in progress, unpause every paused container, then disarm the deadline' },
   { name: 'stop_docker', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'stop the docker daemon and its socket' },
   { name: 'start_docker', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'start the docker daemon and wait for it' },
   { name: 'docker_status', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'report whether docker runs and how many containers' },

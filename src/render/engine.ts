@@ -57,8 +57,9 @@ function load(name: string): string {
 function loadPartials(): void {
   if (partialsLoaded) return;
   // Backend modules are partials (source/<backend>, target/<backend>): each defines the same
-  // bash functions for its backend, so a capsule includes whichever the plan chose.
-  for (const dir of ['source', 'target', 'remote']) {
+  // bash functions for its backend, so a capsule includes whichever the plan chose. docker/ holds
+  // the functions the pause capsules and their watchdog share.
+  for (const dir of ['source', 'target', 'remote', 'docker']) {
     for (const file of readdirSync(join(templatesDir(), dir)).sort()) {
       if (file.endsWith('.sh.hbs')) hb.registerPartial(`${dir}/${file.slice(0, -7)}`, load(`${dir}/${file}`));
     }

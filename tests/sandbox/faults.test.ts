@@ -1,4 +1,4 @@
-// Issue 9 item 2: faults injected into real backups on one sandbox deployment (`flt`), installed
+// Faults injected into real backups on one sandbox deployment (`flt`), installed
 // by the playbook with backup_pause_deadline 15 s. Each case breaks one perform_backup, then checks:
 //  - every container on every docker host runs (none paused) within the deadline (+10 s slack for a loaded machine);
 //  - the failed run is never listed as complete, and `restore_backup ID` of it is refused (exit 21);
@@ -666,6 +666,105 @@ exec /usr/bin/docker "$@"
       b.id,
       w,
       { committed: true, back: { ms: null, pausedSeen: true } },
+    );
+  }, 600_000);
+
+  it('SIGTERM while docker pause still works through a host: the pause is stopped, nothing stays paused', async () => {
+    // A docker in front of the real one (first on the capsules' PATH), outside the product: it
+    // pauses one container every 2 s, as a loaded host would, so the director gives up mid-pause.
+    const wrapper = `#!/bin/sh
+if [ "$1" = pause ]; then
+  shift
+  for id; do sleep 2; /usr/bin/docker pause "$id" || exit 1; done
+  exit 0
+fi
+exec /usr/bin/docker "$@"
+`;
+    await must('cassandra-1', `cat >/usr/sbin/docker <<'EOF'\n${wrapper}EOF\nchmod 0755 /usr/sbin/docker`);
+    const running = Number((await must('cassandra-1', '/usr/bin/docker ps --quiet --filter status=running | wc -l')).trim());
+    expect(running, 'cassandra-1 needs 3 containers for a pause that is stopped mid-way').toBeGreaterThanOrEqual(3);
+    const w = new PauseWatch();
+    const b = new Backup();
+    let code: number | null;
+    let faultAt = 0;
+    let endedAt = 0;
+    const seen: number[] = [];
+    try {
+      await b.line(/\] pause +manager-1: ok/);
+      expect(await waitFor(async () => (await pausedOn('cassandra-1')) >= 1, 30_000, 100), 'no container paused on cassandra-1').toBe(true);
+      const pid = (await must('backup-director', `sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p' ${STATE}/lock`)).trim();
+      await must('backup-director', `kill -TERM ${pid}`);
+      faultAt = Date.now();
+      code = await b.result();
+      endedAt = Date.now();
+      // The stopped pause had containers left: had it gone on, they would be paused from now on.
+      for (let i = 0; i < 2 * running + 4; i++) {
+        seen.push(await pausedOn('cassandra-1'));
+        await sleep(500);
+      }
+    } finally {
+      await must('cassandra-1', 'rm -f /usr/sbin/docker');
+      await sh('cassandra-1', 'docker ps --quiet --filter status=paused | xargs --no-run-if-empty docker unpause >/dev/null');
+    }
+    expect(seen, `containers paused on cassandra-1, every 0.5 s after the director ended`).toEqual(seen.map(() => 0));
+    expect(code, b.stderr).toBe(143);
+    expect(b.stderr).toMatch(/WARN .*a pause was still in progress \(pid \d+\): stopping it before unpausing/);
+    // Disarmed only now that nothing is paused: no watchdog left, no listing of paused containers.
+    expect(await must('cassandra-1', 'ls /run/sbdi-backup')).not.toMatch(/watchdog\.pid|paused\.ids|pause\.pid/);
+    await afterFault(
+      { fault: 'director SIGTERM during a slow pause', injected: 'a docker wrapper on cassandra-1 pauses one container every 2 s; SIGTERM once one is paused', ...outcome(code, b.stderr), product: 'the pause in progress stopped, every container unpaused, nothing paused later' },
+      faultAt,
+      b.id,
+      w,
+      // Every sample from the director's end on found nothing paused: back by then.
+      { back: { ms: endedAt - faultAt, pausedSeen: true } },
+    );
+  }, 600_000);
+
+  it('an unpause that fails leaves the deadline armed, and the watchdog tries until it works', async () => {
+    // `docker unpause` fails while a flag exists; each call is counted.
+    const wrapper = `#!/bin/sh
+if [ "$1" = unpause ]; then
+  echo x >>/run/flt-unpause.calls
+  [ ! -e /run/flt-unpause.fails ] || exit 1
+fi
+exec /usr/bin/docker "$@"
+`;
+    await must('cassandra-1', `rm -f /run/flt-unpause.calls; touch /run/flt-unpause.fails; cat >/usr/sbin/docker <<'EOF'\n${wrapper}EOF\nchmod 0755 /usr/sbin/docker`);
+    const calls = async () => Number((await must('cassandra-1', 'cat /run/flt-unpause.calls 2>/dev/null | wc -l')).trim());
+    const w = new PauseWatch();
+    let code: number | null;
+    let faultAt = 0;
+    let stderr = '';
+    let id = '';
+    try {
+      const b = new Backup();
+      code = await b.result();
+      stderr = b.stderr;
+      id = b.id;
+      expect(code, stderr).toBe(12);
+      expect(await pausedOn('cassandra-1')).toBeGreaterThan(0);
+      expect((await sh('cassandra-1', 'kill -0 "$(cat /run/sbdi-backup/watchdog.pid)"')).code, 'the watchdog was disarmed').toBe(0);
+      expect(stderr).toMatch(/unpause +cassandra-1: failed .*still paused: the deadline stays armed \(watchdog pid \d+\)/);
+      // The watchdog's first try at the deadline fails too; it keeps trying.
+      const before = await calls();
+      expect(await waitFor(async () => (await calls()) > before, (DEADLINE_S + SLACK_S) * 1000, 250), 'the watchdog never tried').toBe(true);
+      await sleep(500);
+      expect(await pausedOn('cassandra-1')).toBeGreaterThan(0);
+      await must('cassandra-1', 'rm -f /run/flt-unpause.fails');
+      faultAt = Date.now();
+      expect(await waitFor(async () => (await pausedOn('cassandra-1')) === 0, 15_000, 200), 'the watchdog gave up').toBe(true);
+      expect(await waitFor(async () => (await sh('cassandra-1', 'test ! -e /run/sbdi-backup/watchdog.pid')).code === 0, 15_000, 200), 'the watchdog did not end').toBe(true);
+    } finally {
+      await must('cassandra-1', 'rm -f /usr/sbin/docker /run/flt-unpause.fails /run/flt-unpause.calls');
+      await sh('cassandra-1', 'docker ps --quiet --filter status=paused | xargs --no-run-if-empty docker unpause >/dev/null');
+    }
+    await afterFault(
+      { fault: 'docker unpause fails', injected: 'a docker wrapper on cassandra-1 fails every `docker unpause` until the watchdog has tried once', ...outcome(code, stderr), product: 'exit 12; the deadline stays armed; the watchdog retries and unpauses once docker does' },
+      faultAt,
+      id,
+      w,
+      { back: { ms: Date.now() - faultAt, pausedSeen: true } },
     );
   }, 600_000);
 });
