@@ -500,13 +500,12 @@ class BackupRun {
       summarize: (r) => ({ bytes: num(r, 'usedBytes'), detail: `backup ${this.id}` }),
     });
     if (outcome.failures.length > 0 || outcome.skipped.length > 0) {
-      // A backup is complete only when every target committed it: take back the parts that were.
-      const done = [...outcome.values.keys()];
-      if (done.length > 0) {
-        this.record.commitTargets = done;
-        this.trySave();
-        await this.discard(done, 'discard');
-      }
+      // A backup is complete only when every target committed it: take back the parts that were,
+      // and those whose outcome is unknown (a commit that went through but whose reply was lost
+      // would otherwise stay there, complete-looking, with nothing left to clean it). discard_backup
+      // is a no-op where nothing was committed; a target it cannot reach stays in the record, for
+      // the next run to settle.
+      if (this.targets.length > 1) await this.discard(this.targets, 'discard');
       throwIfFailed({ phase: 'commit', exitCode: EXIT.COMMIT }, outcome);
     }
     this.committed = true;
@@ -524,7 +523,7 @@ class BackupRun {
       arg: this.id,
       summarize: (r) => ({ detail: r.discarded === true ? `discarded its part of ${this.id}` : 'nothing to discard' }),
     });
-    this.discarded.push(...outcome.values.keys());
+    this.discarded.push(...[...outcome.values].filter(([, r]) => r.discarded === true).map(([h]) => h));
     const left = hosts.filter((h) => !outcome.values.has(h));
     if (left.length === 0) delete this.record.commitTargets;
     else {

@@ -1,5 +1,5 @@
 /**
- * Issue 8 operator commands: replicate_backups, prune_backups, verify_backup, check_backup, and the
+ * Operator commands: replicate_backups, prune_backups, verify_backup, check_backup, and the
  * Prometheus textfile metrics. The target pushes to the remotes (its replicate_backups capsule);
  * the director decides what retention removes (src/director/retention.ts) and asks the stores'
  * own capsules to remove it, which refuse the newest complete backup and the newest shared one.
@@ -99,12 +99,14 @@ export async function replicateStep(ctx: Context): Promise<number> {
   const outcomes: ReplicationOutcome[] = [];
   let failure: DirectorError | undefined;
   try {
-    await connectAll(ctx, sending, EXIT.CONNECT);
+    await connectAll(ctx, plan.targets.length > 1 ? targetHosts(plan) : sending, EXIT.CONNECT);
+    const held = plan.targets.length > 1 ? await partsNotCompleteEverywhere(ctx, phase) : new Map<string, string[]>();
     const outcome = await runOnHosts(
       ctx,
       sending,
       { phase, exitCode: EXIT.REPLICATE, summarize: (r: CapsuleResult) => ({ detail: parseReplication(r).map((o) => `${o.remote}: ${o.sent} sent, newest ${o.newest || 'none'}`).join('; ') }) },
-      (host) => runCapsule(ctx, { phase, exitCode: EXIT.REPLICATE, host, capsule: 'replicate_backups' }, { signal: ctx.interrupt }),
+      (host) =>
+        runCapsule(ctx, { phase, exitCode: EXIT.REPLICATE, host, capsule: 'replicate_backups' }, { signal: ctx.interrupt, stdin: (held.get(host) ?? []).map((id) => `skip ${id}\n`).join('') }),
     );
     for (const r of outcome.values.values()) outcomes.push(...parseReplication(r));
     throwIfFailed({ phase, exitCode: EXIT.REPLICATE }, outcome);
@@ -116,6 +118,20 @@ export async function replicateStep(ctx: Context): Promise<number> {
   const diverged = /DIVERGED/.test(failure.message);
   ctx.report.error(phase, diverged ? `${failure.message} — nothing was destroyed; see docs/operations.md "Divergence"` : failure.message);
   return diverged ? EXIT.DIVERGED : failure.exitCode === EXIT.CONNECT ? EXIT.CONNECT : EXIT.REPLICATE;
+}
+
+/**
+ * Several targets: the parts a target holds complete of a backup that is not complete on every
+ * target (a commit that failed elsewhere, not discarded yet). They are never sent off-site: a
+ * remote holding one would keep the target from discarding it. Every target must answer.
+ */
+async function partsNotCompleteEverywhere(ctx: Context, phase: string): Promise<Map<string, string[]>> {
+  const held = new Map<string, string[]>();
+  for (const b of await fetchTargetBackups(ctx, phase, EXIT.REPLICATE)) {
+    if (isComplete(b)) continue;
+    for (const p of b.parts ?? []) if (p.state === 'complete') held.set(p.host, [...(held.get(p.host) ?? []), b.id]);
+  }
+  return held;
 }
 
 function saveReplicationState(ctx: Context, outcomes: ReplicationOutcome[]): void {

@@ -3,7 +3,7 @@ import { run } from '../../src/sandbox/exec';
 import { baseImage, docker, dockerAvailable, install, inventory, removeContainer, render, startContainer } from './harness';
 
 /**
- * Issue 8 on each replicating store kind: a target `storage-1` replicates to an off-site remote
+ * Off-site replication on each replicating store kind: a target `storage-1` replicates to an off-site remote
  * `offsite-1` in another container, through the rendered capsules and the real ssh → forced command
  * → sudo → `btrfs receive` / `zfs receive` path (the target's replicate key, confined on the remote
  * to receive_replica). Two backups go whole then incrementally, a third goes alone from the second,
@@ -188,6 +188,31 @@ describe.each(KINDS)('storage: $name target replicating to a $name off-site remo
       expect(r.code).not.toBe(0);
       expect(r.stdout).not.toMatch(/root:/);
       expect(await replicaIds()).toEqual([ID1, ID2, ID3]);
+    });
+
+    it('a backup the director names as not complete on every target stays here; hostile skip lines are refused', async () => {
+      const ID4 = '20260104_040404';
+      await must(TARGET, `${L}/prepare_target >/dev/null 2>&1; printf 'day four\\n' >'/backup/current/${TREE}/day-four.txt'`);
+      const commit = await sh(TARGET, `printf '{"id":"${ID4}","status":"complete","sources":[]}' | ${L}/commit_backup ${ID4}`);
+      expect(commit.code, commit.stderr).toBe(0);
+      const withSkip = async (stdin: string) => {
+        const r = await sh(TARGET, `printf '${stdin}' | ${L}/replicate_backups`);
+        const line = r.stdout.split('\n').reverse().find((l) => l.startsWith('SBDI-RESULT '));
+        return { code: r.code, result: JSON.parse(line!.slice('SBDI-RESULT '.length)) as Record<string, unknown>, log: r.stderr };
+      };
+      for (const hostile of ['skip 20260104_04040\\n', 'skip ../../x\\n', `send ${ID4}\\n`, `skip ${ID4};id\\n`]) {
+        const r = await withSkip(hostile);
+        expect(r.code, hostile).toBe(2);
+      }
+      const held = await withSkip(`skip ${ID4}\\n`);
+      expect(held.code, held.log).toBe(0);
+      expect(held.log).toMatch(new RegExp(`not replicating ${ID4}: it is not complete on every target`));
+      expect(remoteOf(held.result)).toMatchObject({ ok: true, sent: 0, newest: ID3 });
+      expect(await replicaIds()).toEqual([ID1, ID2, ID3]);
+      const sent = await withSkip('');
+      expect(sent.code, sent.log).toBe(0);
+      expect(remoteOf(sent.result)).toMatchObject({ ok: true, sent: 1, from: ID3, newest: ID4 });
+      expect(await replicaIds()).toEqual([ID1, ID2, ID3, ID4]);
     });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Issue 2: one backup id spans several targets. Phase logic over the fake transport: each source
+ * One backup id spans several targets. Phase logic over the fake transport: each source
  * syncs to its own target, the commit happens on every target only after every source synced,
  * a commit that fails anywhere leaves no complete-looking backup on any target (and what cannot be
  * discarded at once, the next run discards), and restores activate on every target involved.
@@ -12,6 +12,7 @@ import { mergeTargetListings, type TargetBackup } from '../../../src/director/li
 import type { Manifest } from '../../../src/director/manifest';
 import { restoreBackup } from '../../../src/director/restore';
 import type { RunRecord } from '../../../src/director/state';
+import { TransportError } from '../../../src/ssh/types';
 import type { FakeCall, FakeTransport } from './fake-transport';
 import { cleanupHarnesses, harness } from './harness';
 import { testPlan } from './plan-fixture';
@@ -97,8 +98,12 @@ describe('perform_backup with two targets', () => {
     expect(await performBackup(h.ctx)).toBe(EXIT.COMMIT);
     const id = h.transport.calledCapsules('commit_backup')[0]!.arg!;
     expect(hostsOf(h.transport.calledCapsules('commit_backup'))).toEqual([T1, T2]);
+    // Every target is asked: the one whose commit failed may have committed all the same.
     const discards = h.transport.calledCapsules('discard_backup');
-    expect(discards.map((c) => [c.host, c.arg])).toEqual([[T1, id]]);
+    expect(discards.map((c) => [c.host, c.arg]).sort()).toEqual([
+      [T1, id],
+      [T2, id],
+    ]);
     expect(discards[0]!.start).toBeGreaterThan(lastEnd(h.transport.calledCapsules('commit_backup')));
     expect(ids(h.transport, T1)).toEqual([]);
     expect(ids(h.transport, T2)).toEqual([]);
@@ -106,6 +111,47 @@ describe('perform_backup with two targets', () => {
     expect(run).toMatchObject({ status: 'failed', failedPhase: 'commit' });
     expect(run.commitTargets).toBeUndefined();
     expect(h.printed.join('\n')).toMatch(/what backup-target had committed was discarded: no target holds it/);
+  });
+
+  it('a commit whose reply was lost is discarded too: no complete-looking part stays behind', async () => {
+    const h = two();
+    // T2 commits, then the connection drops before its reply: the director cannot tell it happened.
+    h.transport.on('commit_backup', (c) => {
+      h.transport.store(T2).push(stored(c.arg!));
+      throw new TransportError(T2, 'channel', 'commit_backup: connection reset by peer');
+    }, T2);
+    h.transport.fail('commit_backup', T1);
+    expect(await performBackup(h.ctx)).toBe(EXIT.COMMIT);
+    const id = h.transport.calledCapsules('commit_backup')[0]!.arg!;
+    expect(h.transport.calledCapsules('discard_backup').map((c) => [c.host, c.arg]).sort()).toEqual([
+      [T1, id],
+      [T2, id],
+    ]);
+    expect(ids(h.transport, T1)).toEqual([]);
+    expect(ids(h.transport, T2)).toEqual([]);
+    const run = h.state.runs()[0]!;
+    expect(run).toMatchObject({ status: 'failed', failedPhase: 'commit' });
+    expect(run.commitTargets).toBeUndefined();
+    expect(h.printed.join('\n')).toMatch(/what backup-target-2 had committed was discarded: no target holds it/);
+  });
+
+  it('a lost commit reply on an unreachable target is recorded, and the next run settles it', async () => {
+    const h = two();
+    let cut = true;
+    h.transport.on('commit_backup', (c) => {
+      if (!cut) return undefined;
+      h.transport.store(T2).push(stored(c.arg!));
+      throw new TransportError(T2, 'channel', 'commit_backup: connection reset by peer');
+    }, T2);
+    h.transport.on('discard_backup', () => (cut ? { code: 255, result: null } : undefined), T2);
+    expect(await performBackup(h.ctx)).toBe(EXIT.COMMIT);
+    const id = h.transport.calledCapsules('commit_backup')[0]!.arg!;
+    expect(h.state.runs()[0]!.commitTargets).toEqual([T2]);
+    cut = false;
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    expect(ids(h.transport, T2)).not.toContain(id);
+    expect(h.state.runs().find((r) => r.id === id)).toMatchObject({ status: 'failed' });
+    expect(h.state.runs().find((r) => r.id === id)!.commitTargets).toBeUndefined();
   });
 
   it('a part that cannot be discarded shows incomplete, is never restored, and the next run discards it', async () => {
@@ -313,6 +359,23 @@ describe('prune and verify per target', () => {
     h.transport.on('replicate_backups', { result: { remotes: [{ remote: 'remote-2', ok: true, code: 0, sent: 1, newest: '20240101_000000', diverged: false, error: '' }] } });
     expect(await runCommand(h.ctx, ['replicate_backups'])).toBe(EXIT.OK);
     expect(h.transport.calledCapsules('replicate_backups').map((c) => c.host)).toEqual([T2]);
+  });
+
+  it('replicate_backups never sends a part that is not complete on every target', async () => {
+    const plan = testPlan({ twoTargets: true });
+    plan.hosts.push({ name: 'remote-2', connection: 'uat-remote-2', port: 22, roles: ['remote'] });
+    plan.remotes = [{ host: 'remote-2', target: T2, backend: 'zfs', root: '/backup', retention: {}, zfs: { pool: 'backup', parent: 'backup/replica', dataset: 'backup/replica/current', package: 'zfs-fuse', dataDevice: '/dev/vdb', dataFileSizeGiB: 10 } }];
+    const h = harness(plan);
+    h.transport.store(T1).push(stored('20240101_000000'));
+    h.transport.store(T2).push(stored('20240101_000000'), stored('20240102_000000'));
+    h.transport.on('replicate_backups', { result: { remotes: [{ remote: 'remote-2', ok: true, code: 0, sent: 1, newest: '20240101_000000', diverged: false, error: '' }] } });
+    expect(await runCommand(h.ctx, ['replicate_backups'])).toBe(EXIT.OK);
+    expect(h.transport.calledCapsules('replicate_backups').map((c) => [c.host, c.stdin])).toEqual([[T2, 'skip 20240102_000000\n']]);
+    // A target that cannot be listed: nothing is sent, rather than a part of unknown standing.
+    h.transport.unreachable.add(T1);
+    h.transport.calledCapsules().length = 0;
+    expect(await runCommand(h.ctx, ['replicate_backups'])).not.toBe(EXIT.OK);
+    expect(h.transport.calledCapsules('replicate_backups').length).toBe(1);
   });
 
   it('verify_backup checks the part on every target', async () => {
