@@ -77,12 +77,13 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
     // The source's capsules list ACL entries for such a store, and a zfs source sets its own bits after a restore.
     sourceAclModes: source !== undefined && (source.backend === 'zfs' || storeNeedsAclModes(peerTarget)),
     excludes: source ? excludesOf(source) : [],
-    // A push sends only its changes when the source's ctimes move with every change: zfs-fuse
-    // leaves the ctime alone when only an ACL or xattr changes, so its sources push whole trees.
-    sourceCtimeComplete: source !== undefined && !(source.backend === 'zfs' && source.package === 'zfs-fuse'),
+    // Whether every change to an entry moves its ctime, so that a push of only the changes finds it:
+    // not on zfs-fuse, nor on Gluster, whose own ctime (features.ctime, on by default) stays put
+    // for xattr- and ACL-only changes. Those sources always push whole trees.
+    sourceCtimeComplete: source !== undefined && !(source.backend === 'zfs' && source.package === 'zfs-fuse') && source.backend !== 'gluster',
     // A target accepts and serves only the trees of its own sources.
     trees: ownSources.map((s) => s.treeName),
-    // Issue 8: the off-site remote this host is (remote capsules), and the remotes the target sends to.
+    // The off-site remote this host is (remote capsules), and the remotes the target sends to.
     remote,
     remotePartial: remote ? `remote/${remote.backend}` : undefined,
     targetOpsPartial: target ? `target/ops-${target.backend}` : undefined,

@@ -54,6 +54,23 @@ describe('Gluster source backend in a VM', { timeout: 400_000 }, () => {
     expect((await vm.run(`touch ${SNAP}/x`)).code).not.toBe(0);
   });
 
+  it('ACLs and xattrs read back from the snapshot mount and reach the store', async () => {
+    expect((await vm.capsule('remove_source_snapshot')).result.ok).toBe(true);
+    await vm.sh(`mkdir -p ${LIVE}/acl; echo shared >${LIVE}/acl/f; setfacl -m u:daemon:rw,g:adm:r ${LIVE}/acl/f; setfacl -d -m u:daemon:rwx ${LIVE}/acl;
+      setfattr -n user.sbdi -v kept ${LIVE}/acl/f; sync`);
+    const acls = await vm.sh(`cd ${LIVE} && getfacl -p acl acl/f`);
+    expect(acls).toMatch(/user:daemon:rw-/);
+    const r = await vm.capsule('prepare_source_snapshot');
+    expect(r.code, r.stderr).toBe(0);
+    // Mounted without acl, the glusterfs client reports basic permissions only: ACLs lost silently.
+    expect(await vm.sh(`cd ${SNAP} && getfacl -p acl acl/f`)).toBe(acls);
+    expect(await vm.sh(`getfattr --only-values -n user.sbdi ${SNAP}/acl/f`)).toBe('kept');
+    const push = await vm.capsule('perform_rsync');
+    expect(push.code, push.stderr).toBe(0);
+    expect(await vm.sh(`cd ${TARGET} && getfacl -p acl acl/f`)).toBe(acls);
+    expect(await vm.sh(`getfattr --only-values -n user.sbdi ${TARGET}/acl/f`)).toBe('kept');
+  });
+
   it('data written after the snapshot is not in it', async () => {
     await vm.sh(`echo after >${LIVE}/volumes/state; echo new >${LIVE}/volumes/new-file; sync`);
     expect(await vm.sh(`cat ${SNAP}/volumes/state`)).toBe('before\n');

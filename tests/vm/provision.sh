@@ -48,7 +48,8 @@ case "$step" in
     for _ in $(seq 1 60); do gluster --mode=script pool list >/dev/null 2>&1 && break; sleep 0.5; done
     gluster --mode=script volume create docker "$host:/bricks/docker/brick" force >/dev/null
     gluster --mode=script volume start docker >/dev/null
-    for _ in $(seq 1 60); do mount -t glusterfs localhost:/docker /docker 2>/dev/null && break; sleep 0.5; done
+    # acl: the platform's applications set ACLs on the live volume (a glusterfs mount without it drops them).
+    for _ in $(seq 1 60); do mount -t glusterfs -o acl localhost:/docker /docker 2>/dev/null && break; sleep 0.5; done
     mountpoint -q /docker
     ;;
   keys)

@@ -113,6 +113,21 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
   });
 });
 
+describe('which sources push only their changes', () => {
+  // A push of only the changes finds an entry by its moved ctime. Gluster (features.ctime) and
+  // zfs-fuse keep the ctime of an entry whose xattrs or ACL alone changed: they push whole trees.
+  const decision = (inventory: string, host: string): string => {
+    const content = renderPlan(planFromInventory(inventory), BUNDLE).get(host)!.get('opt/sbdi/backup/libexec/perform_rsync')!;
+    return /^  if (.*); then\n    scan=changes$/m.exec(content)![1]!;
+  };
+  it('a Gluster source never does', () => {
+    expect(decision(INVENTORIES.seed, 'manager-1')).toBe('false');
+  });
+  it('an LVM or btrfs source does, given the base and its listing', () => {
+    expect(decision(INVENTORIES.seed, 'cassandra-1')).toBe('[ "$base" != - ] && [ -s "$old_listing" ]');
+  });
+});
+
 describe('the CLI', () => {
   const cli = join(__dirname, '..', '..', '..', 'dist', 'sbdi-backup.cjs');
   it('refuses a bad inventory with exit 2, one line per problem, and writes nothing', () => {
