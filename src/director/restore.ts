@@ -71,7 +71,7 @@ export function parseSelections(plan: Plan, only: readonly string[] | undefined)
       if (p !== '') {
         if (!isSubpath(p)) {
           throw new UsageError(
-            `--only ${JSON.stringify(text)}: a path inside ${source.liveDir} is made of letters, digits and '._-', parts separated by single '/', none of them '.' or '..'`,
+            `--only ${JSON.stringify(text)}: a path inside ${source.liveDir} is made of letters, digits and '._-', parts separated by single '/', none of them '.' or '..' nor starting with '-'`,
           );
         }
         path = p;

@@ -14,11 +14,12 @@ export const DATASET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(\/[A-Za-z0-9][A-Za
 export const BACKUP_ID = /^[0-9]{8}_[0-9]{6}$/;
 /**
  * A path inside a source's live dir, relative to it (the partial-restore selector as capsules take
- * it): components of `[A-Za-z0-9._-]`, separated by single '/', none of them '.' or '..'.
+ * it): components of `[A-Za-z0-9._-]`, separated by single '/', none of them '.' or '..', none
+ * starting with '-' (a component the tools it reaches could read as an option).
  */
-export const SUBPATH = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+export const SUBPATH = /^[A-Za-z0-9._][A-Za-z0-9._-]*(\/[A-Za-z0-9._][A-Za-z0-9._-]*)*$/;
 /** The same as a POSIX ERE for sudoers (no '\\': sudoers would need it escaped); excludes '.' and '..' components. */
-export const SUBPATH_ERE_COMPONENT = '([A-Za-z0-9_-][A-Za-z0-9._-]*|[.][A-Za-z0-9_-][A-Za-z0-9._-]*|[.][.][A-Za-z0-9._-]+)';
+export const SUBPATH_ERE_COMPONENT = '([A-Za-z0-9_][A-Za-z0-9._-]*|[.][A-Za-z0-9_-][A-Za-z0-9._-]*|[.][.][A-Za-z0-9._-]+)';
 export const SUBPATH_ERE = `^${SUBPATH_ERE_COMPONENT}(/${SUBPATH_ERE_COMPONENT})*$`;
 export const SUBPATH_MAX = 1024;
 

@@ -1,4 +1,4 @@
-// Issue 9 item 3: the arguments of restore_backup / restore_latest_backup fuzzed. Thousands of
+// The arguments of restore_backup / restore_latest_backup fuzzed. Thousands of
 // generated hostile strings (seeded PRNG: a failure names its seed and case, and reruns the same)
 // for the backup id, the --only HOST[:PATH] selectors, --from and the option syntax. Each must be
 // refused with exit 2 and one clear line naming what is wrong and what is allowed, before any host
@@ -50,10 +50,10 @@ const HOSTILE = [
 const SOURCES = ['cassandra-1', 'manager-1'];
 const LIVE: Record<string, string> = { 'cassandra-1': '/docker_local', 'manager-1': '/docker' };
 
-/** A well-formed path component: letters, digits, `._-`, not `.` or `..`. */
+/** A well-formed path component: letters, digits, `._-`, not `.` or `..`, not starting with `-`. */
 function component(g: Gen): string {
   const c = g.word(`${SAFE}.`, 1 + g.int(12));
-  return c === '.' || c === '..' ? `${c}x` : c;
+  return c === '.' || c === '..' ? `${c}x` : c.startsWith('-') ? `x${c}` : c;
 }
 
 function validPath(g: Gen): string {
@@ -64,9 +64,13 @@ function validPath(g: Gen): string {
 function hostilePath(g: Gen): string {
   const parts = Array.from({ length: 1 + g.int(4) }, () => component(g));
   const i = g.int(parts.length);
-  switch (g.int(5)) {
+  switch (g.int(6)) {
     case 0:
       parts[i] = g.insert(parts[i]!, g.pick(HOSTILE));
+      return parts.join('/');
+    case 5:
+      // rsync, find or tar could take it for an option.
+      parts[i] = `${g.pick(['-', '--'])}${parts[i]!}`;
       return parts.join('/');
     case 1:
       parts.splice(i, 0, g.pick(['.', '..']));

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../../src/sandbox/exec';
 import { planFromInventory } from '../../../src/plan';
 import { renderPlan, writeRendered } from '../../../src/render';
+import { SUBPATH_ERE, isSubpath } from '../../../src/plan/checks';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'inventories');
 const GOLDEN = join(__dirname, '..', '..', 'golden');
@@ -110,6 +111,23 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
       expect(keys.length).toBeGreaterThan(0);
       for (const k of keys) expect(k).toMatch(/^restrict,command="[^"]+" @@KEY:[a-z0-9-]+:(director|push|pull|replicate)@@ sbdi-backup /);
     }
+  });
+});
+
+describe('a partial-restore path, checked alike by the director, sudoers and the capsules', () => {
+  const samples = [
+    'a', 'a/b', '.config', 'a/.x', '_a', 'a-b', 'a.b', '..x', '.-x', 'x-',
+    '-a', '--delete', 'a/-x', 'a/--rsh=sh', '.', '..', 'a/./b', 'a/../b', 'a//b', '/a', 'a/', '', 'a b', 'a;b', '$(id)', 'é',
+  ];
+  it('each one is accepted or refused by all three', () => {
+    const fn = readFileSync(join(__dirname, '..', '..', '..', 'templates', 'source', 'subpath.sh.hbs'), 'utf8');
+    const script = `${fn}\nfor p in "$@"; do if sbdi_valid_subpath "$p"; then echo y; else echo n; fi; done`;
+    const bash = spawnSync('bash', ['-c', script, 'check', ...samples], { encoding: 'utf8' }).stdout.trim().split('\n');
+    const sudoers = samples.map((p) => (spawnSync('grep', ['-q', '-E', SUBPATH_ERE], { input: `${p}\n`, encoding: 'utf8' }).status === 0 && !p.includes('\n') ? 'y' : 'n'));
+    const director = samples.map((p) => (isSubpath(p) ? 'y' : 'n'));
+    expect(Object.fromEntries(samples.map((p, i) => [p, [director[i], sudoers[i], bash[i]].join('')]))).toEqual(
+      Object.fromEntries(samples.map((p) => [p, /^(-|.*\/-)/.test(p) || ['.', '..', 'a/./b', 'a/../b', 'a//b', '/a', 'a/', '', 'a b', 'a;b', '$(id)', 'é'].includes(p) ? 'nnn' : 'yyy'])),
+    );
   });
 });
 
