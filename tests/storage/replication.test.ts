@@ -214,5 +214,48 @@ describe.each(KINDS)('storage: $name target replicating to a $name off-site remo
       expect(remoteOf(sent.result)).toMatchObject({ ok: true, sent: 1, from: ID3, newest: ID4 });
       expect(await replicaIds()).toEqual([ID1, ID2, ID3, ID4]);
     });
+
+    it('a stream that is not the one announced is refused before anything is received; a genuine one after it goes in alone', async () => {
+      // What a compromised target could send on its own key: the remote trusts it with data only.
+      const [ID4, ID5, OTHER, FUTURE] = ['20260104_040404', '20260105_050505', '20260106_060606', '20990101_000000'];
+      await must(TARGET, `${L}/prepare_target >/dev/null 2>&1; printf 'day five\\n' >'/backup/current/${TREE}/day-five.txt'`);
+      const commit = await sh(TARGET, `printf '{"id":"${ID5}","status":"complete","sources":[]}' | ${L}/commit_backup ${ID5}`);
+      expect(commit.code, commit.stderr).toBe(0);
+      const ssh = `ssh -i /etc/sbdi/backup/replicate_ed25519 -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts_remotes backupoperator@$(awk '{print $1}' /etc/sbdi/backup/known_hosts_remotes)`;
+      const send = (stream: string, request: string) => sh(TARGET, `${stream} | ${ssh} '${request}'`);
+      const inventory = () => must(REMOTE, kind.name === 'zfs' ? `zfs list -H -t all -o name -r backup/replica; zfs get -H -r -o name,property,value,source all backup/replica | awk -F '\\t' '$4 != "-" && $4 != "default" && $4 !~ /^inherited/' | sort` : 'ls -A1 /backup/replica');
+      const before = await inventory();
+      const z = (args: string) => `zfs send ${args}`;
+      const b = (args: string) => `btrfs send -q ${args}`;
+      const snap = (id: string) => (kind.name === 'zfs' ? `backup/current@${id}` : `/backup/snapshots/${id}`);
+      const incremental = (from: string, to: string) => (kind.name === 'zfs' ? z(`-i ${snap(from)} ${snap(to)}`) : b(`-p ${snap(from)} ${snap(to)}`));
+      const hostile: Array<[string, string, RegExp]> = [
+        ['{ printf hello; head -c 400 /dev/zero; }', `receive ${ID5} ${ID4}`, /not a (zfs|btrfs) send stream/],
+        ['printf hello', `receive ${ID5} ${ID4}`, /ends before its first record|not a btrfs send stream/],
+        [incremental(ID4, ID5), `receive ${OTHER} ${ID4}`, new RegExp(`a stream of '.*${ID5}', not of a (snapshot|subvolume) named ${OTHER}`)],
+        [kind.name === 'zfs' ? z(snap(ID5)) : b(snap(ID5)), `receive ${ID5} ${ID4}`, /a whole stream where an incremental one was announced/],
+        [kind.name === 'zfs' ? `${incremental(ID4, ID5)} | head -c 100` : `${incremental(ID4, ID5)} | head -c 20`, `receive ${ID5} ${ID4}`, /ends before its first|not a btrfs send stream/],
+      ];
+      // zfs send -p (properties: a mountpoint or setuid of the sender's choice) makes a compound stream here.
+      if (kind.name === 'zfs') hostile.push([z(`-p -i ${snap(ID4)} ${snap(ID5)}`), `receive ${ID5} ${ID4}`, /a compound stream/]);
+      for (const [stream, request, why] of hostile) {
+        const r = await send(stream, request);
+        expect(r.code, `${stream} as ${request}: ${r.stdout}${r.stderr}`).toBe(41);
+        expect(r.stdout + r.stderr, stream).toMatch(why);
+        expect(await inventory(), `${stream} as ${request} changed the remote`).toBe(before);
+      }
+      expect(await replicaIds()).toEqual([ID1, ID2, ID3, ID4]);
+      // btrfs: a stream may carry several subvolumes; receive -e stops after the announced one.
+      let genuine = incremental(ID4, ID5);
+      if (kind.name === 'btrfs') {
+        await must(TARGET, `btrfs subvolume snapshot -r /backup/current ${snap(FUTURE)} >/dev/null`);
+        genuine = b(`-p ${snap(ID4)} ${snap(ID5)} ${snap(FUTURE)}`);
+      }
+      const ok = await send(genuine, `receive ${ID5} ${ID4}`);
+      if (kind.name === 'btrfs') await must(TARGET, `btrfs subvolume delete ${snap(FUTURE)} >/dev/null`);
+      expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+      expect(await replicaIds()).toEqual([ID1, ID2, ID3, ID4, ID5]);
+      if (kind.name === 'btrfs') expect(await must(REMOTE, 'ls -A1 /backup/replica')).not.toContain(FUTURE);
+    });
   });
 });
