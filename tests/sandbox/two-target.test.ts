@@ -1,4 +1,4 @@
-// Issue 2 on real hosts: one sandbox deployment `twt` with two backup targets — backup-target
+// Several targets on real hosts: one sandbox deployment `twt` with two backup targets — backup-target
 // (zfs-fuse, receives manager-1 and cassandra-1) and backup-target-2 (a dir store, receives solr-1) —
 // installed by the playbook.
 //  - perform_backup: one backup id, complete on both targets; each target holds exactly its own
@@ -141,6 +141,14 @@ describe('two backup targets on real hosts (sandbox twt)', () => {
     const snaps = (await must('backup-target', 'zfs list -H -t snapshot -o name -r backup/current')).split('\n').filter(Boolean);
     expect(snaps).toEqual([`backup/current@${id1}`]);
     expect((await must('backup-target', 'ls /backup/manifests')).split('\n').filter(Boolean)).toEqual([`${id1}.json`]);
+    // The director's key cannot go on discarding: a target takes back only the backup it committed
+    // last, once. backup-target used that up on the failed backup; id1 is its newest now, and stays.
+    for (const target of ['backup-target']) {
+      const again = await sh('backup-director', `runuser -u backupoperator -- ssh -i /home/backupoperator/.ssh/id_ed25519 -o BatchMode=yes -o IdentitiesOnly=yes ${PREFIX}-${target} 'discard_backup ${id1}'`);
+      expect(again.code, `${target}: ${again.stdout}${again.stderr}`).not.toBe(0);
+      expect(again.stdout).toMatch(/"code":42,"error":"refusing to discard [0-9_]+: it is not the backup this target committed last, or it was discarded once already"/);
+    }
+    expect((await entries()).filter((e) => e.status === 'complete').map((e) => e.id)).toEqual([id1]);
   }, 1_800_000);
 
   it('damage on both targets\' sources, restore_latest_backup: every tree equals the backup', async () => {
