@@ -57,6 +57,20 @@ export function usage(): string {
   ].join('\n');
 }
 
+/** One command's part of the usage: its own line and the option lines under it. */
+export function commandUsage(command: CommandName): string {
+  const lines = usage().split('\n');
+  const out: string[] = [];
+  let mine = false;
+  for (const line of lines) {
+    if (/^ {2}\S/.test(line)) mine = line.slice(2).split(/[ |]+/).slice(0, 3).includes(command) || (mine && command.startsWith('restore_') && /^ {2}restore_/.test(line));
+    else if (!/^ {6}/.test(line)) mine = false;
+    if (mine) out.push(line);
+  }
+  const codes = lines.slice(lines.indexOf('exit codes:'));
+  return [`usage: ${command} [arguments]   (sbdi-backup director; run as the backup operator)`, '', ...out, '', ...codes].join('\n');
+}
+
 const RESTORE_OPTIONS = {
   only: { type: 'string', multiple: true },
   'dry-run': { type: 'boolean' },
@@ -89,6 +103,11 @@ export async function runCommand(ctx: Context, argv: string[]): Promise<number> 
   const [command, ...args] = argv;
   try {
     if (!isCommand(command)) throw new UsageError(`unknown command ${JSON.stringify(command ?? '')}`);
+    // Before anything else: help contacts no host and takes no lock.
+    if (args.includes('--help') || args.includes('-h')) {
+      ctx.print(commandUsage(command));
+      return EXIT.OK;
+    }
     switch (command) {
       case 'perform_backup': {
         const { values } = parse(args, { 'full-scan': { type: 'boolean' } }, 0);

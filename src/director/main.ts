@@ -33,7 +33,11 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const syslog = process.env.SBDI_NO_SYSLOG === '1' ? () => undefined : syslogViaLogger(plan.application);
-  const report = new Reporter(plan.director, { line: writeErr, syslog }, Date.now);
+  // A Nagios plugin's output is its first line on stdout: check_backup shows its progress lines
+  // only when the check is not OK (they still go to syslog).
+  const held: string[] = [];
+  const line = command === 'check_backup' ? (text: string) => void held.push(text) : writeErr;
+  const report = new Reporter(plan.director, { line, syslog }, Date.now);
 
   // Interrupts abort the run; its cleanup (unpause first of all) still runs to the end.
   const interrupt = new AbortController();
@@ -78,7 +82,9 @@ async function main(argv: string[]): Promise<number> {
     progress: process.stderr.isTTY ? (chunk) => process.stderr.write(chunk) : undefined,
   };
   try {
-    return await runCommand(ctx, argv);
+    const code = await runCommand(ctx, argv);
+    if (code !== EXIT.OK) for (const text of held) writeErr(text);
+    return code;
   } finally {
     await transport.close();
   }

@@ -154,7 +154,7 @@ describe('the director bundle', () => {
     expect([...after].sort()).toEqual(['commit_backup', 'list_backups', 'perform_rsync', 'perform_rsync', 'remove_source_snapshot', 'remove_source_snapshot']);
     expect(after[0]).toBe('perform_rsync');
     expect(after.indexOf('commit_backup')).toBeGreaterThan(after.lastIndexOf('perform_rsync'));
-    // Issue 8: the Prometheus metrics are gathered after every run.
+    // The Prometheus metrics are gathered after every run.
     expect(after.at(-1)).toBe('list_backups');
     expect(readFileSync(join(dir, 'metrics', 'sbdi_backup.prom'), 'utf8')).toMatch(/^sbdi_backup_check_status [0-3]$/m);
 
@@ -164,6 +164,12 @@ describe('the director bundle', () => {
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({ status: 'complete', restorable: true, usedBytes: 4096 });
     expect(entries[0]!.manifest?.sources?.map((s) => s.treeName)).toEqual(['cassandra-1@+docker_local', 'manager-1@+docker']);
+
+    // A Nagios plugin: on success one status line on stdout and nothing on stderr.
+    const check = await run(bundle, ['check_backup'], { SBDI_PLAN_FILE: join(dir, 'plan.json') });
+    expect(check.stdout, check.stderr).toMatch(/^BACKUP OK - /);
+    expect(check.code).toBe(0);
+    expect(check.stderr).toBe('');
   });
 
   it('runs with the plan compiled in as render installs it, and refuses a restore while docker runs (exit 20)', async () => {
