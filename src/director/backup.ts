@@ -48,7 +48,7 @@ export async function performBackup(ctx: Context, options: BackupOptions = {}): 
 }
 
 /**
- * Issue 8: after a complete backup, replicate it to the off-site remotes and apply the retention
+ * After a complete backup, replicate it to the off-site remotes and apply the retention
  * policy (still under the lock); the Prometheus metrics are rewritten after every run.
  */
 async function afterBackup(ctx: Context, code: number, id: string): Promise<number> {

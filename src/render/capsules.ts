@@ -44,7 +44,7 @@ export const CAPSULES: CapsuleSpec[] = [
   { name: 'detach_foreign_store', role: 'target', arg: 'none', viaDispatch: true, when: hasForeignStores, purpose: 'deactivate and export an attached foreign store (idempotent)' },
   { name: 'receive_backup', role: 'target', arg: 'tree', viaDispatch: false, keepsSshCommand: true, purpose: "forced command of a source's push key: rrsync -wo into its tree" },
   { name: 'send_restore', role: 'target', arg: 'tree', viaDispatch: false, keepsSshCommand: true, purpose: "forced command of a source's pull key: rrsync -ro from its activated tree" },
-  // Issue 8: off-site replication, retention, verification (docs/operations.md).
+  // Off-site replication, retention, verification (docs/operations.md).
   { name: 'replicate_backups', role: 'target', arg: 'none', viaDispatch: true, purpose: 'send every complete backup the off-site remotes lack, incrementally; report a divergence, never resolve it' },
   { name: 'delete_backup', role: 'target', arg: 'backup-id', viaDispatch: true, purpose: 'remove one backup (never the newest complete one nor the newest one shared with a remote)' },
   { name: 'verify_backup', role: 'target', arg: 'backup-id', viaDispatch: true, purpose: "check a backup against its manifest (counts, sizes, checksums) and the store's health" },

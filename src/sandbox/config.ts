@@ -27,7 +27,7 @@ export const HOSTS: readonly HostSpec[] = [
 /** The off-site remote: only in deployments created with `remote: true` (zfs-fuse on a file-backed pool). */
 export const REMOTE_HOST: HostSpec = { name: 'backup-remote', octet: 12, docker: false, apps: [] };
 
-/** A second backup target: only in deployments created with `secondTarget: true` (a plain-directory store; issue 2). */
+/** A second backup target: only in deployments created with `secondTarget: true` (a plain-directory store). */
 export const SECOND_TARGET_HOST: HostSpec = { name: 'backup-target-2', octet: 13, docker: false, apps: [] };
 
 /** The hosts of a deployment: HOSTS, plus the off-site remote and the second target when it asks for them. */

@@ -29,7 +29,7 @@ export interface InventoryOptions {
   targetPoolGiB?: number;
 }
 
-/** With a second target: the source that lands on it (issue 2). */
+/** With a second target: the source that lands on it. */
 export const SECOND_TARGET_SOURCES = ['solr-1'] as const;
 /** The second target's store: a plain-directory backend on the data volume. */
 export const SECOND_TARGET_ROOT = `${TARGET_DATA_DIR}/backup`;

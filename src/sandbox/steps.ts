@@ -36,7 +36,7 @@ export interface SandboxOptions {
   remote?: boolean;
   /**
    * create: add a second backup target `backup-target-2` (a dir store; solr-1 lands on it, the other
-   * sources on backup-target). Issue 2.
+   * sources on backup-target).
    */
   secondTarget?: boolean;
   /**

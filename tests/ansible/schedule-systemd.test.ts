@@ -1,4 +1,4 @@
-// Issue 8's timer on a host that really runs systemd: the sandbox hosts run tini, so this test boots
+// The director's timer on a host that really runs systemd: the sandbox hosts run tini, so this test boots
 // systemd as PID 1 in a container of the sandbox's base image with Debian's systemd added (cgroup v1,
 // the sandbox's capability set, no --privileged), installs the rendered sbdi-backup.{service,timer}
 // and runs the director role's schedule tasks on it with ansible-playbook. Asserted: the timer is

@@ -1,4 +1,4 @@
-// Issue 8 on real hosts: one sandbox deployment `ops` with the off-site remote `backup-remote`
+// Replication, retention and checks on real hosts: one sandbox deployment `ops` with the off-site remote `backup-remote`
 // (zfs-fuse on a file-backed pool), installed by the playbook (a second converge changes nothing).
 //  - two perform_backup runs, each replicated to the remote (listed there with zfs);
 //  - a missed replication (the remote off the network during a backup) catching up with replicate_backups;
@@ -50,7 +50,7 @@ async function backup(): Promise<string> {
   return fresh[0]!;
 }
 
-describe('issue 8 operations on real hosts (sandbox ops, with an off-site remote)', () => {
+describe('operations on real hosts (sandbox ops, with an off-site remote)', () => {
   const ids: string[] = [];
 
   beforeAll(async () => {

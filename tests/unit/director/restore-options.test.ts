@@ -1,4 +1,4 @@
-// Issue 7: partial restore (--only HOST[:PATH]), --dry-run, --from STORE, preflight refusals.
+// Partial restore (--only HOST[:PATH]), --dry-run, --from STORE, preflight refusals.
 import { afterEach, describe, expect, it } from 'vitest';
 import { isSubpath } from '../../../src/plan/checks';
 import { runCommand } from '../../../src/director/commands';

@@ -61,7 +61,7 @@ const cases: [string, string, RegExp][] = [
   ['bad ansible_host', SEED.replace('backup-target\n', 'backup-target ansible_host="a;b"\n'), /host 'backup-target': ansible_host = "a;b"/],
   ['zfs source without dataset', SEED.replace('gluster_backup_source=True ', 'gluster_backup_source=False zfs_backup_source=true '), /zfs_backup_source_dataset is missing/],
   ['bad lvm volume group', SEED.replace('lvm_backup_source=True', 'lvm_backup_source=True lvm_backup_source_volume_group="vg docker"'), /lvm_backup_source_volume_group = "vg docker"/],
-  // issue 8: remotes, retention, check thresholds, schedule
+  // remotes, retention, check thresholds, schedule
   ['target as its own remote', `${SEED}[backup_remotes]\nbackup-target\n`, /host 'backup-target': group \[backup_remotes\] = "backup-target": a backup target cannot be an off-site remote/],
   ['remote of a dir target', `${SEED.replace('backup-target\n', 'backup-target backup_target_backend=dir\n')}[backup_remotes]\nbackup-remote\n`, /host 'backup-remote': group \[backup_remotes\] = "backup-remote": off-site replication needs a zfs or btrfs target/],
   ['remote with a bad pool', `${SEED}[backup_remotes]\nbackup-remote backup_zfs_pool="a b"\n`, /host 'backup-remote': backup_zfs_pool = "a b"/],
@@ -81,7 +81,7 @@ const cases: [string, string, RegExp][] = [
   ['bad randomized delay', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_schedule_randomized_delay=2w'), /backup_schedule_randomized_delay = "2w": expected a duration from 0 to 86400/],
   ['bad cron line', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_schedule_cron="@daily"'), /backup_schedule_cron = "@daily": expected five cron fields/],
   ['bad metrics dir', SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_metrics_dir=metrics'), /backup_metrics_dir = "metrics": expected an absolute path/],
-  // issue 2: several targets; each source names its target (backup_target), each remote too (backup_remote_target)
+  // several targets; each source names its target (backup_target), each remote too (backup_remote_target)
   ['backup_target names no target', SEED.replace('manager-1   gluster', 'manager-1 backup_target=backup-tgt gluster'), /host 'manager-1': backup_target = "backup-tgt": expected one host of group \[backup_targets\]: backup-target$/],
   ['backup_target names the director', TWO.replace('backup_target=backup-target-2', 'backup_target=backup-director'), /host 'manager-1': backup_target = "backup-director": expected one host of group \[backup_targets\]: backup-target, backup-target-2$/],
   ['several targets, a source without backup_target', TWO.replace('cassandra-1 backup_target=backup-target ', 'cassandra-1 '), /host 'cassandra-1': backup_target is missing: required when there are several backup targets; expected one host of group \[backup_targets\]: backup-target, backup-target-2/],

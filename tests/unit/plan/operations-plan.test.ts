@@ -18,7 +18,7 @@ describe('settings', () => {
   });
 });
 
-describe('issue 8 plan fields', () => {
+describe('replication, retention and schedule plan fields', () => {
   it('the seed inventory: no remotes, no retention, default thresholds, schedule off', () => {
     const plan = planOf(SEED);
     expect(plan.remotes).toEqual([]);

@@ -4,7 +4,7 @@ import { describePlan } from '../../../src/cli/describe';
 import { SEED, TWO, planOf } from './seed-inventory';
 
 
-describe('several backup targets (issue 2)', () => {
+describe('several backup targets', () => {
   it('one target: every source and remote defaults to it', () => {
     const plan = planOf(`${SEED}[backup_remotes]\nbackup-remote\n`);
     expect(plan.schema).toBe(2);

@@ -1,4 +1,4 @@
-// The director's schedule (issue 8 item 5) checked by systemd itself, since the sandbox hosts run no
+// The director's schedule checked by systemd itself, since the sandbox hosts run no
 // systemd: every OnCalendar value the plan accepts is one systemd accepts (a value systemd ignores
 // would install a timer that never fires: "Timer unit lacks value setting. Refusing."), and the
 // rendered sbdi-backup.timer / .service pass `systemd-analyze verify`.
