@@ -142,6 +142,14 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
   }
 
   if (hostName === plan.director) {
+    files.push({
+      path: '/etc/profile.d/sbdi-backup.sh',
+      content: renderTemplate('director/profile.sh.hbs', base),
+      ...root,
+      mode: '0644',
+      kind: 'file',
+      purpose: 'the operator commands on the PATH of login shells',
+    });
     for (const c of OPERATOR_COMMANDS) {
       files.push({
         path: `${plan.paths.bin}/${c.name}`,

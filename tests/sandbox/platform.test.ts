@@ -87,6 +87,13 @@ describe.sequential('the platform on a real sandbox', () => {
     await demo({ prefix, keep: true, log: () => undefined });
   }, 1_800_000);
 
+  it("the operator's login shell finds the commands, and each answers --help", async () => {
+    const r = await inHost('backup-director', "su - backupoperator -c 'command -v perform_backup && list_backups --help'");
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^\/opt\/sbdi\/backup\/bin\/perform_backup$/m);
+    expect(r.stdout).toMatch(/^usage: list_backups /m);
+  }, 120_000);
+
   it('a director killed with SIGKILL while everything is paused: every container runs again within the deadline + 5 s, and the next backup cleans up and succeeds', async () => {
     await slowSnapshots(20);
     const killed = backgroundBackup();
