@@ -55,6 +55,13 @@ const SOURCE_BACKENDS: SourceBackend[] = ['gluster', 'lvm', 'btrfs', 'zfs'];
 const TARGET_BACKENDS: TargetBackend[] = ['zfs', 'btrfs', 'dir'];
 
 export const OPERATOR = { user: 'backupoperator', group: 'backupoperator', uid: 1901, gid: 1901, home: '/home/backupoperator' };
+/**
+ * The account the sources' push and pull keys and a target's replicate key log in as, on targets
+ * and remotes: no password, and sudo only for the capsules those keys are forced into. The
+ * operator cannot run them: where the director is also a target, an operator process would get
+ * a root rsync server with options of its choosing.
+ */
+export const RECEIVER = { user: 'sbdi-receive', group: 'sbdi-receive', uid: 1902, gid: 1902, home: '/var/lib/sbdi-receive' };
 export const PATHS = {
   bin: '/opt/sbdi/backup/bin',
   capsules: '/opt/sbdi/backup/libexec',
@@ -266,6 +273,7 @@ export function buildPlan(inv: RawInventory): Plan {
     application: 'sbdi-backup',
     deploymentPrefix,
     operator: { ...OPERATOR },
+    receiver: { ...RECEIVER },
     paths: { ...PATHS },
     settings,
     hosts,

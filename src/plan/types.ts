@@ -251,6 +251,8 @@ export interface Plan {
   application: string;
   deploymentPrefix: string;
   operator: OperatorPlan;
+  /** The account the push, pull and replicate keys log in as (targets and remotes). */
+  receiver: OperatorPlan;
   paths: Paths;
   settings: Settings;
   /** Every host involved, sorted by name. */

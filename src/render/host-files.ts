@@ -49,6 +49,7 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
     host: hostName,
     application: plan.application,
     operator: plan.operator,
+    receiver: plan.receiver,
     paths: plan.paths,
     settings: plan.settings,
   };
@@ -89,7 +90,7 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
     targetOpsPartial: target ? `target/ops-${target.backend}` : undefined,
     remotes: (target ? remotesOfTarget(plan, target.host) : []).map((r) => {
       const h = hostOf(plan, r.host);
-      return { host: r.host, login: `${plan.operator.user}@${h.connection}`, port: h.port };
+      return { host: r.host, login: `${plan.receiver.user}@${h.connection}`, port: h.port };
     }),
     foreignStores: target?.foreignStores ?? [],
   };
@@ -129,16 +130,27 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
       ...root,
       mode: '0440',
       kind: 'sudoers',
-      purpose: `lets ${plan.operator.user} run only this host's capsules as root`,
+      purpose: `lets ${plan.operator.user} run only this host's capsules as root, ${plan.receiver.user} only those its keys are forced into`,
     });
     files.push({
       path: `${plan.operator.home}/.ssh/authorized_keys`,
-      content: renderAuthorizedKeys(plan, hostName),
+      content: renderOperatorKeys(plan, hostName),
       ...root,
       mode: '0644',
       kind: 'authorized_keys',
-      purpose: 'the only keys that may log in as the operator, each confined by a forced command',
+      purpose: "the only key that may log in as the operator: the director's, confined by a forced command",
     });
+    const received = renderReceiverKeys(plan, hostName);
+    if (received !== undefined) {
+      files.push({
+        path: `${plan.receiver.home}/.ssh/authorized_keys`,
+        content: received,
+        ...root,
+        mode: '0644',
+        kind: 'authorized_keys',
+        purpose: `the only keys that may log in as ${plan.receiver.user}, each confined by a forced command`,
+      });
+    }
   }
 
   if (hostName === plan.director) {
@@ -188,9 +200,12 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
 function renderSudoers(plan: Plan, hostName: string): string {
   const capsules = capsulesFor(plan, hostName);
   const target = plan.targets.find((t) => t.host === hostName);
-  const commands: string[] = [];
+  const lines: Array<{ user: string; command: string }> = [];
   for (const c of capsules) {
     const path = `${plan.paths.capsules}/${c.name}`;
+    // The capsules a key is forced into belong to the receiving account, every other one to the operator.
+    const user = c.keepsSshCommand ? plan.receiver.user : plan.operator.user;
+    const commands = { push: (...cs: string[]) => lines.push(...cs.map((command) => ({ user, command }))) };
     if (c.arg === 'none') commands.push(`${path} ""`);
     if (c.arg === 'gate') commands.push(`${path} ""`, `${path} gated`);
     // sudo ≥ 1.9.10 matches arguments against ^…$ as a regular expression.
@@ -201,7 +216,7 @@ function renderSudoers(plan: Plan, hostName: string): string {
     if (c.arg === 'foreign') for (const f of target?.foreignStores ?? []) commands.push(`${path} ${sudoersArg(f.name)}`);
   }
   const env = capsules.filter((c) => c.keepsSshCommand).map((c) => `${plan.paths.capsules}/${c.name}`);
-  return renderTemplate('sudoers.hbs', { host: hostName, operator: plan.operator, commands, env });
+  return renderTemplate('sudoers.hbs', { host: hostName, operator: plan.operator, receiver: plan.receiver, lines, env });
 }
 
 /**
@@ -217,11 +232,17 @@ export function keyToken(host: string, key: 'director' | 'push' | 'pull' | 'repl
   return `@@KEY:${host}:${key}@@`;
 }
 
-function renderAuthorizedKeys(plan: Plan, hostName: string): string {
-  const lines = [
+function renderOperatorKeys(plan: Plan, hostName: string): string {
+  return [
     `# sbdi-backup: generated for ${hostName}; every key is confined by a forced command and restrict.`,
     `restrict,command="${forcedCommand(`${plan.paths.capsules}/sbdi-dispatch`)}" ${keyToken(plan.director, 'director')} sbdi-backup director`,
-  ];
+    '',
+  ].join('\n');
+}
+
+/** The push, pull and replicate keys that log in to this host, if any: the receiving account's. */
+function renderReceiverKeys(plan: Plan, hostName: string): string | undefined {
+  const lines = [`# sbdi-backup: generated for ${hostName}; every key is confined by a forced command and restrict.`];
   if (plan.targets.some((t) => t.host === hostName)) {
     // Only this target's own sources may push to it or pull from it.
     for (const s of sourcesOfTarget(plan, hostName)) {
@@ -238,5 +259,5 @@ function renderAuthorizedKeys(plan: Plan, hostName: string): string {
     // Its target's root-only replicate key: only list replicas or receive one stream into this remote's store.
     lines.push(`restrict,command="${forcedCommand(`/usr/bin/sudo -n ${plan.paths.capsules}/receive_replica`)}" ${keyToken(remote.target, 'replicate')} sbdi-backup replicate ${remote.target}`);
   }
-  return `${lines.join('\n')}\n`;
+  return lines.length > 1 ? `${lines.join('\n')}\n` : undefined;
 }

@@ -1,5 +1,5 @@
 import type { Plan, TargetPlan } from '../plan/types';
-import { remotesOfTarget } from '../plan/lookup';
+import { remotesOfTarget, sourcesOfTarget } from '../plan/lookup';
 
 /** A directory a role creates. */
 export interface DirectorySpec {
@@ -23,6 +23,8 @@ export interface HostSlice {
   connection: string;
   roles: string[];
   operator: Plan['operator'];
+  /** The account the push, pull and replicate keys log in as: on a target with sources and on a remote. */
+  receiver?: Plan['receiver'];
   paths: Plan['paths'];
   packages: string[];
   directories: DirectorySpec[];
@@ -31,7 +33,7 @@ export interface HostSlice {
   knownHosts: { file: string; owner: string; hosts: { host: string; connection: string; port: number }[] };
   source?: Plan['sources'][number];
   target?: TargetPlan;
-  /** Issue 8: this host is an off-site remote. */
+  /** This host is an off-site remote. */
   remote?: Plan['remotes'][number];
   /** Target with remotes: their ssh host keys, for the replicate key (root-only file). */
   remoteKnownHosts?: { file: string; owner: string; hosts: { host: string; connection: string; port: number }[] };
@@ -89,6 +91,9 @@ export function hostSlice(plan: Plan, name: string): HostSlice {
     directories.push({ path: remote.root, ...ROOT_DIR });
     packages.add(remote.backend === 'zfs' ? remote.zfs!.package : 'btrfs-progs');
   }
+  // Its home and .ssh are root's: the account cannot change the keys that may log in as it.
+  const receives = (target !== undefined && sourcesOfTarget(plan, name).length > 0) || remote !== undefined;
+  if (receives) directories.push({ path: plan.receiver.home, ...ROOT_DIR }, { path: `${plan.receiver.home}/.ssh`, ...ROOT_DIR });
   const knownHosts = isDirector
     ? { file: `${plan.operator.home}/.ssh/known_hosts`, owner: plan.operator.user, hosts: hostsOf(plan.hosts.filter((h) => h.roles.some((r) => r !== 'director')).map((h) => h.name)) }
     : source
@@ -100,6 +105,7 @@ export function hostSlice(plan: Plan, name: string): HostSlice {
     connection: host.connection,
     roles: host.roles,
     operator: plan.operator,
+    ...(receives ? { receiver: plan.receiver } : {}),
     paths: plan.paths,
     packages: [...packages].sort(),
     directories,

@@ -111,7 +111,7 @@ describe('playbooks/backup.yml on real hosts', () => {
         expect(r.code).toBe(126);
       }),
       run(DOCKER, ['exec', `${PREFIX}-cassandra-1`, 'ssh', '-i', '/etc/sbdi/backup/push_ed25519', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes',
-        '-o', 'UserKnownHostsFile=/etc/sbdi/backup/known_hosts', `backupoperator@${PREFIX}-backup-target`, 'id']).then((r) => {
+        '-o', 'UserKnownHostsFile=/etc/sbdi/backup/known_hosts', `sbdi-receive@${PREFIX}-backup-target`, 'id']).then((r) => {
         // The push key is confined to rrsync into its own tree: a plain command is refused.
         expect(r.code).not.toBe(0);
         expect(r.stderr).not.toMatch(/Host key verification failed|Permission denied/);
@@ -142,7 +142,7 @@ describe('playbooks/backup.yml on real hosts', () => {
     expect(exists('cassandra-1', '/opt/sbdi/backup/libexec/pause_containers')).toBe(true);
     expect(exists('cassandra-1', '/etc/sbdi/backup')).toBe(false);
     expect(sh('cassandra-1', 'cat /etc/sudoers.d/43-sbdi-backup')).not.toContain('prepare_source_snapshot');
-    const targetKeys = sh('backup-target', 'cat /home/backupoperator/.ssh/authorized_keys');
+    const targetKeys = sh('backup-target', 'cat /var/lib/sbdi-receive/.ssh/authorized_keys');
     expect(targetKeys).toContain('push manager-1');
     expect(targetKeys).not.toMatch(/cassandra-1|solr-1/);
     expect(sh('backup-director', 'cat /home/backupoperator/.ssh/known_hosts')).not.toContain(`${PREFIX}-solr-1`);
@@ -152,7 +152,7 @@ describe('playbooks/backup.yml on real hosts', () => {
     expectConverged(await playbook(inventory), all);
     expect(exists('solr-1', '/etc/sudoers.d/43-sbdi-backup')).toBe(true);
     expect(exists('cassandra-1', '/etc/sbdi/backup/push_ed25519')).toBe(true);
-    expect(sh('backup-target', 'cat /home/backupoperator/.ssh/authorized_keys')).toMatch(/push solr-1/);
+    expect(sh('backup-target', 'cat /var/lib/sbdi-receive/.ssh/authorized_keys')).toMatch(/push solr-1/);
     expectNoChange(await playbook(inventory));
   }, 6 * PLAY_TIMEOUT);
 });

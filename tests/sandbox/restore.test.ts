@@ -226,7 +226,7 @@ describe('restore into another deployment: a prd backup into rst (--from prod)',
 
 describe('least privilege (rst)', () => {
   const sshOpts = '-p 22 -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts';
-  const target = `backupoperator@${RST}-backup-target`;
+  const target = `sbdi-receive@${RST}-backup-target`;
 
   it('every misuse of a source key is refused and committed backups stay unchanged', async () => {
     const before = await snapshots(RST);
@@ -249,6 +249,9 @@ describe('least privilege (rst)', () => {
         'pull: plain command': `${pull} ${target} id`,
         'pull: delete snapshots': `${pull} ${target} zfs destroy backup/current@${id1}`,
         'pull: agent forwarding': `${pull} -A ${target} 'echo $SSH_AUTH_SOCK'`,
+        // The source keys log in as the receiving account only, never as the operator.
+        'push: as the operator': `${push} backupoperator@${RST}-backup-target id`,
+        'pull: as the operator': `${pull} backupoperator@${RST}-backup-target id`,
       };
       for (const [what, cmd] of Object.entries(attempts)) {
         const r = await sh(RST, s.host, cmd, { timeoutMs: 60_000 });
@@ -311,6 +314,16 @@ describe('least privilege (rst)', () => {
     }
     expect(files.get('manager-1')).toContain(`${LIBEXEC}/restore_source_dry_run`);
     expect(files.get('backup-target')).toContain(`${LIBEXEC}/attach_foreign_store`);
+    // The capsules the source keys are forced into are the receiving account's alone: the operator
+    // cannot start a root rsync server with options of its own.
+    for (const c of ['receive_backup', 'send_restore']) expect(files.get('backup-target')).not.toContain(`${LIBEXEC}/${c}`);
+    const receiver = await must(RST, 'backup-target', 'sudo -l -U sbdi-receive || true');
+    expect([...new Set([...receiver.matchAll(/NOPASSWD: (\S+)/g)].map((m) => m[1]!))].sort()).toEqual([`${LIBEXEC}/receive_backup`, `${LIBEXEC}/send_restore`]);
+    const asOperator = await sh(RST, 'backup-target', `SSH_ORIGINAL_COMMAND='rsync --server -logDtpre.iLsfxCIvu --usermap=*:0 . /' sudo -n ${LIBEXEC}/receive_backup manager-1@+docker`, { user: 'backupoperator' });
+    expect(asOperator.code).not.toBe(0);
+    expect(asOperator.stderr).toMatch(/password is required|not allowed|may not run/);
+    expect(await must(RST, 'backup-target', 'stat -c "%U %G %a" /var/lib/sbdi-receive/.ssh/authorized_keys /var/lib/sbdi-receive/.ssh /var/lib/sbdi-receive')).toBe('root root 644\nroot root 755\nroot root 755\n');
+    expect(await must(RST, 'backup-target', 'getent shadow sbdi-receive | cut -d: -f2')).toMatch(/^[!*]/);
     expect(files.get('backup-target')).not.toContain(`${LIBEXEC}/restore_source`);
     expect(files.get('solr-1')).not.toContain(`${LIBEXEC}/pause_containers`);
   }, 300_000);

@@ -112,7 +112,7 @@ describe('two backup targets on real hosts (sandbox twt)', () => {
 
   it("a source's keys open only its own target", async () => {
     const ssh = (key: string, target: string) =>
-      sh('solr-1', `ssh -i /etc/sbdi/backup/${key}_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null backupoperator@${PREFIX}-${target} true`);
+      sh('solr-1', `ssh -i /etc/sbdi/backup/${key}_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null sbdi-receive@${PREFIX}-${target} true`);
     for (const key of ['push', 'pull']) {
       const wrong = await ssh(key, 'backup-target');
       expect(wrong.code, `${key} key on backup-target`).toBe(255);

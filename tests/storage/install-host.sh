@@ -16,6 +16,13 @@ host=$(python3 -c 'import json,sys; print(json.load(open("host.json"))["name"])'
 getent group backupoperator >/dev/null || groupadd -g 1901 backupoperator
 getent passwd backupoperator >/dev/null || useradd -u 1901 -g 1901 -m -d /home/backupoperator -s /bin/bash backupoperator
 usermod -p '*' backupoperator
+# The account the push, pull and replicate keys log in as (targets and remotes), its home root's.
+if python3 -c 'import json,sys; sys.exit(0 if "receiver" in json.load(open("host.json")) else 1)'; then
+  getent group sbdi-receive >/dev/null || groupadd -g 1902 sbdi-receive
+  getent passwd sbdi-receive >/dev/null || useradd -u 1902 -g 1902 -M -d /var/lib/sbdi-receive -s /bin/sh sbdi-receive
+  usermod -p '*' sbdi-receive
+  install -d -m 0755 /var/lib/sbdi-receive /var/lib/sbdi-receive/.ssh
+fi
 
 # MANIFEST.yml is simple enough to read without a YAML library: path, src, mode per entry.
 python3 - <<'PY'
@@ -41,22 +48,27 @@ visudo -cf /etc/sudoers.d/43-sbdi-backup >/dev/null
 install -d -m 0700 /etc/sbdi/backup
 # Every root-owned key host.json lists (push, pull, replicate), made as the role makes them.
 mapfile -t own_keys < <(python3 -c 'import json; [print(k["name"], k["path"]) for k in json.load(open("host.json"))["keys"] if k["owner"] == "root"]')
-keys=/home/backupoperator/.ssh/authorized_keys
 install -d -m 0700 -o backupoperator -g backupoperator /home/backupoperator/.ssh
 for entry in "${own_keys[@]}"; do
   name=${entry%% *} path=${entry#* }
   [ -f "$path" ] || ssh-keygen -q -t ed25519 -N '' -C "sbdi-backup ${name} ${host}" -f "$path"
-  pub=$(cut -d' ' -f1,2 "${path}.pub")
-  sed -i "s|@@KEY:${host}:${name}@@|${pub}|" "$keys"
 done
-if [ -n "$tokens" ]; then
-  while read -r token type b64; do
-    sed -i "s|${token}|${type} ${b64}|" "$keys"
-  done <"$tokens"
-fi
-sed -i '/@@KEY:/d' "$keys"
-chown root:root "$keys"
-chmod 0644 "$keys"
+for keys in /home/backupoperator/.ssh/authorized_keys /var/lib/sbdi-receive/.ssh/authorized_keys; do
+  [ -f "$keys" ] || continue
+  for entry in "${own_keys[@]}"; do
+    name=${entry%% *} path=${entry#* }
+    pub=$(cut -d' ' -f1,2 "${path}.pub")
+    sed -i "s|@@KEY:${host}:${name}@@|${pub}|" "$keys"
+  done
+  if [ -n "$tokens" ]; then
+    while read -r token type b64; do
+      sed -i "s|${token}|${type} ${b64}|" "$keys"
+    done <"$tokens"
+  fi
+  sed -i '/@@KEY:/d' "$keys"
+  chown root:root "$keys"
+  chmod 0644 "$keys"
+done
 
 mkdir -p /run/sshd
 pgrep -x sshd >/dev/null || { ssh-keygen -A >/dev/null && /usr/sbin/sshd; }

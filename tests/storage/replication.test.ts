@@ -184,7 +184,7 @@ describe.each(KINDS)('storage: $name target replicating to a $name off-site remo
     });
 
     it('the remote key can do nothing but receive: any other command is refused by its forced command', async () => {
-      const r = await sh(TARGET, `ssh -i /etc/sbdi/backup/replicate_ed25519 -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts_remotes backupoperator@$(awk '{print $1}' /etc/sbdi/backup/known_hosts_remotes) 'cat /etc/shadow'`);
+      const r = await sh(TARGET, `ssh -i /etc/sbdi/backup/replicate_ed25519 -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts_remotes sbdi-receive@$(awk '{print $1}' /etc/sbdi/backup/known_hosts_remotes) 'cat /etc/shadow'`);
       expect(r.code).not.toBe(0);
       expect(r.stdout).not.toMatch(/root:/);
       expect(await replicaIds()).toEqual([ID1, ID2, ID3]);
@@ -221,7 +221,7 @@ describe.each(KINDS)('storage: $name target replicating to a $name off-site remo
       await must(TARGET, `${L}/prepare_target >/dev/null 2>&1; printf 'day five\\n' >'/backup/current/${TREE}/day-five.txt'`);
       const commit = await sh(TARGET, `printf '{"id":"${ID5}","status":"complete","sources":[]}' | ${L}/commit_backup ${ID5}`);
       expect(commit.code, commit.stderr).toBe(0);
-      const ssh = `ssh -i /etc/sbdi/backup/replicate_ed25519 -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts_remotes backupoperator@$(awk '{print $1}' /etc/sbdi/backup/known_hosts_remotes)`;
+      const ssh = `ssh -i /etc/sbdi/backup/replicate_ed25519 -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts_remotes sbdi-receive@$(awk '{print $1}' /etc/sbdi/backup/known_hosts_remotes)`;
       const send = (stream: string, request: string) => sh(TARGET, `${stream} | ${ssh} '${request}'`);
       const inventory = () => must(REMOTE, kind.name === 'zfs' ? `zfs list -H -t all -o name -r backup/replica; zfs get -H -r -o name,property,value,source all backup/replica | awk -F '\\t' '$4 != "-" && $4 != "default" && $4 !~ /^inherited/' | sort` : 'ls -A1 /backup/replica');
       const before = await inventory();

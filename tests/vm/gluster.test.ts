@@ -67,7 +67,7 @@ describe('Gluster source backend in a VM', { timeout: 400_000 }, () => {
     expect(await vm.sh(`getfattr --only-values -n user.sbdi ${SNAP}/acl/f`)).toBe('kept');
     const push = await vm.capsule('perform_rsync');
     expect(push.code, push.stderr).toBe(0);
-    // The self-target receives as the push account here: owners differ, the ACL entries may not.
+    // The self-target receives as sbdi-receive here (rrsync, no root): owners differ, the ACL entries may not.
     expect(await vm.sh(`cd ${TARGET} && getfacl -p --omit-header acl acl/f`)).toBe(await vm.sh(`cd ${LIVE} && getfacl -p --omit-header acl acl/f`));
     expect(await vm.sh(`getfattr --only-values -n user.sbdi ${TARGET}/acl/f`)).toBe('kept');
   });

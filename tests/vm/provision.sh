@@ -6,7 +6,7 @@
 #   gluster HOST POOL BRICK  thin pool vg_gluster/tp_docker (POOL) with a thin LV brick (BRICK, xfs) at
 #                            /bricks/docker, glusterd, one-node volume `docker` on HOST:/bricks/docker/brick,
 #                            mounted at /docker
-#   self-target TREE         this VM as its own backup target for TREE: user backupoperator whose key
+#   self-target TREE         this VM as its own backup target for TREE: user sbdi-receive whose key
 #                            (/etc/sbdi/backup/push_ed25519) may only `rrsync -wo /backup/current/TREE` (as receive_backup),
 #                            and uat-backup-target resolving to 127.0.0.1 in root's sbdi known_hosts
 #   target-at NAME IP        NAME resolves to IP (a real target reached from the VM)
@@ -59,9 +59,9 @@ case "$step" in
   self-target)
     tree=$1
     keys
-    id backupoperator >/dev/null 2>&1 || useradd -m -u 1901 -U -s /bin/bash backupoperator
-    install -d -o backupoperator -g backupoperator -m 0700 /home/backupoperator/.ssh
-    install -d -o backupoperator -g backupoperator "/backup/current/$tree"
+    id sbdi-receive >/dev/null 2>&1 || useradd -M -d /var/lib/sbdi-receive -u 1902 -U -s /bin/sh sbdi-receive
+    install -d -m 0755 /var/lib/sbdi-receive /var/lib/sbdi-receive/.ssh
+    install -d -o sbdi-receive -g sbdi-receive "/backup/current/$tree"
     # As receive_backup does: rsync sends --modify-window=-1 as "-@-1", which rrsync refuses in
     # that form and passes in the long one.
     cat >/usr/local/bin/sbdi-self-target <<'EOF'
@@ -72,8 +72,7 @@ SSH_ORIGINAL_COMMAND=${c:1:${#c}-2} exec /usr/bin/rrsync -wo "$1"
 EOF
     chmod 0755 /usr/local/bin/sbdi-self-target
     echo "command=\"/usr/local/bin/sbdi-self-target /backup/current/$tree\",restrict $(cat /etc/sbdi/backup/push_ed25519.pub)" \
-      >/home/backupoperator/.ssh/authorized_keys
-    chown backupoperator: /home/backupoperator/.ssh/authorized_keys
+      >/var/lib/sbdi-receive/.ssh/authorized_keys
     echo "127.0.0.1 uat-backup-target" >>/etc/hosts
     echo "uat-backup-target $(cat /etc/ssh/ssh_host_ed25519_key.pub)" >/etc/sbdi/backup/known_hosts
     ;;

@@ -23,6 +23,7 @@ export function testPlan(overrides: { settings?: Partial<Plan['settings']>; dock
     application: 'sbdi-backup',
     deploymentPrefix: 'uat',
     operator: { user: 'backupoperator', group: 'backupoperator', uid: 1901, gid: 1901, home: '/home/backupoperator' },
+    receiver: { user: 'sbdi-receive', group: 'sbdi-receive', uid: 1902, gid: 1902, home: '/var/lib/sbdi-receive' },
     paths: {
       bin: '/opt/sbdi/backup/bin',
       capsules: '/opt/sbdi/backup/libexec',

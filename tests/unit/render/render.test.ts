@@ -105,11 +105,20 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
 
   it('confines every authorized key with restrict and a forced command', () => {
     for (const host of readdirSync(out)) {
-      const f = join(out, host, 'home/backupoperator/.ssh/authorized_keys');
-      if (!existsSync(f)) continue;
-      const keys = readFileSync(f, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
-      expect(keys.length).toBeGreaterThan(0);
-      for (const k of keys) expect(k).toMatch(/^restrict,command="[^"]+" @@KEY:[a-z0-9-]+:(director|push|pull|replicate)@@ sbdi-backup /);
+      // The operator's: the director's key alone. The receiving account's: the source and target keys.
+      for (const [file, kinds] of [
+        ['home/backupoperator/.ssh/authorized_keys', /^director$/],
+        ['var/lib/sbdi-receive/.ssh/authorized_keys', /^(push|pull|replicate)$/],
+      ] as const) {
+        const f = join(out, host, file);
+        if (!existsSync(f)) continue;
+        const keys = readFileSync(f, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+        expect(keys.length).toBeGreaterThan(0);
+        for (const k of keys) {
+          const m = /^restrict,command="[^"]+" @@KEY:[a-z0-9-]+:([a-z]+)@@ sbdi-backup /.exec(k);
+          expect(m?.[1], `${host}: ${k}`).toMatch(kinds);
+        }
+      }
     }
   });
 });
