@@ -64,6 +64,17 @@ describe.each(CASES)('storage: $name', (c) => {
     if (c.target.backup_target_backend === 'dir') expect(ratio).toBe(1);
     else expect(ratio).toBeGreaterThan(1.2);
   }, 600_000);
+
+  it('takes nothing a source put into its tree into effect: current is root-only; no setuid, device or exec on the store', async () => {
+    const sh = (cmd: string) => docker(['exec', container, 'bash', '-c', cmd]).stdout.trim();
+    expect(sh('stat -c %a /backup/current')).toBe('700');
+    if (c.target.backup_target_backend === 'zfs') {
+      expect(sh('zfs get -H -o value setuid,devices,exec backup/current')).toBe('off\noff\noff');
+    }
+    if (c.target.backup_target_backend === 'btrfs') {
+      expect(sh('findmnt -n -o OPTIONS --mountpoint /backup').split(',')).toEqual(expect.arrayContaining(['nosuid', 'nodev', 'noexec']));
+    }
+  });
 });
 
 describe('storage: a zfs-fuse store made without enable-xattr', () => {
