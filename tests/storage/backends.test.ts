@@ -74,6 +74,15 @@ describe.each(CASES)('storage: $name', (c) => {
     if (c.target.backup_target_backend === 'btrfs') {
       expect(sh('findmnt -n -o OPTIONS --mountpoint /backup').split(',')).toEqual(expect.arrayContaining(['nosuid', 'nodev', 'noexec']));
     }
+    if (c.target.backup_target_backend === 'zfs') {
+      // The list of ACL entries a push sends after it (zfs-fuse stores only) is bounded.
+      const tree = c.args[2];
+      const before = sh('ls -A /tmp');
+      const r = docker(['exec', container, 'bash', '-c', `head -c 300M /dev/zero | SSH_ORIGINAL_COMMAND=sbdi-acl-modes /opt/sbdi/backup/libexec/receive_backup ${tree}; echo "exit $?"`]);
+      expect(r.stdout).toMatch(/"code":2,"error":"refused the list of ACL entries of [^"]+: larger than 256 MiB"/);
+      expect(r.stdout).toMatch(/exit 2$/m);
+      expect(sh('ls -A /tmp'), 'the refused list is not left behind').toBe(before);
+    }
   });
 });
 
