@@ -394,10 +394,10 @@ class BackupRun {
     const hosts: PauseHostRecord[] = plan.dockerHosts.map((host) => {
       const p: CapsuleResult = pauseResults.get(host) ?? {};
       const u: CapsuleResult = unpaused.values.get(host) ?? {};
-      return { host, paused: num(p, 'paused'), armedAt: num(p, 'armedAt'), pausedAt: num(p, 'pausedAt'), unpausedAt: num(u, 'unpausedAt'), watchdogFired: u.watchdogFired === true };
+      return { host, paused: num(p, 'paused'), armedAt: num(p, 'armedAt'), pauseStartedAt: num(p, 'pauseStartedAt'), pausedAt: num(p, 'pausedAt'), unpausedAt: num(u, 'unpausedAt'), watchdogFired: u.watchdogFired === true };
     });
     this.pause = pauseWindow(hosts, requestedAt, unpauseRequestedAt, deadlineSeconds);
-    ctx.report.info('unpause', `pause window ${this.pause.durationMs} ms`);
+    ctx.report.info('unpause', `containers frozen ${this.pause.freezeMs ?? '?'} ms (all at once: ${this.pause.durationMs} ms)`);
   }
 
   private async sync(): Promise<void> {
@@ -597,7 +597,11 @@ class BackupRun {
 
     const lines = ['', phaseTable(ctx.report.phases)];
     if (this.pause !== undefined) {
-      lines.push('', `pause window: ${this.pause.durationMs} ms (all containers paused ${new Date(this.pause.start).toISOString()} .. ${new Date(this.pause.end).toISOString()})`);
+      lines.push(
+        '',
+        `freeze: ${this.pause.freezeMs ?? '?'} ms from the first container frozen to the last one thawed (one host at most ${this.pause.longestHostFreezeMs ?? '?'} ms)`,
+        `pause window: ${this.pause.durationMs} ms (all containers paused ${new Date(this.pause.start).toISOString()} .. ${new Date(this.pause.end).toISOString()})`,
+      );
     }
     const took = formatDuration(record.endedAt - record.startedAt);
     if (failure === undefined) {

@@ -26,6 +26,8 @@ export interface PauseHostRecord {
   host: string;
   paused?: number;
   armedAt?: number;
+  /** Host clock, epoch ms: just before its first container was frozen. */
+  pauseStartedAt?: number;
   /** Host clock, epoch ms: all containers of this host paused. */
   pausedAt?: number;
   /** Host clock, epoch ms: containers unpaused (director's request time if the capsule did not say). */
@@ -39,6 +41,14 @@ export interface PauseWindow {
   /** Earliest unpausedAt of any docker host: until here every container everywhere was paused. */
   end: number;
   durationMs: number;
+  /**
+   * What the platform feels: from the first container frozen anywhere to the last one thawed
+   * anywhere (the hosts' pauseStartedAt and unpausedAt). durationMs above is only the
+   * consistency window, when every container everywhere was frozen at once.
+   */
+  freezeMs?: number;
+  /** The longest any one host's containers were frozen (its pauseStartedAt to its unpausedAt). */
+  longestHostFreezeMs?: number;
   deadlineSeconds: number;
   /** Director clock: pausing ordered / unpausing ordered. */
   requestedAt: number;
@@ -104,7 +114,10 @@ export function pauseWindow(
   const ends = hosts.map((h) => h.unpausedAt ?? unpauseRequestedAt);
   const start = starts.length ? Math.max(...starts) : requestedAt;
   const end = ends.length ? Math.min(...ends) : unpauseRequestedAt;
-  return { start, end, durationMs: end - start, deadlineSeconds, requestedAt, unpauseRequestedAt, hosts };
+  // Hosts that froze something: from before their first freeze to after their thaw.
+  const frozen = hosts.filter((h) => (h.paused ?? 1) > 0).map((h) => ({ from: h.pauseStartedAt ?? h.armedAt ?? h.pausedAt ?? requestedAt, to: h.unpausedAt ?? unpauseRequestedAt }));
+  const freeze = frozen.length ? { freezeMs: Math.max(...frozen.map((f) => f.to)) - Math.min(...frozen.map((f) => f.from)), longestHostFreezeMs: Math.max(...frozen.map((f) => f.to - f.from)) } : {};
+  return { start, end, durationMs: end - start, ...freeze, deadlineSeconds, requestedAt, unpauseRequestedAt, hosts };
 }
 
 export function snapshotsInside(window: PauseWindow, sources: Array<{ snapshotAt: number }>): boolean {

@@ -434,13 +434,16 @@ export function assessHealth(
   const m = last.manifest ?? {};
   const durationS = typeof m.createdAt === 'number' && typeof m.startedAt === 'number' ? Math.round((m.createdAt - m.startedAt) / 1000) : undefined;
   const pauseS = typeof m.pause?.durationMs === 'number' ? m.pause.durationMs / 1000 : undefined;
+  const freezeS = typeof m.pause?.freezeMs === 'number' ? m.pause.freezeMs / 1000 : undefined;
   const bytes = last.usedBytes ?? (Array.isArray(m.sources) ? m.sources.reduce((s, x) => s + (x.bytes ?? 0), 0) : undefined);
   perfdata.push(`age=${ageS}s;${w};${c};0`);
   if (durationS !== undefined) perfdata.push(`duration=${durationS}s;;;0`);
+  if (freezeS !== undefined) perfdata.push(`freeze=${freezeS.toFixed(3)}s;;;0`);
   if (pauseS !== undefined) perfdata.push(`pause=${pauseS.toFixed(3)}s;;;0`);
   if (bytes !== undefined) perfdata.push(`bytes=${bytes}B;;;0`);
   metrics.push(`sbdi_backup_last_complete_timestamp_seconds ${Math.round(taken / 1000)}`, `sbdi_backup_last_complete_age_seconds ${ageS}`);
   if (durationS !== undefined) metrics.push(`sbdi_backup_last_duration_seconds ${durationS}`);
+  if (freezeS !== undefined) metrics.push(`sbdi_backup_last_freeze_seconds ${freezeS}`);
   if (pauseS !== undefined) metrics.push(`sbdi_backup_last_pause_window_seconds ${pauseS}`);
   if (bytes !== undefined) metrics.push(`sbdi_backup_last_bytes ${bytes}`);
 
@@ -486,7 +489,8 @@ export function metricsText(h: Health, now: number): string {
     sbdi_backup_last_complete_timestamp_seconds: 'time of the last complete backup (its id)',
     sbdi_backup_last_complete_age_seconds: 'age of the last complete backup',
     sbdi_backup_last_duration_seconds: 'duration of the last complete backup',
-    sbdi_backup_last_pause_window_seconds: 'pause window of the last complete backup',
+    sbdi_backup_last_freeze_seconds: 'the last complete backup: first container frozen to last one thawed, on any host',
+    sbdi_backup_last_pause_window_seconds: 'the last complete backup: how long every container was frozen at once (its consistency window)',
     sbdi_backup_last_bytes: 'bytes of the last complete backup on the target',
     sbdi_backup_replication_lag_seconds: 'how far a remote is behind the newest backup',
     sbdi_backup_replicas: 'replicas on a remote',

@@ -56,7 +56,7 @@ export interface ListedBackup {
   usedBytes?: number;
   compressRatio?: number;
   manifest?: {
-    pause?: { durationMs?: number };
+    pause?: { durationMs?: number; freezeMs?: number };
     snapshotsInsidePauseWindow?: boolean;
     sources?: { host: string; backend: string; bytes?: number; files?: number; syncDurationMs?: number }[];
   };
@@ -65,7 +65,7 @@ export interface ListedBackup {
 /** The short summary the demo ends with: what was backed up, how long the platform was paused. */
 function summary(b: ListedBackup): string {
   const m = b.manifest ?? {};
-  const lines = [`backup ${b.id}: pause window ${m.pause?.durationMs ?? '?'} ms, snapshots inside it: ${m.snapshotsInsidePauseWindow ? 'yes' : 'NO'}`];
+  const lines = [`backup ${b.id}: containers frozen ${m.pause?.freezeMs ?? '?'} ms (all at once ${m.pause?.durationMs ?? '?'} ms), snapshots inside that window: ${m.snapshotsInsidePauseWindow ? 'yes' : 'NO'}`];
   for (const s of m.sources ?? []) {
     lines.push(`  ${s.host.padEnd(12)} ${s.backend.padEnd(6)} ${String(s.files ?? '?').padStart(6)} files ${String(s.bytes ?? '?').padStart(10)} bytes  synced in ${s.syncDurationMs ?? '?'} ms`);
   }

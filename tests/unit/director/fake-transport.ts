@@ -192,7 +192,7 @@ export class FakeTransport implements Transport {
     const now = Date.now();
     switch (capsule) {
       case 'pause_containers':
-        return { paused: 3, deadline: 60, armedAt: now, pausedAt: now };
+        return { paused: 3, deadline: 60, armedAt: now, pauseStartedAt: now, pausedAt: now };
       case 'unpause_containers':
         return { unpaused: 3, watchdogFired: false, unpausedAt: now };
       case 'prepare_source_snapshot':
