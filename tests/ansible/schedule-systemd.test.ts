@@ -131,10 +131,18 @@ describe('the perform_backup timer on a host running systemd', { timeout: 600_00
     expect(await must('systemctl show -P Result sbdi-backup.service')).toBe('success');
   });
 
-  it('with the schedule off, the role stops and disables the timer', async () => {
-    await schedule('off');
+  it('with the schedule off, the role stops and disables the timer, says so, and then changes nothing', async () => {
+    expect((await schedule('off')).changed).toBeGreaterThan(0);
     expect((await sh('systemctl is-enabled sbdi-backup.timer')).stdout.trim()).toBe('disabled');
     expect((await sh('systemctl is-active sbdi-backup.timer')).stdout.trim()).toBe('inactive');
     expect((await sh('test -e /etc/cron.d/sbdi-backup')).code).toBe(1);
+    expect((await schedule('off')).changed).toBe(0);
+  });
+
+  it('with the schedule off and no timer unit installed, there is nothing to stop and nothing fails', async () => {
+    await must('rm -f /etc/systemd/system/sbdi-backup.timer && systemctl daemon-reload');
+    const r = await schedule('off');
+    expect(r.changed).toBe(0);
+    expect(r.log).toMatch(/TASK \[[^\]]*Stop and disable the timer when the schedule is off\] \**\nskipping:/);
   });
 });
