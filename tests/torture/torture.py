@@ -104,7 +104,9 @@ def subtree(state, rng):
     dirs = []
     for line in state.splitlines():
         path, kind = line.split(" ", 2)[:2]
-        if kind == "dir" and path != "." and all(c in ok for c in path.replace("/", "")) and not any(c in (".", "..") for c in path.split("/")):
+        parts = path.split("/")
+        # The selector rule: no '.' or '..' part, none starting with '-' (an option to the tools).
+        if kind == "dir" and path != "." and all(c in ok for c in path.replace("/", "")) and not any(c in (".", "..") or c.startswith("-") for c in parts):
             dirs.append(path)
     return rng.choice(sorted(dirs)) if dirs else None
 
