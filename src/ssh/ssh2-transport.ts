@@ -215,8 +215,9 @@ export class Ssh2Transport implements Transport {
         });
         if (options.release !== undefined) {
           stream.write('wait\n');
+          // "off" calls a session off; a stream that merely ends means a lost director (sbdi_gate).
           const release = (go: boolean) => {
-            if (!settled) stream.end(go ? 'go\n' : undefined);
+            if (!settled) stream.end(go ? 'go\n' : 'off\n');
           };
           options.release.then(release, () => release(false));
         } else if (options.stdin !== undefined) stream.end(options.stdin);

@@ -148,7 +148,9 @@ EOF`,
 
 /** Lets the held call run on, puts the real capsule back, waits until the held call ended. */
 async function release(host: string, capsule: string): Promise<void> {
-  await must(host, `rm -f /run/flt-hold.${capsule}; [ ! -e /run/flt-real.${capsule} ] || cp -p /run/flt-real.${capsule} ${LIBEXEC}/${capsule}`);
+  // Put back by rename: the held wrapper is a bash script still reading its own file, and a copy
+  // over it would have it run whatever lies at its offset in the real capsule.
+  await must(host, `rm -f /run/flt-hold.${capsule}; [ ! -e /run/flt-real.${capsule} ] || { cp -p /run/flt-real.${capsule} ${LIBEXEC}/.${capsule}.back && mv ${LIBEXEC}/.${capsule}.back ${LIBEXEC}/${capsule}; }`);
   const ended = await waitFor(async () => (await sh(host, `pgrep -f "[/]run/flt-real[.]${capsule}" >/dev/null`)).code !== 0, 120_000, 250);
   expect(ended, `${capsule} on ${host} still running 120 s after its release`).toBe(true);
 }
@@ -485,7 +487,9 @@ describe.sequential('faults injected into perform_backup on real hosts (sandbox 
     const back = await containersBack(faultAt);
     const observed = await w.finish();
     results.push({ fault: 'director SIGKILL in snapshot', injected: 'prepare_source_snapshot held on solr-1; kill on the first snapshot line', ...outcome(code, b.stderr), product: '', containersBackMs: back, pausedSeen, longestPauseMs: observed.longestMs, leftoversAfterNext: [], nextBackupOk: false, nextBackupS: 0 });
-    expect(back).toBeLessThanOrEqual((DEADLINE_S + SLACK_S) * 1000);
+    // The dead man's handle: each docker host's waiting unpause session ends with the director and
+    // unpauses at once, long before the deadline (generous bound for a loaded machine).
+    expect(back, 'containers thawed when the director died').toBeLessThanOrEqual(5_000);
     expect(observed.longestMs).toBeLessThanOrEqual((DEADLINE_S + SLACK_S) * 1000);
     // The snapshots taken before the kill are leftovers for the next run to clean. solr-1's held
     // one runs after the kill, in a session whose director is gone: in most runs it is taken (a

@@ -225,12 +225,25 @@ describe("the capsules' gate (sbdi_gate in log_utils)", () => {
   });
 
   it('called "gated", does nothing when its stdin ends, even before "wait" arrived (a director killed while opening it)', () => {
-    for (const stdin of ['', 'wait\n', 'wait\nstop\n', 'wait']) {
+    for (const stdin of ['', 'wait\n', 'wait\nstop\n', 'wait\noff\n', 'wait']) {
       const r = capsule(['gated'], stdin);
       expect(r.code, JSON.stringify(stdin)).toBe(0);
       expect(r.out, JSON.stringify(stdin)).not.toContain('ACTED');
       expect(r.out).toContain('"calledOff":true');
     }
+  });
+
+  it('called "gated" with a handler for a lost director (sbdi_gate_lost): acts on a closed stdin, never on "off"', () => {
+    const withHandler = (stdin: string) => {
+      const r = spawnSync('bash', ['-c', `set -euo pipefail; . "$0"; sbdi_gate_lost() { echo LOST; }; sbdi_gate "$@"; echo ACTED`, lib, 'gated'], { input: stdin, encoding: 'utf8' });
+      return r.stdout;
+    };
+    for (const stdin of ['', 'wait\n', 'wait']) expect(withHandler(stdin), JSON.stringify(stdin)).toMatch(/LOST\nACTED\n$/);
+    for (const stdin of ['wait\noff\n', 'off\n', 'wait\nstop\n']) {
+      expect(withHandler(stdin), JSON.stringify(stdin)).not.toMatch(/LOST|ACTED/);
+      expect(withHandler(stdin)).toContain('"calledOff":true');
+    }
+    expect(withHandler('wait\ngo\n')).toBe('SBDI-MARK ready\nACTED\n');
   });
 
   it('refuses any other argument before doing anything (exit 2)', () => {
