@@ -94,7 +94,7 @@ describe.sequential('the platform on a real sandbox', () => {
     expect(r.stdout).toMatch(/^usage: list_backups /m);
   }, 120_000);
 
-  it('a director killed with SIGKILL while everything is paused: every container runs again within the deadline + 5 s, and the next backup cleans up and succeeds', async () => {
+  it('a director killed with SIGKILL while everything is paused: every container runs again within 5 s (the hosts lose its sessions), and the next backup cleans up and succeeds', async () => {
     await slowSnapshots(20);
     const killed = backgroundBackup();
     const paused = await waitFor(async () => (await pausedOn('manager-1')) > 0 && (await pausedOn('cassandra-1')) > 0, 60_000, 100);
@@ -103,16 +103,16 @@ describe.sequential('the platform on a real sandbox', () => {
     const kill = await inHost('backup-director', "pkill -KILL -f 'director.cjs perform_backup'");
     expect(kill.code, 'no director process to kill').toBe(0);
     expect(await killed).not.toBe(0);
-    // Nothing unpauses them but each docker host's own deadline now.
-    expect(await pausedOn('manager-1')).toBeGreaterThan(0);
+    // Each docker host's waiting unpause session ends with the director: the host unpauses at
+    // once (the dead man's handle), not at its deadline.
     const thawed = await waitFor(async () => {
       for (const h of DOCKER_HOSTS) if ((await pausedOn(h)) > 0) return false;
       return true;
-    }, (DEADLINE_S + 5) * 1000, 250);
+    }, (DEADLINE_S + 5) * 1000, 100);
     const after = Date.now() - killedAt;
     expect(thawed, `containers still paused ${after} ms after the kill`).toBe(true);
-    expect(after).toBeLessThanOrEqual((DEADLINE_S + 5) * 1000);
-    process.stdout.write(`containers thawed by their own deadline ${after} ms after the director was killed\n`);
+    expect(after, 'thawed by the deadline, not when the director was lost').toBeLessThanOrEqual(5_000);
+    process.stdout.write(`containers thawed ${after} ms after the director was killed\n`);
 
     await slowSnapshots(0);
     // The killed run's snapshot call on solr-1 may still be finishing: let it, then run again.
