@@ -1,4 +1,4 @@
-// Issue 7 on real hosts: two sandbox deployments (`rst` and `prd`), installed by the playbook.
+// Restores on real hosts: two sandbox deployments (`rst` and `prd`), installed by the playbook.
 //  - preflight refusals; --dry-run changes nothing; --only HOST:PATH restores one path exactly and
 //    nothing else; a full restore gives back the fidelity matrix (tests/storage/make-tree.sh);
 //  - a backup taken in prd restores into rst with --from prod (prd's pool file copied to rst's
