@@ -155,6 +155,19 @@ export function mergeTargetListings(
   return merged.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
+/**
+ * Per target, the ids of the parts complete there whose backup is not complete on every target (a
+ * commit that failed elsewhere, not discarded yet): they fill no keep slot and are never replicated.
+ */
+export function incompleteParts(merged: readonly TargetBackup[]): Map<string, Set<string>> {
+  const held = new Map<string, Set<string>>();
+  for (const b of merged) {
+    if (isComplete(b)) continue;
+    for (const p of b.parts ?? []) if (p.state === 'complete') held.set(p.host, (held.get(p.host) ?? new Set<string>()).add(b.id));
+  }
+  return held;
+}
+
 /** `alive` tells a live run from one whose director died (shown as failed before any cleanup). */
 export function mergeBackups(target: TargetBackup[], runs: RunRecord[], now: number, alive: (pid: number) => boolean = pidAlive): BackupEntry[] {
   const entries = new Map<string, BackupEntry>();

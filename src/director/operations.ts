@@ -15,7 +15,7 @@ import { EXIT } from './exit-codes';
 import { formatBytes, renderTable } from './format';
 import { withLock } from './guard';
 import { BACKUP_ID, backupIdTime, datedInFuture } from './ids';
-import { fetchListings, fetchTargetBackups, finite, futureWarning, isComplete, mergeTargetListings, storeClock, type TargetBackup } from './list';
+import { fetchListings, fetchTargetBackups, finite, futureWarning, incompleteParts, isComplete, mergeTargetListings, storeClock, type TargetBackup } from './list';
 import { connectAll, runOnHosts, throwIfFailed } from './phase';
 import { remotesOfTarget, targetHosts } from '../plan/lookup';
 import { FUTURE_STOPS_PRUNING, describePolicy, policyIsEmpty, selectRetention, tooManyDeletions, type RetentionCandidate, type RetentionDecision } from './retention';
@@ -100,13 +100,15 @@ export async function replicateStep(ctx: Context): Promise<number> {
   let failure: DirectorError | undefined;
   try {
     await connectAll(ctx, plan.targets.length > 1 ? targetHosts(plan) : sending, EXIT.CONNECT);
-    const held = plan.targets.length > 1 ? await partsNotCompleteEverywhere(ctx, phase) : new Map<string, string[]>();
+    // Several targets: a part complete on one target only is never sent off-site, where it would
+    // keep that target from discarding it. Every target must answer.
+    const held = plan.targets.length > 1 ? incompleteParts(await fetchTargetBackups(ctx, phase, EXIT.REPLICATE)) : new Map<string, Set<string>>();
     const outcome = await runOnHosts(
       ctx,
       sending,
       { phase, exitCode: EXIT.REPLICATE, summarize: (r: CapsuleResult) => ({ detail: parseReplication(r).map((o) => `${o.remote}: ${o.sent} sent, newest ${o.newest || 'none'}`).join('; ') }) },
       (host) =>
-        runCapsule(ctx, { phase, exitCode: EXIT.REPLICATE, host, capsule: 'replicate_backups' }, { signal: ctx.interrupt, stdin: (held.get(host) ?? []).map((id) => `skip ${id}\n`).join('') }),
+        runCapsule(ctx, { phase, exitCode: EXIT.REPLICATE, host, capsule: 'replicate_backups' }, { signal: ctx.interrupt, stdin: [...(held.get(host) ?? [])].map((id) => `skip ${id}\n`).join('') }),
     );
     for (const r of outcome.values.values()) outcomes.push(...parseReplication(r));
     throwIfFailed({ phase, exitCode: EXIT.REPLICATE }, outcome);
@@ -118,20 +120,6 @@ export async function replicateStep(ctx: Context): Promise<number> {
   const diverged = /DIVERGED/.test(failure.message);
   ctx.report.error(phase, diverged ? `${failure.message} — nothing was destroyed; see docs/operations.md "Divergence"` : failure.message);
   return diverged ? EXIT.DIVERGED : failure.exitCode === EXIT.CONNECT ? EXIT.CONNECT : EXIT.REPLICATE;
-}
-
-/**
- * Several targets: the parts a target holds complete of a backup that is not complete on every
- * target (a commit that failed elsewhere, not discarded yet). They are never sent off-site: a
- * remote holding one would keep the target from discarding it. Every target must answer.
- */
-async function partsNotCompleteEverywhere(ctx: Context, phase: string): Promise<Map<string, string[]>> {
-  const held = new Map<string, string[]>();
-  for (const b of await fetchTargetBackups(ctx, phase, EXIT.REPLICATE)) {
-    if (isComplete(b)) continue;
-    for (const p of b.parts ?? []) if (p.state === 'complete') held.set(p.host, [...(held.get(p.host) ?? []), b.id]);
-  }
-  return held;
 }
 
 function saveReplicationState(ctx: Context, outcomes: ReplicationOutcome[]): void {
@@ -275,12 +263,12 @@ async function planPrune(ctx: Context, phase: string, options: PruneOptions): Pr
   // every target, so a part counts as complete only where the whole backup is (one target's part
   // of a backup another target failed to commit must never fill a keep slot and push out the real
   // backup of that day).
-  const merged = new Map(mergeTargetListings(stores, targetHosts(plan)).map((b) => [b.id, isComplete(b)]));
+  const held = incompleteParts(mergeTargetListings(stores, targetHosts(plan)));
   const planned: StorePrune[] = [];
   for (const t of plan.targets) {
     const own = remotesOfTarget(plan, t.host);
     const ownListings = listings.filter((l) => own.some((r) => r.host === l.host));
-    const parts = (stores.get(t.host) ?? []).map((b) => (merged.get(b.id) === false && isComplete(b) ? { ...b, complete: false } : b));
+    const parts = (stores.get(t.host) ?? []).map((b) => (held.get(t.host)?.has(b.id) === true ? { ...b, complete: false } : b));
     planned.push(...prunePlan(t.host, parts, clocks.get(t.host), ownListings, t.retention, own, options));
   }
   return { stores: planned, rows: planned.flatMap((s) => s.rows) };
