@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // npm run torture -- [--seed S | --seeds S1,S2] [--rounds N] [--ops K] [--backends SOURCE:TARGET,...] [--keep]
 // Runs tests/torture (the seeded differential torture of the backup data path) with other seeds,
-// more rounds or a subset of the source:target pairs than CI's fixed run. --keep leaves the
-// container of a failed run to look into (/tmp/torture.log in it).
+// more rounds or a subset of the source:target pairs than CI's fixed run. The pairs lvm:dir and
+// gluster:dir run in a qemu VM (tests/torture/vm.test.ts); the others in a container. --keep
+// leaves the container or VM of a failed run to look into (/tmp/torture.log in it).
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 
@@ -28,17 +29,28 @@ if (seeds !== undefined && !/^[0-9]+(,[0-9]+)*$/.test(seeds)) {
   console.error(`torture: --seed/--seeds take whole numbers (comma-separated), got ${JSON.stringify(seeds)}`);
   process.exit(2);
 }
-if (values.backends !== undefined && !/^(btrfs|zfs):(zfs|btrfs|dir)(,(btrfs|zfs):(zfs|btrfs|dir))*$/.test(values.backends)) {
-  console.error('torture: --backends takes SOURCE:TARGET pairs, SOURCE btrfs|zfs, TARGET zfs|btrfs|dir, e.g. btrfs:zfs,zfs:dir');
+const PAIR = /^((btrfs|zfs):(zfs|btrfs|dir)|(lvm|gluster):dir)$/;
+const pairs = values.backends?.split(',');
+if (pairs !== undefined && !pairs.every((p) => PAIR.test(p))) {
+  console.error('torture: --backends takes SOURCE:TARGET pairs: btrfs|zfs with zfs|btrfs|dir, or lvm|gluster with dir (in a VM), e.g. btrfs:zfs,lvm:dir');
   process.exit(2);
 }
+const inVm = (p) => /^(lvm|gluster):/.test(p);
 const env = {
   ...process.env,
   ...(seeds === undefined ? {} : { SBDI_TORTURE_SEEDS: seeds }),
   ...(number('rounds', values.rounds) === undefined ? {} : { SBDI_TORTURE_ROUNDS: values.rounds }),
   ...(number('ops', values.ops) === undefined ? {} : { SBDI_TORTURE_OPS: values.ops }),
-  ...(values.backends === undefined ? {} : { SBDI_TORTURE_BACKENDS: values.backends }),
+  ...(pairs === undefined ? {} : { SBDI_TORTURE_BACKENDS: pairs.filter((p) => !inVm(p)).join(','), SBDI_TORTURE_VM_BACKENDS: pairs.filter(inVm).join(',') }),
   ...(values.keep ? { SBDI_TORTURE_KEEP: '1' } : {}),
 };
-const r = spawnSync('npx', ['vitest', 'run', 'tests/torture/torture.test.ts'], { stdio: 'inherit', env });
-process.exit(r.status ?? 1);
+const runs = [
+  ...(pairs === undefined || pairs.some((p) => !inVm(p)) ? [['vitest', 'run', 'tests/torture/torture.test.ts']] : []),
+  ...(pairs?.some(inVm) ? [['vitest', 'run', '--config', 'vitest.vm-e2e.config.ts', 'tests/torture/vm.test.ts']] : []),
+];
+let status = 0;
+for (const args of runs) {
+  const r = spawnSync('npx', args, { stdio: 'inherit', env });
+  status ||= r.status ?? 1;
+}
+process.exit(status);
