@@ -393,6 +393,27 @@ function sourceExcludes(v: HostVars): string[] {
   return [...new Set((items as string[]).map((x) => x.replace(/^\/+/, '')))].sort();
 }
 
+const SIZE = /^([0-9]{1,9})([KMGT])$/;
+const SIZE_UNITS = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 } as const;
+
+/**
+ * `backup_push_limit`: a whole number of GiB, or a size with a binary unit (`500M`, `2T`); 0 or
+ * absent: no limit. At least 1 MiB: a push below that would hardly carry its own file list.
+ */
+function pushLimit(v: HostVars): number | undefined {
+  const name = 'backup_push_limit';
+  if (!v.has(name)) return undefined;
+  const raw = v.raw(name);
+  const gib = nonNegativeInteger(raw);
+  const m = typeof raw === 'string' ? SIZE.exec(raw) : null;
+  const bytes = gib !== undefined ? gib * SIZE_UNITS.G : m ? Number(m[1]) * SIZE_UNITS[m[2] as keyof typeof SIZE_UNITS] : undefined;
+  if (bytes === undefined || (bytes !== 0 && bytes < SIZE_UNITS.M) || bytes > Number.MAX_SAFE_INTEGER) {
+    v.problem(name, raw, 'expected 0 (no limit), a whole number of GiB, or a size with a unit K, M, G or T (e.g. 500M) of at least 1M');
+    return undefined;
+  }
+  return bytes === 0 ? undefined : bytes;
+}
+
 function buildSource(host: string, v: HostVars, targets: readonly string[]): SourcePlan | undefined {
   const target = chooseTarget(v, 'backup_target', targets);
   const chosen = SOURCE_BACKENDS.filter((b) => v.bool(`${b}_backup_source`, false));
@@ -419,8 +440,13 @@ function buildSource(host: string, v: HostVars, targets: readonly string[]): Sou
     v.problem('backup_snapshot_storage', v.raw('backup_snapshot_storage'), 'expected a non-negative whole number of GiB (0 when not an LVM source)');
   }
   const excludes = sourceExcludes(v);
+  const pushLimitBytes = pushLimit(v);
   if (target === undefined) return undefined;
-  const common = { host, liveDir, snapshotMount, treeName: treeName(host, liveDir), target, ...(excludes.length > 0 ? { excludes } : {}) };
+  const common = {
+    host, liveDir, snapshotMount, treeName: treeName(host, liveDir), target,
+    ...(excludes.length > 0 ? { excludes } : {}),
+    ...(pushLimitBytes !== undefined ? { pushLimitBytes } : {}),
+  };
   switch (backend) {
     case 'gluster':
       return { ...common, backend, volume: v.matching('gluster_backup_source_volume', SOURCE_DEFAULTS.gluster.volume, OBJECT_NAME, NAME_RULE) };

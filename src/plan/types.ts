@@ -37,6 +37,11 @@ interface SourceCommon {
    * `cache` or `db/tmp`: where another filesystem is mounted that is not to be backed up here.
    */
   excludes?: string[];
+  /**
+   * The most one push of this tree may send to its target, in bytes (`backup_push_limit`): what
+   * one backup can add to the store at most. Absent: no limit.
+   */
+  pushLimitBytes?: number;
 }
 export interface GlusterSource extends SourceCommon {
   backend: 'gluster';

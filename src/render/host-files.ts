@@ -84,6 +84,7 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
     sourceCtimeComplete: source !== undefined && !(source.backend === 'zfs' && source.package === 'zfs-fuse') && source.backend !== 'gluster',
     // A target accepts and serves only the trees of its own sources.
     trees: ownSources.map((s) => s.treeName),
+    pushLimits: ownSources.flatMap((s) => (s.pushLimitBytes === undefined ? [] : [{ tree: s.treeName, bytes: s.pushLimitBytes }])),
     // The off-site remote this host is (remote capsules), and the remotes the target sends to.
     remote,
     remotePartial: remote ? `remote/${remote.backend}` : undefined,

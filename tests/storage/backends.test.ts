@@ -68,6 +68,7 @@ describe.each(CASES)('storage: $name', (c) => {
   it('takes nothing a source put into its tree into effect: current is root-only; no setuid, device or exec on the store', async () => {
     const sh = (cmd: string) => docker(['exec', container, 'bash', '-c', cmd]).stdout.trim();
     expect(sh('stat -c %a /backup/current')).toBe('700');
+    if (c.target.backup_target_backend === 'dir') expect(sh('stat -c %a /backup/snapshots')).toBe('700');
     if (c.target.backup_target_backend === 'zfs') {
       expect(sh('zfs get -H -o value setuid,devices,exec backup/current')).toBe('off\noff\noff');
     }
@@ -100,4 +101,45 @@ describe('storage: a zfs-fuse store made without enable-xattr', () => {
     expect(r.stdout).toContain('HEAL PASSED');
     expect(r.code).toBe(0);
   }, 300_000);
+});
+
+describe('storage: a push limit (backup_push_limit)', () => {
+  const container = `storagetest-limit-${process.pid}`;
+  const sh = (script: string) => dockerAsync(['exec', container, 'bash', '-c', script], undefined, 300_000);
+  const L = '/opt/sbdi/backup/libexec';
+  // One backup as the director takes it, a push of the whole tree; prints perform_rsync's exit.
+  const push = (id: string) => sh(`${L}/prepare_target </dev/null >/dev/null && ${L}/prepare_source_snapshot >/dev/null &&
+    { printf -- '- ${id}\\n' | ${L}/perform_rsync; echo "exit $?"; ${L}/remove_source_snapshot >/dev/null; }`);
+  const stored = async () => Number((await sh('du -s -B1 --apparent-size /backup/current/storage-1@+srv+data | cut -f1')).stdout.trim());
+  beforeAll(async () => {
+    startContainer(container, 'storage-1', await baseImage());
+    install(container, render(inventory({ backup_target_backend: 'dir' }, { btrfs_backup_source: true, btrfs_backup_source_dir: '/srv/data', backup_push_limit: '2M' })), 'storage-1');
+    const r = await sh(`bash /tmp/storage/make-source.sh btrfs /srv/data && ${L}/sbdi-target-setup >/dev/null`);
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(() => removeContainer(container));
+
+  it('stops a push that sends more than the limit, and says so; a push within it passes', async () => {
+    expect((await sh('head -c 8M /dev/urandom >/srv/data/big && echo small >/srv/data/small && sync')).code).toBe(0);
+    const over = await push('20260101_000001');
+    expect(over.stdout).toMatch(/^exit 8$/m);
+    expect(over.stderr).toMatch(/stopped the push of storage-1@\+srv\+data at its limit of 2097152 bytes \(backup_push_limit\)/);
+    // What the store got is bounded by the limit (rsync's own temporary file is gone with it).
+    expect(await stored()).toBeLessThan(2 * 2 ** 20 + 2 ** 16);
+    expect((await sh('rm /srv/data/big && head -c 512K /dev/urandom >/srv/data/mid && sync')).code).toBe(0);
+    const within = await push('20260101_000002');
+    expect(within.stdout, within.stderr).toMatch(/^exit 0$/m);
+    // A receiver or push that ended a moment ago is no reason for a word on stderr.
+    expect(within.stderr).not.toMatch(/No such file/);
+    expect((await sh('cmp /srv/data/mid /backup/current/storage-1@+srv+data/mid && echo same')).stdout).toContain('same');
+  });
+
+  it('refuses a push that asks for compression (the bytes sent would no longer bound the bytes written)', async () => {
+    for (const flag of ['-z', '--compress', '--zc=zlib']) {
+      const r = await sh(`rsync -a ${flag} -e 'ssh -i /etc/sbdi/backup/push_ed25519 -o IdentitiesOnly=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts' /srv/data/small sbdi-receive@127.0.0.1:zipped; echo "exit $?"`);
+      expect(r.stdout, flag).not.toMatch(/^exit 0$/m);
+      expect(r.stderr, flag).toMatch(/refused a push of storage-1@\+srv\+data asking for compression/);
+      expect((await sh('test -e /backup/current/storage-1@+srv+data/zipped; echo $?')).stdout.trim()).toBe('1');
+    }
+  });
 });
