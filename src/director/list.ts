@@ -57,6 +57,20 @@ export interface BackupEntry {
 }
 
 /** The store's clock from a listing capsule's result (`now`, epoch ms), else the fallback. */
+/** How full a store is, as its list capsule says (bytes in use and still free). */
+export interface StoreUsage {
+  usedBytes: number;
+  freeBytes: number;
+}
+
+/** The `store` field of a listing, or undefined when it is missing or malformed. */
+export function storeUsage(result: CapsuleResult): StoreUsage | undefined {
+  const s = result.store as { usedBytes?: unknown; freeBytes?: unknown } | undefined;
+  const used = finite(s?.usedBytes);
+  const free = finite(s?.freeBytes);
+  return used !== undefined && free !== undefined && used >= 0 && free >= 0 ? { usedBytes: used, freeBytes: free } : undefined;
+}
+
 export function storeClock(result: CapsuleResult, fallback: number): number {
   return typeof result.now === 'number' && Number.isFinite(result.now) ? result.now : fallback;
 }
@@ -210,18 +224,21 @@ export async function fetchListings(
   phase: string,
   exitCode: ExitCode,
   hosts: readonly string[] = targetHosts(ctx.plan),
-): Promise<{ listings: Map<string, TargetBackup[]>; clocks: Map<string, number>; failures: DirectorError[] }> {
+): Promise<{ listings: Map<string, TargetBackup[]>; clocks: Map<string, number>; stores: Map<string, StoreUsage>; failures: DirectorError[] }> {
   const parse = (r: CapsuleResult): TargetBackup[] => parseTargetBackups(r, ctx.plan.settings.clockSkewSeconds * 1000, ctx.now());
   const outcome = await runOnHosts(ctx, hosts, { phase, exitCode, summarize: (r: CapsuleResult) => ({ detail: `${parse(r).length} backups` }) }, (host) =>
     runCapsule(ctx, { phase, exitCode, host, capsule: 'list_backups' }, { signal: ctx.interrupt }),
   );
   const listings = new Map<string, TargetBackup[]>();
   const clocks = new Map<string, number>();
+  const stores = new Map<string, StoreUsage>();
   for (const [host, r] of outcome.values) {
     listings.set(host, parse(r));
     clocks.set(host, storeClock(r, ctx.now()));
+    const usage = storeUsage(r);
+    if (usage !== undefined) stores.set(host, usage);
   }
-  return { listings, clocks, failures: outcome.failures };
+  return { listings, clocks, stores, failures: outcome.failures };
 }
 
 /** Every target's backups merged by id (one backup spans all targets); throws when a target cannot be listed. */

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RemotePlan, RetentionPolicy } from '../plan/types';
+import type { MonitoringPlan, RemotePlan, RetentionPolicy } from '../plan/types';
 import type { CapsuleResult } from '../ssh/types';
 import { runCapsule } from './capsule';
 import type { Context } from './context';
@@ -15,7 +15,7 @@ import { EXIT } from './exit-codes';
 import { formatBytes, renderTable } from './format';
 import { withLock } from './guard';
 import { BACKUP_ID, backupIdTime, datedInFuture } from './ids';
-import { fetchListings, fetchTargetBackups, finite, futureWarning, incompleteParts, isComplete, mergeTargetListings, storeClock, type TargetBackup } from './list';
+import { fetchListings, fetchTargetBackups, finite, futureWarning, incompleteParts, isComplete, mergeTargetListings, storeClock, type StoreUsage, type TargetBackup } from './list';
 import { connectAll, runOnHosts, throwIfFailed } from './phase';
 import { remotesOfTarget, targetHosts } from '../plan/lookup';
 import { FUTURE_STOPS_PRUNING, describePolicy, policyIsEmpty, selectRetention, tooManyDeletions, type RetentionCandidate, type RetentionDecision } from './retention';
@@ -393,8 +393,9 @@ export function assessHealth(
   target: TargetBackup[] | undefined,
   remotes: RemoteListing[],
   remoteFailures: string[],
-  thresholds: { warningAgeSeconds: number; criticalAgeSeconds: number; replicationLagSeconds: number },
+  thresholds: Pick<MonitoringPlan, 'warningAgeSeconds' | 'criticalAgeSeconds' | 'replicationLagSeconds' | 'storeWarningPercent' | 'storeCriticalPercent'>,
   lastRunFailed?: { id: string; phase?: string },
+  stores: ReadonlyMap<string, StoreUsage> = new Map(),
 ): Health {
   const w = thresholds.warningAgeSeconds;
   const c = thresholds.criticalAgeSeconds;
@@ -402,6 +403,18 @@ export function assessHealth(
   const perfdata: string[] = [];
   if (target === undefined) {
     return { status: NAGIOS.UNKNOWN, text: 'cannot list the backups on the target', perfdata, metrics: ['sbdi_backup_check_status 3'] };
+  }
+  // How full each target's store is: a store that fills up ends every backup of its sources.
+  let storeStatus: Health['status'] = NAGIOS.OK;
+  const storeNotes: string[] = [];
+  for (const [host, u] of [...stores].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const total = u.usedBytes + u.freeBytes;
+    const percent = total === 0 ? 100 : (100 * u.usedBytes) / total;
+    perfdata.push(`store_${host}=${percent.toFixed(1)}%;${thresholds.storeWarningPercent};${thresholds.storeCriticalPercent};0;100`);
+    metrics.push(`sbdi_backup_store_used_bytes{store="${host}"} ${u.usedBytes}`, `sbdi_backup_store_free_bytes{store="${host}"} ${u.freeBytes}`);
+    const level = percent >= thresholds.storeCriticalPercent ? NAGIOS.CRITICAL : percent >= thresholds.storeWarningPercent ? NAGIOS.WARNING : NAGIOS.OK;
+    if (level !== NAGIOS.OK) storeNotes.push(`the store of ${host} is ${percent.toFixed(1)}% full (${formatBytes(u.freeBytes)} free)`);
+    if (level > storeStatus) storeStatus = level;
   }
   // A backup dated in the future of its store's clock is no evidence of a recent backup, and its
   // presence stops retention on that store: CRITICAL until an operator removes it.
@@ -415,7 +428,7 @@ export function assessHealth(
   const last = complete[complete.length - 1];
   metrics.push(`sbdi_backup_complete_backups ${complete.length}`);
   if (last === undefined) {
-    return { status: NAGIOS.CRITICAL, text: ['no complete backup on the target', ...futureNotes].join('; '), perfdata, metrics: [...metrics, 'sbdi_backup_check_status 2'] };
+    return { status: NAGIOS.CRITICAL, text: ['no complete backup on the target', ...futureNotes, ...storeNotes].join('; '), perfdata, metrics: [...metrics, 'sbdi_backup_check_status 2'] };
   }
   const taken = backupIdTime(last.id)!;
   const ageS = Math.max(0, Math.round((now - taken) / 1000));
@@ -461,6 +474,8 @@ export function assessHealth(
     notes.unshift(...futureNotes);
     status = NAGIOS.CRITICAL;
   }
+  notes.push(...storeNotes);
+  if (storeStatus > status) status = storeStatus;
   if (lastRunFailed && lastRunFailed.id > last.id) {
     notes.push(`the last run ${lastRunFailed.id} failed${lastRunFailed.phase ? ` in ${lastRunFailed.phase}` : ''}`);
     if (status < NAGIOS.WARNING) status = NAGIOS.WARNING;
@@ -478,6 +493,8 @@ export function metricsText(h: Health, now: number): string {
     sbdi_backup_last_complete_age_seconds: 'age of the last complete backup',
     sbdi_backup_last_duration_seconds: 'duration of the last complete backup',
     sbdi_backup_last_freeze_seconds: 'the last complete backup: first container frozen to last one thawed, on any host',
+    sbdi_backup_store_used_bytes: 'bytes in use on a target\'s store',
+    sbdi_backup_store_free_bytes: 'bytes still free on a target\'s store',
     sbdi_backup_last_pause_window_seconds: 'the last complete backup: how long every container was frozen at once (its consistency window)',
     sbdi_backup_last_bytes: 'bytes of the last complete backup on the target',
     sbdi_backup_replication_lag_seconds: 'how far a remote is behind the newest backup',
@@ -500,11 +517,15 @@ export function metricsText(h: Health, now: number): string {
 
 async function gatherHealth(ctx: Context): Promise<Health> {
   let target: TargetBackup[] | undefined;
+  let stores = new Map<string, StoreUsage>();
   let remotes: RemoteListing[] = [];
   const remoteFailures: string[] = [];
   try {
     await connectAll(ctx, ctx.plan.targets.map((t) => t.host), EXIT.CONNECT);
-    target = await fetchTargetBackups(ctx, 'check', EXIT.LIST);
+    const fetched = await fetchListings(ctx, 'check', EXIT.LIST);
+    throwIfFailed({ phase: 'check', exitCode: EXIT.LIST }, { values: fetched.listings, failures: fetched.failures, skipped: [] });
+    target = mergeTargetListings(fetched.listings, targetHosts(ctx.plan));
+    stores = fetched.stores;
   } catch {
     target = undefined;
   }
@@ -523,7 +544,7 @@ async function gatherHealth(ctx: Context): Promise<Health> {
     for (const f of failures) if (!remoteFailures.some((x) => x.startsWith(f.host ?? '?'))) remoteFailures.push(f.message);
   }
   const failed = ctx.state.runs().filter((r) => r.status === 'failed').pop();
-  return assessHealth(ctx.now(), target, remotes, remoteFailures, ctx.plan.monitoring, failed ? { id: failed.id, phase: failed.failedPhase } : undefined);
+  return assessHealth(ctx.now(), target, remotes, remoteFailures, ctx.plan.monitoring, failed ? { id: failed.id, phase: failed.failedPhase } : undefined, stores);
 }
 
 export function writeMetrics(ctx: Context, h: Health): void {

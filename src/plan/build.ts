@@ -354,10 +354,17 @@ function buildMonitoring(g: HostVars): MonitoringPlan {
   if (criticalAgeSeconds <= warningAgeSeconds) {
     g.problem('backup_check_critical_age', g.raw('backup_check_critical_age') ?? `${criticalAgeSeconds}s`, `must be longer than backup_check_warning_age (${warningAgeSeconds} s)`);
   }
+  const storeWarningPercent = g.integer('backup_check_store_warning', 85, 1, 100);
+  const storeCriticalPercent = g.integer('backup_check_store_critical', 95, 1, 100);
+  if (storeCriticalPercent <= storeWarningPercent) {
+    g.problem('backup_check_store_critical', g.raw('backup_check_store_critical') ?? storeCriticalPercent, `must be above backup_check_store_warning (${storeWarningPercent})`);
+  }
   return {
     warningAgeSeconds,
     criticalAgeSeconds,
     replicationLagSeconds: g.duration('backup_check_replication_lag', 26 * 3600, 60, 366 * 86400),
+    storeWarningPercent,
+    storeCriticalPercent,
     metricsDir: g.path('backup_metrics_dir', '/var/lib/prometheus/node-exporter'),
   };
 }

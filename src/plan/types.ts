@@ -177,6 +177,10 @@ export interface MonitoringPlan {
   criticalAgeSeconds: number;
   /** `backup_check_replication_lag`: a remote further behind the target → WARNING. */
   replicationLagSeconds: number;
+  /** `backup_check_store_warning`: a target's store at least this full (percent) → WARNING. */
+  storeWarningPercent: number;
+  /** `backup_check_store_critical`: at least this full → CRITICAL. */
+  storeCriticalPercent: number;
   /** `backup_metrics_dir`: node_exporter textfile-collector directory. */
   metricsDir: string;
 }

@@ -191,6 +191,8 @@ describe('operations on real hosts (sandbox ops, with an off-site remote)', () =
     const ok = await op('check_backup', '-w', `${w}s`, '-c', `${c}s`);
     expect(ok.code, ok.stdout).toBe(0);
     expect(ok.stdout).toMatch(new RegExp(`^BACKUP OK - last complete backup ${ids[3]} is \\d+s old .*replication_lag_backup-remote=0s`));
+    // How full the store is, from the target's own count.
+    expect(ok.stdout).toMatch(/ store_backup-target=\d+\.\d%;85;95;0;100( |$)/m);
     expect(await must('backup-director', 'cat /var/lib/prometheus/node-exporter/sbdi_backup.prom')).toMatch(/^sbdi_backup_check_status 0$/m);
   }, 1_800_000);
 

@@ -87,6 +87,27 @@ describe.each(CASES)('storage: $name', (c) => {
   });
 });
 
+describe.each(CASES)('storage: $name: list_backups', (c) => {
+  const container = `storagetest-fill-${c.target.backup_target_backend}-${process.pid}`;
+  beforeAll(async () => {
+    startContainer(container, 'storage-1', await baseImage());
+    install(container, render(inventory(c.target, c.source)), 'storage-1');
+  });
+  afterAll(() => removeContainer(container));
+
+  it('says how full the store is, as df or zfs count it', async () => {
+    const r = await dockerAsync(['exec', container, 'bash', '-c', '/opt/sbdi/backup/libexec/sbdi-target-setup >/dev/null && /opt/sbdi/backup/libexec/list_backups']);
+    expect(r.code, r.stderr).toBe(0);
+    const store = (JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { store: { usedBytes: number; freeBytes: number } }).store;
+    expect(store.usedBytes).toBeGreaterThan(0);
+    expect(store.freeBytes).toBeGreaterThan(0);
+    const fs = c.target.backup_target_backend === 'zfs'
+      ? (await dockerAsync(['exec', container, 'zfs', 'get', '-Hp', '-o', 'value', 'available', 'backup'])).stdout.trim()
+      : (await dockerAsync(['exec', container, 'bash', '-c', 'df -B1 --output=avail /backup | tail -n1'])).stdout.trim();
+    expect(Math.abs(store.freeBytes - Number(fs))).toBeLessThan(64 * 2 ** 20);
+  });
+});
+
 describe('storage: a zfs-fuse store made without enable-xattr', () => {
   const container = `storagetest-heal-${process.pid}`;
   beforeAll(async () => {

@@ -51,6 +51,8 @@ export class FakeTransport implements Transport {
   readonly replicas = new Map<string, StoredBackup[]>();
   /** A store's clock, by host: list_backups / list_replicas report it as `now` (unset: none reported). */
   readonly clocks = new Map<string, () => number>();
+  /** How full a target's store is, by host: list_backups reports it as `store` (unset: none reported). */
+  readonly storeUsage = new Map<string, { usedBytes: number; freeBytes: number }>();
   closed = false;
   private events = 0;
   private readonly connected = new Set<string>();
@@ -211,7 +213,7 @@ export class FakeTransport implements Transport {
       case 'commit_backup':
         return { id: arg, usedBytes: 5000, stdinBytes: stdin?.length ?? 0 };
       case 'list_backups':
-        return { ...this.clockOf(host), backups: [...this.store(host)] };
+        return { ...this.clockOf(host), ...(this.storeUsage.has(host) ? { store: this.storeUsage.get(host) } : {}), backups: [...this.store(host)] };
       case 'list_replicas':
         return { ...this.clockOf(host), replicas: (this.replicas.get(host) ?? []).map((r) => ({ id: r.id, guid: `g${r.id}`, storedAt: r.storedAt })), health: { state: 'ONLINE', errors: 'No known data errors' } };
       case 'discard_backup':

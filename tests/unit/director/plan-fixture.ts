@@ -67,7 +67,7 @@ export function testPlan(overrides: { settings?: Partial<Plan['settings']>; dock
     ],
     dockerHosts,
     remotes: [],
-    monitoring: { warningAgeSeconds: 26 * 3600, criticalAgeSeconds: 50 * 3600, replicationLagSeconds: 26 * 3600, metricsDir: '/var/lib/prometheus/node-exporter' },
+    monitoring: { warningAgeSeconds: 26 * 3600, criticalAgeSeconds: 50 * 3600, replicationLagSeconds: 26 * 3600, storeWarningPercent: 85, storeCriticalPercent: 95, metricsDir: '/var/lib/prometheus/node-exporter' },
     schedule: { enabled: false, onCalendar: '*-*-* 02:00:00', randomizedDelaySeconds: 0, cron: '0 2 * * *' },
   };
 }

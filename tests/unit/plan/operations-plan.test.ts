@@ -24,7 +24,7 @@ describe('replication, retention and schedule plan fields', () => {
     expect(plan.remotes).toEqual([]);
     expect(plan.targets[0]!.retention).toEqual({ keepMinimum: 2, minAgeSeconds: 0 });
     expect(plan.settings.clockSkewSeconds).toBe(600);
-    expect(plan.monitoring).toEqual({ warningAgeSeconds: 93600, criticalAgeSeconds: 180000, replicationLagSeconds: 93600, metricsDir: '/var/lib/prometheus/node-exporter' });
+    expect(plan.monitoring).toEqual({ warningAgeSeconds: 93600, criticalAgeSeconds: 180000, replicationLagSeconds: 93600, storeWarningPercent: 85, storeCriticalPercent: 95, metricsDir: '/var/lib/prometheus/node-exporter' });
     expect(plan.schedule).toEqual({ enabled: false, onCalendar: '*-*-* 02:00:00', randomizedDelaySeconds: 0, cron: '0 2 * * *' });
   });
 
