@@ -183,6 +183,28 @@ describe.each(KINDS)('storage: $name target replicating to a $name off-site remo
       expect(remoteOf(after.result)).toMatchObject({ ok: true, sent: 0, newest: ID3 });
     });
 
+    it('a remote that answers with patterns for guids fakes no common snapshot: it is refused as diverged', async () => {
+      // A compromised remote: its list names every replica with the guid `.*`, so that a pattern
+      // match would take any of them for the target's own and call it up to date.
+      await must(REMOTE, `mv ${L}/receive_replica ${L}/receive_replica.real && cat >${L}/receive_replica <<'WRAP'
+#!/bin/bash
+if [ "\${SSH_ORIGINAL_COMMAND:-}" = list ]; then "\$0.real" "\$@" | sed -E 's/^([0-9]{8}_[0-9]{6})\\t.*/\\1\\t.*/'; exit "\${PIPESTATUS[0]}"; fi
+exec "\$0.real" "\$@"
+WRAP
+chmod 0755 ${L}/receive_replica`);
+      try {
+        const r = await capsule(TARGET, 'replicate_backups');
+        expect(r.code).toBe(41);
+        expect(remoteOf(r.result)).toMatchObject({ ok: false, diverged: true, sent: 0 });
+        expect(remoteOf(r.result).error).toMatch(/DIVERGED: offsite-1 holds snapshots up to \d{8}_\d{6}, none of which this target has \(same name and guid\)/);
+      } finally {
+        await must(REMOTE, `mv -f ${L}/receive_replica.real ${L}/receive_replica`);
+      }
+      const after = await capsule(TARGET, 'replicate_backups');
+      expect(after.code, after.log).toBe(0);
+      expect(remoteOf(after.result)).toMatchObject({ ok: true, sent: 0, newest: ID3 });
+    });
+
     it('the remote key can do nothing but receive: any other command is refused by its forced command', async () => {
       const r = await sh(TARGET, `ssh -i /etc/sbdi/backup/replicate_ed25519 -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts_remotes sbdi-receive@$(awk '{print $1}' /etc/sbdi/backup/known_hosts_remotes) 'cat /etc/shadow'`);
       expect(r.code).not.toBe(0);
