@@ -217,7 +217,10 @@ function renderSudoers(plan: Plan, hostName: string): string {
     if (c.arg === 'foreign') for (const f of target?.foreignStores ?? []) commands.push(`${path} ${sudoersArg(f.name)}`);
   }
   const env = capsules.filter((c) => c.keepsSshCommand).map((c) => `${plan.paths.capsules}/${c.name}`);
-  return renderTemplate('sudoers.hbs', { host: hostName, operator: plan.operator, receiver: plan.receiver, lines, env });
+  // Set here for both accounts rather than trusting the host's own sudoers: a host with
+  // `Defaults !env_reset` or `setenv` would otherwise hand the caller's environment to root.
+  const users = [...new Set(lines.map((l) => l.user))];
+  return renderTemplate('sudoers.hbs', { host: hostName, operator: plan.operator, receiver: plan.receiver, lines, env, users });
 }
 
 /**

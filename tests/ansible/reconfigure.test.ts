@@ -99,6 +99,9 @@ describe('playbooks/backup.yml on real hosts', () => {
     for (const h of all.filter((x) => x !== 'backup-director')) {
       expect(sh(h, 'stat -c "%U %G %a" /etc/sudoers.d/43-sbdi-backup').trim()).toBe('root root 440');
       expect(sh(h, 'stat -c "%U %G %a" /home/backupoperator/.ssh/authorized_keys').trim()).toBe('root root 644');
+      // Its .ssh is root's: the operator cannot put keys of its own in place of the file.
+      expect(sh(h, 'stat -c "%U %G %a" /home/backupoperator/.ssh').trim()).toBe('root root 755');
+      expect(sh(h, "su - backupoperator -c 'mv ~/.ssh/authorized_keys ~/.ssh/x || touch ~/.ssh/authorized_keys2 || echo REFUSED' 2>/dev/null").trim()).toBe('REFUSED');
       expect(sh(h, 'cat /home/backupoperator/.ssh/authorized_keys')).not.toContain('@@KEY:');
       expect(sh(h, 'find /opt/sbdi -type f ! -user root -o -type f -perm /022 | wc -l').trim()).toBe('0');
     }

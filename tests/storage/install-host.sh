@@ -48,7 +48,7 @@ visudo -cf /etc/sudoers.d/43-sbdi-backup >/dev/null
 install -d -m 0700 /etc/sbdi/backup
 # Every root-owned key host.json lists (push, pull, replicate), made as the role makes them.
 mapfile -t own_keys < <(python3 -c 'import json; [print(k["name"], k["path"]) for k in json.load(open("host.json"))["keys"] if k["owner"] == "root"]')
-install -d -m 0700 -o backupoperator -g backupoperator /home/backupoperator/.ssh
+install -d -m 0755 -o root -g root /home/backupoperator/.ssh
 for entry in "${own_keys[@]}"; do
   name=${entry%% *} path=${entry#* }
   [ -f "$path" ] || ssh-keygen -q -t ed25519 -N '' -C "sbdi-backup ${name} ${host}" -f "$path"

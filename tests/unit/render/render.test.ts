@@ -103,6 +103,36 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
     }
   });
 
+  it('sudoers: the operator never reaches a receiving or sending end; no argument may begin with a dash; both accounts get a clean environment', async () => {
+    for (const host of readdirSync(out)) {
+      const f = join(out, host, 'etc/sudoers.d/43-sbdi-backup');
+      if (!existsSync(f)) continue;
+      const text = readFileSync(f, 'utf8');
+      const grants = text.split('\n').filter((l) => / ALL = \(root\) NOPASSWD: /.test(l));
+      expect(grants.length).toBeGreaterThan(0);
+      for (const g of grants) {
+        const [user, rest] = g.split(' ALL = (root) NOPASSWD: ') as [string, string];
+        const [path, ...args] = rest.split(' ');
+        const capsule = path!.split('/').pop()!;
+        const receiving = ['receive_backup', 'send_restore', 'receive_replica'].includes(capsule);
+        expect(user, `${host}: ${g}`).toBe(receiving ? 'sbdi-receive' : 'backupoperator');
+        // One argument at most: "" (none), a fixed word, or a regular expression (^...$) whose
+        // first character can never be a dash.
+        expect(args.length, g).toBeLessThanOrEqual(1);
+        const arg = args[0] ?? '';
+        if (arg.startsWith('^')) {
+          const re = new RegExp(arg);
+          for (const probe of ['-', '-x', '--delete', '-/x']) expect(re.test(probe), `${host}: ${g} takes ${probe}`).toBe(false);
+        } else {
+          expect(arg, `${host}: ${g}`).toMatch(/^(""|[A-Za-z0-9_][A-Za-z0-9_.@+-]*)$/);
+        }
+      }
+      for (const user of new Set(grants.map((g) => g.split(' ')[0]!))) {
+        expect(text, `${host}: ${user}`).toContain(`Defaults:${user} env_reset, !setenv, secure_path="/usr/sbin:/usr/bin:/sbin:/bin"`);
+      }
+    }
+  });
+
   it('confines every authorized key with restrict and a forced command', () => {
     for (const host of readdirSync(out)) {
       // The operator's: the director's key alone. The receiving account's: the source and target keys.
