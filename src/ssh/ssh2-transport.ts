@@ -30,6 +30,13 @@ export interface Ssh2TransportOptions {
   keepaliveCountMax?: number;
   /** OpenSSH's default MaxSessions is 10; 8 leaves room for the server's own accounting. */
   maxChannels?: number;
+  /**
+   * A host must not run the director out of memory: more than this on a capsule's stdout ends the
+   * channel and fails the call (default 64 MiB; a listing of thousands of backups is a few MiB).
+   */
+  maxStdoutBytes?: number;
+  /** Of a capsule's stderr only the last this many bytes are kept for its result (default 1 MiB). */
+  maxStderrBytes?: number;
 }
 
 interface Connection {
@@ -195,15 +202,28 @@ export class Ssh2Transport implements Transport {
         }
         const out: Buffer[] = [];
         const errs: Buffer[] = [];
+        const maxOut = this.options.maxStdoutBytes ?? 64 * 2 ** 20;
+        const maxErr = this.options.maxStderrBytes ?? 2 ** 20;
+        let outBytes = 0;
+        let errBytes = 0;
         let code = -1;
         // Both streams must be drained or the channel never emits close.
         const scan = options.onMark === undefined ? undefined : markScanner(options.onMark);
         stream.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          outBytes += chunk.length;
+          if (outBytes > maxOut) {
+            stream.close();
+            finish(() => reject(new TransportError(name, 'channel', `${command}: more than ${maxOut} bytes on stdout: ended`)));
+            return;
+          }
           out.push(chunk);
           scan?.(chunk);
         });
         stream.stderr.on('data', (chunk: Buffer) => {
           errs.push(chunk);
+          errBytes += chunk.length;
+          while (errBytes > maxErr && errs.length > 1) errBytes -= errs.shift()!.length;
           options.onStderr?.(chunk);
         });
         stream.on('exit', (exitCode: number | null) => {

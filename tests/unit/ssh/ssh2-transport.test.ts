@@ -49,6 +49,36 @@ describe('Ssh2Transport against a real sshd', () => {
     }
   });
 
+  it('a host that floods stdout cannot run the director out of memory: the call fails, the connection stays', async () => {
+    const t = transport(sshd.knownHostsLine + '\n', { maxStdoutBytes: 4 * 2 ** 20 });
+    try {
+      await t.connect('h1');
+      const heap = process.memoryUsage().rss;
+      const e = await failure(t.exec('h1', 'flood'));
+      expect(e.message).toMatch(/flood: more than 4194304 bytes on stdout: ended/);
+      expect(process.memoryUsage().rss - heap).toBeLessThan(64 * 2 ** 20);
+      const r = await t.exec('h1', 'docker_status');
+      expect(r.result).toEqual({ ok: true, cmd: 'docker_status' });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('keeps only the tail of a long stderr, and streams all of it', async () => {
+    const t = transport(sshd.knownHostsLine + '\n', { maxStderrBytes: 2 ** 16 });
+    try {
+      await t.connect('h1');
+      let streamed = 0;
+      const r = await t.exec('h1', 'noisy', undefined, { onStderr: (c) => (streamed += c.length) });
+      expect(r.result).toEqual({ ok: true });
+      expect(streamed).toBeGreaterThanOrEqual(2_000_000);
+      expect(r.stderr.length).toBeLessThan(2 ** 16 + 2 ** 16);
+      expect(r.stderr).toMatch(/x+$/);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('sends stdin, reports non-zero exits, drains large stderr and streams it', async () => {
     const t = transport(sshd.knownHostsLine + '\n');
     try {

@@ -29,6 +29,7 @@ case "$cmd" in
   sleep_a_bit) sleep 0.3; echo 'SBDI-RESULT {"ok":true,"slept":true}' ;;
   count_stdin) n=$(wc -c | tr -d ' '); echo "SBDI-RESULT {\\"ok\\":true,\\"bytes\\":$n}" ;;
   fail_capsule) echo "failing on purpose" >&2; echo 'SBDI-RESULT {"ok":false,"error":"asked to fail"}'; exit 3 ;;
+  flood) yes SBDI-FLOOD ;;
   noisy) head -c 2000000 /dev/zero | tr '\\0' 'x' >&2; head -c 500000 /dev/zero | tr '\\0' 'y'; echo; echo 'SBDI-RESULT {"ok":true}' ;;
   hang) sleep 30; echo 'SBDI-RESULT {"ok":true}' ;;
   "echo_arg "*) echo "some output before"; echo "SBDI-RESULT {\\"ok\\":true,\\"arg\\":\\"\${cmd#echo_arg }\\"}" ;;
