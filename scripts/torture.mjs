@@ -46,7 +46,7 @@ const env = {
 };
 const runs = [
   ...(pairs === undefined || pairs.some((p) => !inVm(p)) ? [['vitest', 'run', 'tests/torture/torture.test.ts']] : []),
-  ...(pairs?.some(inVm) ? [['vitest', 'run', '--config', 'vitest.vm-e2e.config.ts', 'tests/torture/vm.test.ts']] : []),
+  ...(pairs === undefined || pairs.some(inVm) ? [['vitest', 'run', 'tests/torture/vm.test.ts']] : []),
 ];
 let status = 0;
 for (const args of runs) {
