@@ -144,6 +144,7 @@ describe.each(KINDS)('storage: $name target replicating to a $name off-site remo
       } else {
         const props = (await must(REMOTE, 'zfs get -H -o property,value setuid,exec,devices,readonly,mountpoint backup/replica')).trim();
         expect(props).toBe('setuid\toff\nexec\toff\ndevices\toff\nreadonly\ton\nmountpoint\tnone');
+        expect((await must(REMOTE, 'zfs get -H -o value setuid,exec,devices backup')).trim()).toBe('off\noff\noff');
         // zfs-fuse (pool version 23): no bookmarks, no resume tokens; said, and not needed
         expect(r.result.bookmarks).toBe(false);
         expect(remoteOf(r.result)).toMatchObject({ resumed: false });

@@ -133,6 +133,39 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
     }
   });
 
+  it('mounts every store with nosuid, nodev and noexec: pools, btrfs mounts, activations', () => {
+    const HARDENED = /nosuid,nodev,noexec/;
+    let seen = 0;
+    for (const host of readdirSync(out)) {
+      const dir = join(out, host, 'opt/sbdi/backup/libexec');
+      if (!existsSync(dir)) continue;
+      // What a source mounts is its own snapshot, not a store: those capsules are not the store's.
+      for (const capsule of readdirSync(dir).filter((c) => !/^(prepare_source_snapshot|perform_rsync|remove_source_snapshot|restore_source(_dry_run)?)$/.test(c))) {
+        const lines = readFileSync(join(dir, capsule), 'utf8').split('\n');
+        lines.forEach((line, i) => {
+          const code = line.trim();
+          if (code.startsWith('#')) return;
+          const where = `${host}/${capsule}:${i + 1}: ${code}`;
+          if (/^zpool create /.test(code)) {
+            seen++;
+            for (const p of ['setuid=off', 'devices=off', 'exec=off']) expect(code, where).toContain(`-O ${p}`);
+          } else if (/^mount --bind /.test(code)) {
+            // A bind mount is made read-only and hardened on the very next line, by a remount of the same point.
+            seen++;
+            const point = code.split(' ').pop()!;
+            expect(lines[i + 1]!.trim(), where).toMatch(new RegExp(`^mount -o remount,bind,ro,nosuid,nodev,noexec ${point.replace(/[$.*+?^{}()|[\]\\]/g, '\\$&')}$`));
+          } else if (/^mount (-t \S+ )?-o /.test(code)) {
+            seen++;
+            // Options kept in a variable are checked where it is set.
+            const options = code.includes('"$mount_options"') ? lines.find((l) => l.startsWith('mount_options='))! : code;
+            expect(options, where).toMatch(HARDENED);
+          }
+        });
+      }
+    }
+    expect(seen).toBeGreaterThan(0);
+  });
+
   it('confines every authorized key with restrict and a forced command', () => {
     for (const host of readdirSync(out)) {
       // The operator's: the director's key alone. The receiving account's: the source and target keys.
