@@ -25,7 +25,10 @@ export interface TargetPart {
 
 export interface TargetBackup {
   id: string;
+  /** What the backup alone holds on disk: freed by deleting it (0 for the newest on ZFS). */
   usedBytes?: number;
+  /** What the backup references on disk, shared with other backups included: its size. */
+  referencedBytes?: number;
   compressRatio?: number;
   manifest?: Partial<Manifest>;
   /** Merged over several targets: complete on every target holding its sources (isComplete reads it). */
@@ -45,6 +48,7 @@ export interface BackupEntry {
   status: BackupStatus;
   restorable: boolean;
   usedBytes?: number;
+  referencedBytes?: number;
   compressRatio?: number;
   ageMs?: number;
   failedPhase?: string;
@@ -96,6 +100,7 @@ export function parseTargetBackups(result: CapsuleResult, skewMs: number, direct
     out.push({
       id: b.id,
       usedBytes: typeof b.usedBytes === 'number' ? b.usedBytes : undefined,
+      referencedBytes: finite(b.referencedBytes),
       compressRatio: typeof b.compressRatio === 'number' ? b.compressRatio : undefined,
       manifest,
       ...(storedAt === undefined ? {} : { storedAt }),
@@ -156,6 +161,7 @@ export function mergeTargetListings(
     const complete = needed.length > 0 && needed.every((h) => parts.find((p) => p.host === h)?.state === 'complete');
     const sizes = present.map((h) => held.get(h)!);
     const used = sizes.every((b) => b.usedBytes !== undefined) ? sizes.reduce((a, b) => a + b.usedBytes!, 0) : undefined;
+    const referenced = sizes.every((b) => b.referencedBytes !== undefined) ? sizes.reduce((a, b) => a + b.referencedBytes!, 0) : undefined;
     const ratio =
       sizes.length === 1
         ? sizes[0]!.compressRatio
@@ -164,7 +170,7 @@ export function mergeTargetListings(
           : undefined;
     const future = sizes.some((b) => b.future === true);
     const stored = sizes.map((b) => b.storedAt).filter((t): t is number => t !== undefined);
-    merged.push({ id, usedBytes: used, compressRatio: ratio, manifest, complete, parts, ...(stored.length > 0 ? { storedAt: Math.max(...stored) } : {}), ...(future ? { future } : {}) });
+    merged.push({ id, usedBytes: used, referencedBytes: referenced, compressRatio: ratio, manifest, complete, parts, ...(stored.length > 0 ? { storedAt: Math.max(...stored) } : {}), ...(future ? { future } : {}) });
   }
   return merged.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
@@ -204,6 +210,7 @@ export function mergeBackups(target: TargetBackup[], runs: RunRecord[], now: num
       status: complete ? 'complete' : 'incomplete',
       restorable: complete,
       usedBytes: b.usedBytes,
+      referencedBytes: b.referencedBytes,
       compressRatio: b.compressRatio,
       manifest: b.manifest,
       ...(b.parts === undefined ? {} : { parts: b.parts }),
@@ -271,12 +278,14 @@ export function backupsTable(entries: BackupEntry[]): string {
   const rows = entries.map((e) => [
     e.id,
     statusText(e),
+    formatBytes(e.referencedBytes),
     formatBytes(e.usedBytes),
     formatAge(e.ageMs),
     e.compressRatio === undefined ? '-' : `${e.compressRatio.toFixed(2)}x`,
     e.restorable ? 'yes' : 'no',
   ]);
-  return renderTable(['ID', 'STATUS', 'SIZE', 'AGE', 'RATIO', 'RESTORABLE'], rows, [2, 3, 4]);
+  // SIZE: what the backup references on disk; ONLY IT: what deleting it would free.
+  return renderTable(['ID', 'STATUS', 'SIZE', 'ONLY IT', 'AGE', 'RATIO', 'RESTORABLE'], rows, [2, 3, 4, 5]);
 }
 
 export async function listBackups(ctx: Context, options: { json: boolean }): Promise<number> {

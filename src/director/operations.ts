@@ -436,7 +436,7 @@ export function assessHealth(
   const durationS = typeof m.createdAt === 'number' && typeof m.startedAt === 'number' ? Math.round((m.createdAt - m.startedAt) / 1000) : undefined;
   const pauseS = typeof m.pause?.durationMs === 'number' ? m.pause.durationMs / 1000 : undefined;
   const freezeS = typeof m.pause?.freezeMs === 'number' ? m.pause.freezeMs / 1000 : undefined;
-  const bytes = last.usedBytes ?? (Array.isArray(m.sources) ? m.sources.reduce((s, x) => s + (x.bytes ?? 0), 0) : undefined);
+  const bytes = last.referencedBytes ?? last.usedBytes ?? (Array.isArray(m.sources) ? m.sources.reduce((s, x) => s + (x.bytes ?? 0), 0) : undefined);
   perfdata.push(`age=${ageS}s;${w};${c};0`);
   if (durationS !== undefined) perfdata.push(`duration=${durationS}s;;;0`);
   if (freezeS !== undefined) perfdata.push(`freeze=${freezeS.toFixed(3)}s;;;0`);

@@ -54,6 +54,7 @@ export interface ListedBackup {
   id: string;
   status: string;
   usedBytes?: number;
+  referencedBytes?: number;
   compressRatio?: number;
   manifest?: {
     pause?: { durationMs?: number; freezeMs?: number };
@@ -69,9 +70,9 @@ function summary(b: ListedBackup): string {
   for (const s of m.sources ?? []) {
     lines.push(`  ${s.host.padEnd(12)} ${s.backend.padEnd(6)} ${String(s.files ?? '?').padStart(6)} files ${String(s.bytes ?? '?').padStart(10)} bytes  synced in ${s.syncDurationMs ?? '?'} ms`);
   }
-  // usedBytes is what this backup alone holds on the target (what deleting it would free): 0 for the
-  // newest ZFS snapshot while the live tree still matches it (docs/storage.md).
-  lines.push(`  held by this backup alone: ${b.usedBytes ?? '?'} bytes on the target, compression ratio ${b.compressRatio ?? '?'}`);
+  // referencedBytes is the backup's size on the target; usedBytes what it alone holds (what deleting
+  // it would free): 0 for the newest ZFS snapshot while the live tree still matches it.
+  lines.push(`  on the target: ${b.referencedBytes ?? '?'} bytes, ${b.usedBytes ?? '?'} of them this backup's alone, compression ratio ${b.compressRatio ?? '?'}`);
   lines.push('restore verified');
   return `${lines.join('\n')}\n`;
 }

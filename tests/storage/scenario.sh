@@ -205,7 +205,7 @@ done
 
 # --- listing: both backups, their manifests, sizes and compression ratios ---------------------
 capsule list_backups
-python3 - "$result" "$id1" "$id2" <<'PY' || fail "list_backups lists both backups with manifest, usedBytes and compressRatio"
+python3 - "$result" "$id1" "$id2" <<'PY' || fail "list_backups lists both backups with manifest, sizes and compressRatio"
 import json, sys
 r = json.loads(sys.argv[1])
 ids = [b["id"] for b in r["backups"]]
@@ -213,11 +213,16 @@ assert ids == sys.argv[2:], ids
 for b in r["backups"]:
     assert b["manifest"]["id"] == b["id"], b
     assert isinstance(b["usedBytes"], int) and b["usedBytes"] >= 0, b
+    # The size of a backup is what it references: never 0 for a tree with data, whatever it
+    # shares with the others; what it alone holds is at most that.
+    assert isinstance(b["referencedBytes"], int) and b["referencedBytes"] > 65536, b
+    assert b["usedBytes"] <= b["referencedBytes"], b
     assert isinstance(b["compressRatio"], float) and b["compressRatio"] >= 1.0, b
     print("FIGURE compress_ratio_%s %s" % (b["id"], b["compressRatio"]))
     print("FIGURE used_bytes_%s %s" % (b["id"], b["usedBytes"]))
+    print("FIGURE referenced_bytes_%s %s" % (b["id"], b["referencedBytes"]))
 PY
-ok "list_backups lists both backups with manifest, usedBytes and compressRatio"
+ok "list_backups lists both backups with manifest, sizes and compressRatio"
 
 # --- restore backup 1 over a damaged live tree --------------------------------------------------
 rm -rf "$live/data/text" "$live/links/b"

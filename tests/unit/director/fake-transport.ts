@@ -30,6 +30,7 @@ export type Script = (call: FakeCall) => Answer | undefined | Promise<Answer | u
 export interface StoredBackup {
   id: string;
   usedBytes?: number;
+  referencedBytes?: number;
   compressRatio?: number;
   manifest: Record<string, unknown> | null;
   /** The store's own time of the commit (or receive), epoch ms. */

@@ -9,15 +9,16 @@ afterEach(cleanupHarnesses);
 describe('list_backups', () => {
   it('lists committed backups and failed runs with status, size and age', async () => {
     const h = harness();
-    h.transport.backups.push({ id: '20240101_000000', usedBytes: 3 * 1024 ** 3, compressRatio: 2.04, manifest: { id: '20240101_000000', status: 'complete' } });
+    h.transport.backups.push({ id: '20240101_000000', usedBytes: 0, referencedBytes: 3 * 1024 ** 3, compressRatio: 2.04, manifest: { id: '20240101_000000', status: 'complete' } });
     h.transport.fail('perform_rsync', 'manager-1');
     expect(await runCommand(h.ctx, ['perform_backup'])).toBe(EXIT.SYNC);
     h.printed.length = 0;
     expect(await runCommand(h.ctx, ['list_backups'])).toBe(EXIT.OK);
     const out = h.printed.join('\n');
-    expect(out).toMatch(/ID\s+STATUS\s+SIZE\s+AGE\s+RATIO\s+RESTORABLE/);
-    expect(out).toMatch(/20240101_000000\s+complete\s+3\.00 GiB\s+\d+d\d\dh\s+2\.04x\s+yes/);
-    expect(out).toMatch(/\d{8}_\d{6}\s+failed \(sync\)\s+-\s+\S+\s+-\s+no/);
+    // SIZE: what the backup references; ONLY IT: what deleting it frees (nothing, for the newest on ZFS).
+    expect(out).toMatch(/ID\s+STATUS\s+SIZE\s+ONLY IT\s+AGE\s+RATIO\s+RESTORABLE/);
+    expect(out).toMatch(/20240101_000000\s+complete\s+3\.00 GiB\s+0 B\s+\d+d\d\dh\s+2\.04x\s+yes/);
+    expect(out).toMatch(/\d{8}_\d{6}\s+failed \(sync\)\s+-\s+-\s+\S+\s+-\s+no/);
     // Only the target is contacted.
     expect(new Set(h.transport.calls.slice(-1).map((c) => c.host))).toEqual(new Set(['backup-target']));
   });
