@@ -7,8 +7,8 @@ import { bundleOptions } from './bundle-options.mjs';
 const entries = {
   'sbdi-backup': 'src/cli/main.ts',
   director: 'src/director/main.ts',
-  sandbox: 'src/sandbox/main.ts',
-  bench: 'src/bench/main.ts',
+  sandbox: 'tools/sandbox/main.ts',
+  bench: 'tools/bench/main.ts',
 };
 
 for (const [name, entry] of Object.entries(entries)) {

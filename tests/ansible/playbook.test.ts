@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run as runAsync } from '../../src/sandbox/exec';
+import { run as runAsync } from '../../tools/sandbox/exec';
 
 const ROOT = join(__dirname, '..', '..');
 const PLAYBOOK = join(ROOT, 'playbooks', 'backup.yml');

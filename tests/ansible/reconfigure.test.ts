@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCKER, debianFirstPath, run } from '../../src/sandbox/exec';
-import { parseRecap, type RecapLine } from '../../src/sandbox/recap';
-import { create, deploymentPaths, destroy } from '../../src/sandbox/steps';
+import { DOCKER, debianFirstPath, run } from '../../tools/sandbox/exec';
+import { parseRecap, type RecapLine } from '../../tools/sandbox/recap';
+import { create, deploymentPaths, destroy } from '../../tools/sandbox/steps';
 
 const ROOT = join(__dirname, '..', '..');
 const PREFIX = 'ansr';

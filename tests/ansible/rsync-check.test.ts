@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { run } from '../../src/sandbox/exec';
+import { run } from '../../tools/sandbox/exec';
 
 const ROOT = join(__dirname, '..', '..');
 interface Task {

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planFromInventory } from '../../src/plan';
 import { renderPlan, writeRendered } from '../../src/render';
-import { run } from '../../src/sandbox/exec';
-import { HOST_RUN_FLAGS } from '../../src/sandbox/hosts';
+import { run } from '../../tools/sandbox/exec';
+import { HOST_RUN_FLAGS } from '../../tools/sandbox/hosts';
 import { baseImage } from '../storage/harness';
 
 const ROOT = join(__dirname, '..', '..');

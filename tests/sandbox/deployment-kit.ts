@@ -5,8 +5,8 @@
 // log and the timings printed when the file ends.
 import { copyFileSync, cpSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { DOCKER, run, type RunResult } from '../../src/sandbox/exec';
-import type { SandboxOptions } from '../../src/sandbox/steps';
+import { DOCKER, run, type RunResult } from '../../tools/sandbox/exec';
+import type { SandboxOptions } from '../../tools/sandbox/steps';
 
 export const ROOT = join(__dirname, '..', '..');
 

@@ -14,9 +14,9 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOSTS } from '../../src/sandbox/config';
-import { DOCKER, run, sleep, waitFor, type RunResult } from '../../src/sandbox/exec';
-import { converge, create, deploymentPaths, destroy } from '../../src/sandbox/steps';
+import { HOSTS } from '../../tools/sandbox/config';
+import { DOCKER, run, sleep, waitFor, type RunResult } from '../../tools/sandbox/exec';
+import { converge, create, deploymentPaths, destroy } from '../../tools/sandbox/steps';
 
 const ROOT = join(__dirname, '..', '..');
 // SBDI_FLT_PREFIX / SBDI_FLT_KEEP=1: develop against a kept deployment (create reuses a running one).

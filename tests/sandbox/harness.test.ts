@@ -5,11 +5,11 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_LABEL, WRITER_FILE } from '../../src/sandbox/apps';
-import { HOSTS, LABEL, SWARM_MANAGER, subnetFor } from '../../src/sandbox/config';
-import { DOCKER, run, sleep, waitFor } from '../../src/sandbox/exec';
-import { create, destroy, deploymentPaths, status, verify, type CreateResult } from '../../src/sandbox/steps';
-import { loadState } from '../../src/sandbox/state';
+import { APP_LABEL, WRITER_FILE } from '../../tools/sandbox/apps';
+import { HOSTS, LABEL, SWARM_MANAGER, subnetFor } from '../../tools/sandbox/config';
+import { DOCKER, run, sleep, waitFor } from '../../tools/sandbox/exec';
+import { create, destroy, deploymentPaths, status, verify, type CreateResult } from '../../tools/sandbox/steps';
+import { loadState } from '../../tools/sandbox/state';
 
 const ROOT = join(__dirname, '..', '..');
 const PREFIX = 'sbxt';
@@ -234,7 +234,7 @@ describe('sandbox cleanup after failures', () => {
 
   it('down from a fresh process cleans up after create was killed with SIGKILL half way', async () => {
     const bundle = join(ROOT, '.cache', 'sandbox', 'test-sandbox.cjs');
-    await build({ entryPoints: [join(ROOT, 'src/sandbox/main.ts')], outfile: bundle, bundle: true, platform: 'node', format: 'cjs', logLevel: 'warning' });
+    await build({ entryPoints: [join(ROOT, 'tools/sandbox/main.ts')], outfile: bundle, bundle: true, platform: 'node', format: 'cjs', logLevel: 'warning' });
     const prefix = 'sbxk';
     const p = deploymentPaths({ prefix, root: ROOT });
     const child = spawn('node', [bundle, 'up', '--prefix', prefix], { cwd: ROOT, stdio: 'ignore' });

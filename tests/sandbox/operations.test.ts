@@ -11,9 +11,9 @@
 //    backup): nothing genuine is deleted, exit 16 names the store and ids, check_backup CRITICAL,
 //    the remote refuses such an id, prune_backups --delete-future removes them and retention resumes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REMOTE_HOST, hostAddress } from '../../src/sandbox/config';
-import { DOCKER, run } from '../../src/sandbox/exec';
-import { converge, create, deploymentNames, destroy, idempotence } from '../../src/sandbox/steps';
+import { REMOTE_HOST, hostAddress } from '../../tools/sandbox/config';
+import { DOCKER, run } from '../../tools/sandbox/exec';
+import { converge, create, deploymentNames, destroy, idempotence } from '../../tools/sandbox/steps';
 import { deploymentKit } from './deployment-kit';
 
 const PREFIX = 'ops';

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DOCKER, run, sleep, waitFor } from '../../src/sandbox/exec';
-import { demo } from '../../src/sandbox/demo';
-import { deploymentNames, destroy, status } from '../../src/sandbox/steps';
-import type { Names } from '../../src/sandbox/config';
+import { DOCKER, run, sleep, waitFor } from '../../tools/sandbox/exec';
+import { demo } from '../../tools/sandbox/demo';
+import { deploymentNames, destroy, status } from '../../tools/sandbox/steps';
+import type { Names } from '../../tools/sandbox/config';
 
 // One real sandbox for the platform's whole story, to keep CI short: first the README's main job
 // (the demo: install twice — the second run changing nothing —, back up, damage, refuse a restore

@@ -9,9 +9,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOSTS } from '../../src/sandbox/config';
-import { DOCKER, run, type RunResult } from '../../src/sandbox/exec';
-import { converge, create, deploymentPaths, destroy } from '../../src/sandbox/steps';
+import { HOSTS } from '../../tools/sandbox/config';
+import { DOCKER, run, type RunResult } from '../../tools/sandbox/exec';
+import { converge, create, deploymentPaths, destroy } from '../../tools/sandbox/steps';
 
 const ROOT = join(__dirname, '..', '..');
 const RST = 'rst';

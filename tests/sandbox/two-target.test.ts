@@ -11,9 +11,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunResult } from '../../src/sandbox/exec';
-import { SECOND_TARGET_ROOT } from '../../src/sandbox/inventory';
-import { converge, create, destroy } from '../../src/sandbox/steps';
+import type { RunResult } from '../../tools/sandbox/exec';
+import { SECOND_TARGET_ROOT } from '../../tools/sandbox/inventory';
+import { converge, create, destroy } from '../../tools/sandbox/steps';
 import { ROOT, deploymentKit } from './deployment-kit';
 
 const PREFIX = 'twt';

@@ -4,13 +4,13 @@ import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { changedHosts } from '../../src/sandbox/ansible';
-import { mountsUnder } from '../../src/sandbox/btrfs';
-import { HOSTS, checkScale, extraDockerHosts, idleContainers, names, paths, subnetFor } from '../../src/sandbox/config';
-import { imageHash } from '../../src/sandbox/image';
-import { inventoryYaml } from '../../src/sandbox/inventory';
-import { cidrsOverlap } from '../../src/sandbox/network';
-import { parseRecap } from '../../src/sandbox/recap';
+import { changedHosts } from '../../tools/sandbox/ansible';
+import { mountsUnder } from '../../tools/sandbox/btrfs';
+import { HOSTS, checkScale, extraDockerHosts, idleContainers, names, paths, subnetFor } from '../../tools/sandbox/config';
+import { imageHash } from '../../tools/sandbox/image';
+import { inventoryYaml } from '../../tools/sandbox/inventory';
+import { cidrsOverlap } from '../../tools/sandbox/network';
+import { parseRecap } from '../../tools/sandbox/recap';
 
 const ROOT = join(__dirname, '..', '..');
 

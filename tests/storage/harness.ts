@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planFromInventory } from '../../src/plan';
 import { renderPlan, writeRendered } from '../../src/render';
-import { paths } from '../../src/sandbox/config';
-import { DOCKER, run } from '../../src/sandbox/exec';
-import { ensureImages } from '../../src/sandbox/image';
-import { HOST_RUN_FLAGS } from '../../src/sandbox/hosts';
+import { paths } from '../../tools/sandbox/config';
+import { DOCKER, run } from '../../tools/sandbox/exec';
+import { ensureImages } from '../../tools/sandbox/image';
+import { HOST_RUN_FLAGS } from '../../tools/sandbox/hosts';
 
 /**
  * Storage tests run the rendered capsules for real, as root, inside throwaway containers of the

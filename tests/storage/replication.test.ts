@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../src/sandbox/exec';
+import { run } from '../../tools/sandbox/exec';
 import { baseImage, docker, dockerAvailable, install, inventory, removeContainer, render, startContainer } from './harness';
 
 /**

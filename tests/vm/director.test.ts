@@ -4,9 +4,9 @@
 // changes nothing, the operator's perform_backup on the director snapshots all five sources in one
 // pause window and syncs them to the target, list_backups shows it complete, and after damage a
 // restore (stop_docker, restore_latest_backup, start_docker) brings every tree back, compared entry
-// by entry (content and metadata) with the backup (src/sandbox/demo.ts).
+// by entry (content and metadata) with the backup (tools/sandbox/demo.ts).
 import { describe, expect, it } from 'vitest';
-import { demo } from '../../src/sandbox/demo';
+import { demo } from '../../tools/sandbox/demo';
 
 const PREFIX = 'vmt';
 

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   FILES_PER_DIR, SIZES, afterMutation, applyMutation, fileContent, largeFileCount, planCorpus, planMutation, rng, writeCorpus, type CorpusSize,
-} from '../../../src/bench/corpus';
-import { parseArgs } from '../../../src/bench/main';
-import { markdownTable, median, meets, pauseTable, ratio, throughputTable } from '../../../src/bench/stats';
+} from '../../../tools/bench/corpus';
+import { parseArgs } from '../../../tools/bench/main';
+import { markdownTable, median, meets, pauseTable, ratio, throughputTable } from '../../../tools/bench/stats';
 
 const TINY: CorpusSize = { name: 'small', files: 450, bytes: 30 * 2 ** 20 };
 

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCommand } from '../../../src/director/commands';
 import { EXIT } from '../../../src/director/exit-codes';
 import { parseSelections } from '../../../src/director/restore';
-import { rng } from '../../../src/util/rng';
+import { rng } from '../../../tools/util/rng';
 import { cleanupHarnesses, harness } from './harness';
 import { testPlan } from './plan-fixture';
 

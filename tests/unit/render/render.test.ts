@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../../src/sandbox/exec';
+import { run } from '../../../tools/sandbox/exec';
 import { planFromInventory } from '../../../src/plan';
 import { renderPlan, writeRendered } from '../../../src/render';
 import { SUBPATH_ERE, isSubpath } from '../../../src/plan/checks';

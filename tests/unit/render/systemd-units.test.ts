@@ -9,8 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { planFromInventory } from '../../../src/plan';
 import { isOnCalendar } from '../../../src/plan/checks';
 import { renderPlan, writeRendered } from '../../../src/render';
-import { run } from '../../../src/sandbox/exec';
-import { rng } from '../../../src/util/rng';
+import { run } from '../../../tools/sandbox/exec';
+import { rng } from '../../../tools/util/rng';
 
 const FIXTURE = join(__dirname, '..', '..', 'fixtures', 'inventories', 'full', 'hosts.yml');
 const UNITS = 'etc/systemd/system';

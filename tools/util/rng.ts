@@ -1,6 +1,6 @@
 /**
  * A seeded generator of floats in [0, 1): the same seed gives the same sequence on every run, so a
- * generated corpus (src/bench) or a generated test case (fuzz and property tests) reproduces.
+ * generated corpus (tools/bench) or a generated test case (fuzz and property tests) reproduces.
  * sfc32 over a string hash: small, fast, good enough for data and test cases.
  */
 export type Rng = () => number;

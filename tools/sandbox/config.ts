@@ -135,7 +135,7 @@ export function gatewayAddress(subnet: string): string {
 /** The repository root: nearest ancestor of this module (or its bundle) holding package.json. */
 export function repoRoot(): string {
   for (let d = __dirname; ; d = dirname(d)) {
-    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'src', 'sandbox'))) return d;
+    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'tools', 'sandbox'))) return d;
     if (dirname(d) === d) break;
   }
   return process.cwd();
@@ -194,7 +194,7 @@ export function paths(prefix: string, root = repoRoot()): Paths {
   const committedInventory = join(root, 'tests', 'sandbox', 'inventory', prefix, 'hosts.yml');
   return {
     root,
-    assets: join(root, 'src', 'sandbox', 'assets'),
+    assets: join(root, 'tools', 'sandbox', 'assets'),
     cache,
     debs: join(cache, 'debs'),
     images: join(cache, 'images'),

@@ -41,7 +41,7 @@ export interface SandboxOptions {
   secondTarget?: boolean;
   /**
    * create: add the seed's production source backends as qemu VMs, `lvm-1` (LVM) and `gluster-1`
-   * (Gluster) (config VM_HOSTS, src/sandbox/vms.ts; docs/vm.md). Slow: software emulation.
+   * (Gluster) (config VM_HOSTS, tools/sandbox/vms.ts; docs/vm.md). Slow: software emulation.
    */
   vms?: boolean;
   /**

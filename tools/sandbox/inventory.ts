@@ -69,7 +69,7 @@ export function inventoryYaml(prefix: string, o: InventoryOptions = {}): string 
     ].join('\n');
   };
   const vms = o.vms ? VM_HOSTS.map(vmSource).join('\n') + '\n' : '';
-  return `# Sandbox inventory of deployment '${prefix}' (src/sandbox/inventory.ts writes this shape).
+  return `# Sandbox inventory of deployment '${prefix}' (tools/sandbox/inventory.ts writes this shape).
 # Hosts are docker containers named <prefix>-<host> on the sandbox network. No ZFS kernel module on this
 # machine: the target uses zfs-fuse (baked into the sandbox image).
 all:

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { hostAddress, type Names, type Paths, type VmHostSpec } from './config';
 import { sandboxContainerArgs } from './hosts';
 import { SandboxError } from './errors';
-import { shellQuote as shq } from '../render/quote';
+import { shellQuote as shq } from '../../src/render/quote';
 import { docker, must, run, type RunOptions } from './exec';
 import { seedScript } from './seed';
 
