@@ -43,7 +43,8 @@ describe.each(pairs)('torture in a VM: %s', (pair) => {
   const source = SOURCES[src];
 
   it.each(seeds)('seed %i: every backup restores to the exact state it was taken of', async (seed) => {
-    const vm = new TestVm(`sbdi-torture-${src}`, 'storagetest-storage-1');
+    // Named per process: two runs (CI and a longer one by hand) never stop each other's VM.
+    const vm = new TestVm(`sbdi-torture-${src}-${process.pid}`, 'storagetest-storage-1');
     const rendered = render(inventory({ backup_target_backend: 'dir' }, source.vars));
     try {
       await vm.up('8G');
