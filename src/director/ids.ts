@@ -1,5 +1,5 @@
 /** Backup identifiers: `YYYYMMDD_HHMMSS`, in UTC so ids sort in time order across DST changes. */
-export const BACKUP_ID = /^[0-9]{8}_[0-9]{6}$/;
+export { BACKUP_ID } from '../plan/checks';
 
 export function backupIdAt(epochMs: number): string {
   const d = new Date(epochMs);

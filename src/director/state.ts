@@ -92,7 +92,7 @@ export class StateStore {
     }
     const records: RunRecord[] = [];
     for (const name of names.sort()) {
-      if (!/^[0-9]{8}_[0-9]{6}\.json$/.test(name)) continue;
+      if (!name.endsWith('.json') || !BACKUP_ID.test(name.slice(0, -'.json'.length))) continue;
       try {
         const value = JSON.parse(readFileSync(join(this.runsDir, name), 'utf8')) as RunRecord;
         if (value && typeof value.id === 'string' && typeof value.status === 'string') records.push(value);
