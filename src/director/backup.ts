@@ -26,7 +26,9 @@ import { targetHosts } from '../plan/lookup';
 import { fetchTargetBackups, isComplete } from './list';
 import type { RunRecord } from './state';
 import { phaseTable } from './summary';
-import { pruneStep, replicateStep, writeMetricsQuietly } from './operations';
+import { writeMetricsQuietly } from './health';
+import { pruneStep } from './prune';
+import { replicateStep } from './replicate';
 
 /** A source's snapshot removal, as a phase of its own (beside the syncs, or after the commit). */
 const REMOVE_SNAPSHOT = { phase: 'remove_snapshots', exitCode: EXIT.REMOVE_SNAPSHOTS, capsule: 'remove_source_snapshot' } as const;

@@ -6,7 +6,10 @@ import { dockerCommand } from './docker';
 import { DirectorError, UsageError, asDirectorError } from './errors';
 import { EXIT, EXIT_MEANING } from './exit-codes';
 import { listBackups } from './list';
-import { NAGIOS, checkBackup, pruneBackups, replicateBackups, verifyBackup } from './operations';
+import { NAGIOS, checkBackup } from './health';
+import { pruneBackups } from './prune';
+import { replicateBackups } from './replicate';
+import { verifyBackup } from './verify';
 import { durationSeconds } from '../plan/checks';
 import { restoreBackup, type RestoreOptions } from './restore';
 

@@ -3,7 +3,7 @@
 // The same cases run on real hosts in tests/sandbox/operations.test.ts.
 import { afterEach, describe, expect, it } from 'vitest';
 import { performBackup } from '../../../src/director/backup';
-import { prunePlan } from '../../../src/director/operations';
+import { prunePlan } from '../../../src/director/prune';
 import { runCommand } from '../../../src/director/commands';
 import { EXIT } from '../../../src/director/exit-codes';
 import { backupIdAt } from '../../../src/director/ids';

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { performBackup } from '../../../src/director/backup';
 import { runCommand } from '../../../src/director/commands';
 import { EXIT } from '../../../src/director/exit-codes';
-import { NAGIOS, metricsText } from '../../../src/director/operations';
+import { NAGIOS, metricsText } from '../../../src/director/health';
 import { InventoryError } from '../../../src/plan';
 import { cleanupHarnesses, harness } from './harness';
 import { testPlan } from './plan-fixture';
