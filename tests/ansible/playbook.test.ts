@@ -86,6 +86,24 @@ describe('ansible-lint', () => {
   });
 });
 
+describe('the Galaxy artifact', () => {
+  it('holds the product: roles, playbook, templates, the CLI and director bundles; no harness', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'sbdi-galaxy-'));
+    try {
+      const r = await run('ansible-galaxy', ['collection', 'build', '--output-path', out, ROOT]);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      const tar = readdirSync(out).find((f) => f.endsWith('.tar.gz'))!;
+      const list = (await run('tar', ['tzf', join(out, tar)])).stdout.split('\n');
+      for (const kept of ['roles/directed/tasks/main.yml', 'playbooks/backup.yml', 'dist/sbdi-backup.cjs', 'dist/director.cjs', 'templates/sudoers.hbs', 'MANIFEST.json', 'CHANGELOG.md']) {
+        expect(list, kept).toContain(kept);
+      }
+      expect(list.filter((f) => /^(src|tools|tests|scripts|node_modules|docs\/bench)\/|^dist\/(sandbox|bench)\.cjs$/.test(f))).toEqual([]);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('playbooks/backup.yml', () => {
   it('passes --syntax-check against the seed inventory', async () => {
     const r = await run('ansible-playbook', ['--syntax-check', '-i', SEED, PLAYBOOK]);
