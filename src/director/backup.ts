@@ -23,8 +23,8 @@ import { pauseWindow, planDigest, snapshotsInside, type Manifest, type PauseHost
 import { capsuleOnHosts, capsulePhase, connectAll, runOnHosts, runPhase, throwIfFailed, type PhaseOutcome } from './phase';
 import { PreOpened } from './preopened';
 import { targetHosts } from '../plan/lookup';
-import { fetchTargetBackups, isComplete } from './list';
 import type { RunRecord } from './state';
+import { leftoversOf, recoverLeftovers } from './recovery';
 import { phaseTable } from './summary';
 import { writeMetricsQuietly } from './health';
 import { pruneStep } from './prune';
@@ -81,11 +81,6 @@ async function freshId(ctx: Context): Promise<string> {
 function scanOf(sync: CapsuleResult, base: string | undefined): Pick<SourceRecord, 'scan' | 'base' | 'changedEntries'> {
   if (sync.scan === 'changes' && base !== undefined) return { scan: 'changes', base, changedEntries: num(sync, 'changedEntries') };
   return sync.scan === 'full' ? { scan: 'full' } : {};
-}
-
-/** Runs a crashed or half-cleaned earlier run left behind. The lock is ours, so none is alive. */
-function leftoversOf(records: RunRecord[]): RunRecord[] {
-  return records.filter((r) => r.status === 'running' || r.pauseInProgress || r.snapshotsMayExist || (r.commitTargets?.length ?? 0) > 0);
 }
 
 class BackupRun {
@@ -181,7 +176,7 @@ class BackupRun {
       await connectAll(ctx, hosts, EXIT.CONNECT);
       if (leftovers.length > 0) {
         this.enter('cleanup');
-        await this.cleanup(leftovers);
+        await recoverLeftovers(ctx, this.id, leftovers);
       }
       this.enter('prepare_target');
       // The window's sessions are opened while the target is prepared (~150 ms less per run). They
@@ -228,39 +223,6 @@ class BackupRun {
       await this.removeSnapshots(false);
     }
     return this.finish(failure);
-  }
-
-  private async cleanup(leftovers: RunRecord[]): Promise<void> {
-    const { ctx, plan } = this;
-    ctx.report.warn('cleanup', `cleaning up after ${leftovers.map((r) => `${r.id} (${r.status} in ${r.phase})`).join(', ')}`);
-    if (leftovers.some((r) => r.pauseInProgress)) {
-      await capsulePhase(ctx, plan.dockerHosts, {
-        phase: 'cleanup',
-        exitCode: EXIT.CLEANUP,
-        capsule: 'unpause_containers',
-        summarize: (r) => ({ detail: `unpaused ${String(r.unpaused ?? '?')}` }),
-      });
-    }
-    await capsulePhase(ctx, this.sourceHosts, {
-      phase: 'cleanup',
-      exitCode: EXIT.CLEANUP,
-      capsule: 'remove_source_snapshot',
-      summarize: (r) => ({ detail: r.removed === true ? 'removed a leftover snapshot' : 'no leftover snapshot' }),
-    });
-    await capsulePhase(ctx, this.targets, { phase: 'cleanup', exitCode: EXIT.CLEANUP, capsule: 'prepare_target' });
-    const halfCommitted = leftovers.filter((r) => (r.commitTargets?.length ?? 0) > 0);
-    if (halfCommitted.length > 0) await this.finishCommits(halfCommitted);
-    for (const old of leftovers) {
-      if (old.status === 'running') {
-        old.status = 'failed';
-        old.failedPhase = old.phase;
-        old.error = `interrupted: the director stopped during ${old.phase} (cleaned up by ${this.id})`;
-        old.endedAt ??= old.startedAt;
-      }
-      old.pauseInProgress = false;
-      old.snapshotsMayExist = false;
-      ctx.state.saveRun(old);
-    }
   }
 
   /** pause → snapshot, then unpause no matter what. Only this method may leave containers paused. */
@@ -534,38 +496,6 @@ class BackupRun {
     }
     this.trySave();
     return left.length === 0;
-  }
-
-  /**
-   * Several targets: earlier runs that stopped during (or right after) their commit. A backup every
-   * target committed is complete after all; any other has its parts discarded.
-   */
-  private async finishCommits(runs: RunRecord[]): Promise<void> {
-    const { ctx } = this;
-    const merged = await fetchTargetBackups(ctx, 'cleanup', EXIT.CLEANUP);
-    for (const old of runs) {
-      const found = merged.find((b) => b.id === old.id);
-      if (found !== undefined && isComplete(found)) {
-        ctx.report.warn('cleanup', `backup ${old.id} was committed on every target before its run stopped: it is complete`);
-        old.status = 'complete';
-        delete old.failedPhase;
-        delete old.error;
-      } else {
-        const holding = (found?.parts ?? []).filter((p) => p.state !== 'missing').map((p) => p.host);
-        if (holding.length > 0) {
-          await capsulePhase(ctx, holding, {
-            phase: 'cleanup',
-            exitCode: EXIT.CLEANUP,
-            capsule: 'discard_backup',
-            arg: old.id,
-            summarize: (r) => ({ detail: r.discarded === true ? `discarded the unfinished backup ${old.id}` : 'nothing to discard' }),
-          });
-        }
-        if (old.status === 'complete') old.status = 'failed';
-      }
-      delete old.commitTargets;
-      ctx.state.saveRun(old);
-    }
   }
 
   /** Every source's snapshot removed: those removed beside the syncs are waited for, the others (and failed ones, once more) removed now. */
