@@ -1,5 +1,6 @@
 import type { Plan, TargetPlan } from '../plan/types';
 import { remotesOfTarget, sourcesOfTarget } from '../plan/lookup';
+import { lookupName } from '../ssh/known-hosts';
 
 /** A directory a role creates. */
 export interface DirectorySpec {
@@ -30,7 +31,7 @@ export interface HostSlice {
   directories: DirectorySpec[];
   keys: KeySpec[];
   /** Hosts whose ssh host key this host must know, with the file it goes into. */
-  knownHosts: { file: string; owner: string; hosts: { host: string; connection: string; port: number }[] };
+  knownHosts: { file: string; owner: string; hosts: KnownHost[] };
   source?: Plan['sources'][number];
   target?: TargetPlan;
   /** This host is an off-site remote. */
@@ -44,6 +45,16 @@ export interface HostSlice {
 
 const ROOT_DIR = { owner: 'root', group: 'root', mode: '0755' };
 
+/** A host another one connects to, with the name its key goes under in known_hosts. */
+export interface KnownHost {
+  host: string;
+  connection: string;
+  port: number;
+  /** `connection`, or `[connection]:port` off port 22, as OpenSSH looks it up. */
+  pattern: string;
+}
+
+
 export function hostSlice(plan: Plan, name: string): HostSlice {
   const host = plan.hosts.find((h) => h.name === name)!;
   const source = plan.sources.find((s) => s.host === name);
@@ -54,8 +65,8 @@ export function hostSlice(plan: Plan, name: string): HostSlice {
   const packages = new Set(['sudo', 'rsync', 'openssh-client', 'python3']);
   const directories: DirectorySpec[] = [{ path: plan.paths.lib, ...ROOT_DIR }];
   const keys: KeySpec[] = [];
-  const hostsOf = (names: string[]) =>
-    plan.hosts.filter((h) => names.includes(h.name)).map((h) => ({ host: h.name, connection: h.connection, port: h.port }));
+  const hostsOf = (names: string[]): KnownHost[] =>
+    plan.hosts.filter((h) => names.includes(h.name)).map((h) => ({ host: h.name, connection: h.connection, port: h.port, pattern: lookupName(h.connection, h.port) }));
 
   if (managed) {
     packages.add('openssh-server');
