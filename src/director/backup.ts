@@ -1,5 +1,5 @@
 /**
- * perform_backup: the seed's phases as a straight line with one guarded detour.
+ * perform_backup: the backup's phases as a straight line with one guarded detour.
  *
  *   connect → [cleanup of a crashed run] → prepare_target (the window's sessions open beside it)
  *     → pause ─► snapshot ─┐  (both bounded by the pause deadline)

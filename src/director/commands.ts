@@ -1,4 +1,4 @@
-/** Operator command names (the seed's) → their implementations, with argument parsing. */
+/** Operator command names → their implementations, with argument parsing. */
 import { parseArgs } from 'node:util';
 import { performBackup } from './backup';
 import type { Context } from './context';

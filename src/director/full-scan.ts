@@ -5,7 +5,7 @@
  * fault in either — a filesystem whose ctimes do not move as they should (zfs-fuse sources are
  * already always compared in full), a bug in the listing's comparison — can go unnoticed. restic
  * (`backup --force`) and borg (`--files-cache=disabled`) leave that re-read to the operator; the
- * seed compared every entry every time, ~3× the incremental's cost on the large corpus.
+ * a full compare of every entry every time costs ~3× the incremental on the large corpus.
  */
 import type { RunRecord } from './state';
 

@@ -34,7 +34,7 @@ import type {
   TargetPlan,
 } from './types';
 
-/** Inventory groups the seed uses (kept) and the roles they give a host. */
+/** Inventory groups and the roles they give a host. */
 export const GROUPS = {
   director: 'backup_director',
   targets: 'backup_targets',
@@ -43,7 +43,7 @@ export const GROUPS = {
   docker: ['docker_swarm', 'docker'],
 } as const;
 
-/** Seed defaults (DESIGN §2), by backend; variable names are the seed's templates' names. */
+/** Defaults by backend (docs/inventory.md lists them). */
 export const SOURCE_DEFAULTS = {
   gluster: { dir: '/docker', mount: '/gluster_backupsource', volume: 'docker' },
   lvm: { dir: '/docker_local', mount: '/local_backupsource', vg: 'vg_docker_local', lv: 'lv_docker_local' },

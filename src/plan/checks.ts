@@ -69,7 +69,7 @@ export function isSafePath(v: unknown): v is string {
   );
 }
 
-/** `/docker_local` → `+docker_local`: the seed's way to put a path into one directory name. */
+/** `/docker_local` → `+docker_local`: the platform's way to put a path into one directory name. */
 export function treeName(host: string, liveDir: string): string {
   return `${host}@${liveDir.replace(/\//g, '+')}`;
 }

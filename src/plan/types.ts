@@ -203,8 +203,8 @@ export interface Settings {
   /** Parallel source syncs (`backup_sync_concurrency`, seed default 1 = sequential). */
   syncConcurrency: number;
   /**
-   * Sources restored at once (`backup_restore_concurrency`, default 4). The seed restored one after
-   * the other; a restore runs with the platform stopped, so its time is downtime, unlike a sync.
+   * Sources restored at once (`backup_restore_concurrency`, default 4): a restore runs with the
+   * platform stopped, so its time is downtime, unlike a sync's.
    */
   restoreConcurrency: number;
   /** ssh connect timeout in seconds for the director. */
@@ -235,7 +235,7 @@ export interface Paths {
   bin: string;
   /**
    * Capsules run through sudo on managed hosts: `/opt/sbdi/backup/libexec`. Apart from `bin` so a
-   * director that is also a docker host or target has no name clash (the seed's footnote 5).
+   * director that is also a docker host or target has no name clash (one host may hold every role).
    */
   capsules: string;
   /** Shared bash library (`log_utils`): `/opt/sbdi/lib`. */

@@ -105,13 +105,13 @@ describe('the Galaxy artifact', () => {
 });
 
 describe('playbooks/backup.yml', () => {
-  it('passes --syntax-check against the seed inventory', async () => {
+  it('passes --syntax-check against the production-shaped inventory', async () => {
     const r = await run('ansible-playbook', ['--syntax-check', '-i', SEED, PLAYBOOK]);
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toContain('playbook: ');
   });
 
-  it('wires every role to the seed groups and validates role arguments', async () => {
+  it('wires every role to the inventory groups and validates role arguments', async () => {
     const hosts = await run('ansible-playbook', ['--list-hosts', '-i', SEED, PLAYBOOK]);
     expect(hosts.status, `${hosts.stdout}\n${hosts.stderr}`).toBe(0);
     const plays = hosts.stdout.split(/\n\s*play #\d+ /).slice(1).map((p) => ({

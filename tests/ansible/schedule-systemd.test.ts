@@ -74,7 +74,7 @@ async function schedule(which: 'on' | 'off'): Promise<{ changed: number; log: st
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'sbdi-schedtest-'));
   rendered.on = renderFixture(join(FIXTURES, 'full', 'hosts.yml')); // backup_schedule_enabled: true
-  rendered.off = renderFixture(join(FIXTURES, 'seed', 'hosts')); // the seed's default: off
+  rendered.off = renderFixture(join(FIXTURES, 'seed', 'hosts')); // that inventory's default: off
   const image = await systemdImage();
   await run('docker', ['rm', '-f', CONTAINER], { timeoutMs: 60_000 });
   const started = await run(

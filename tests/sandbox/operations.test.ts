@@ -190,6 +190,8 @@ describe('operations on real hosts (sandbox ops, with an off-site remote)', () =
     expect(await replicaIds()).toContain(ids[3]);
     const ok = await op('check_backup', '-w', `${w}s`, '-c', `${c}s`);
     expect(ok.code, ok.stdout).toBe(0);
+    // A Nagios plugin's output is its first line: nothing on stderr when all is well.
+    expect(ok.stderr).toBe('');
     expect(ok.stdout).toMatch(new RegExp(`^BACKUP OK - last complete backup ${ids[3]} is \\d+s old .*replication_lag_backup-remote=0s`));
     // How full the store is, from the target's own count.
     expect(ok.stdout).toMatch(/ store_backup-target=\d+\.\d%;85;95;0;100( |$)/m);

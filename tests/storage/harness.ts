@@ -16,7 +16,7 @@ import { HOST_RUN_FLAGS } from '../../tools/sandbox/hosts';
  * `storagetest-*` and always removed; loop devices are only ever used through `mount -o loop`
  * (autoclear), never detached wholesale.
  */
-/** The sandbox's own capability set (FACTS.md: --privileged fails here). */
+/** The sandbox's own capability set (--privileged fails on these hosts). */
 export const RUN_FLAGS = HOST_RUN_FLAGS;
 
 export interface Run {

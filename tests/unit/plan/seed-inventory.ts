@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planFromInventory } from '../../../src/plan';
 import type { Plan } from '../../../src/plan/types';
-/** The seed's inventory (DESIGN §2), unchanged: the starting point of the plan tests' edits. */
+/** The production-shaped inventory: the starting point of the plan tests' edits. */
 export const SEED = `[all:vars]
 deployment_prefix=uat
 [backup_director]
