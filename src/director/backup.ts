@@ -49,17 +49,32 @@ export async function performBackup(ctx: Context, options: BackupOptions = {}): 
   });
 }
 
+/** A step run after a complete backup, under the same lock: its name says what failed. */
+interface AfterStep {
+  name: string;
+  run: (ctx: Context, id: string) => Promise<number>;
+}
+
 /**
- * After a complete backup, replicate it to the off-site remotes and apply the retention
- * policy (still under the lock); the Prometheus metrics are rewritten after every run.
+ * Replication first: pruning keeps the newest backup each remote shares with the target (its next
+ * incremental's base), and after replication that is this run's backup, so older bases may go.
  */
+const AFTER_STEPS: readonly AfterStep[] = [
+  { name: 'replication', run: (ctx) => replicateStep(ctx) },
+  { name: 'pruning', run: (ctx, id) => pruneStep(ctx, false, { takenByRun: id }) },
+];
+
+/** After a complete backup, the after-steps; the Prometheus metrics are rewritten after every run. */
 async function afterBackup(ctx: Context, code: number, id: string): Promise<number> {
   let result = code;
   if (code === EXIT.OK && !ctx.interrupt.aborted) {
-    const replicated = await replicateStep(ctx);
-    const pruned = await pruneStep(ctx, false, { takenByRun: id });
-    if (replicated !== EXIT.OK || pruned !== EXIT.OK) {
-      ctx.report.warn('done', `backup complete, but ${replicated !== EXIT.OK ? `replication (exit ${replicated})` : ''}${replicated !== EXIT.OK && pruned !== EXIT.OK ? ' and ' : ''}${pruned !== EXIT.OK ? `pruning (exit ${pruned})` : ''} failed`);
+    const failed: string[] = [];
+    for (const step of AFTER_STEPS) {
+      const r = await step.run(ctx, id);
+      if (r !== EXIT.OK) failed.push(`${step.name} (exit ${r})`);
+    }
+    if (failed.length > 0) {
+      ctx.report.warn('done', `backup complete, but ${failed.join(' and ')} failed`);
       result = EXIT.POST_BACKUP;
     }
   }
