@@ -45,7 +45,7 @@ function main(argv: string[]): number {
   const plan = planFromInventory(values.inventory);
   const rendered = renderPlan(plan, bundle);
   writeRendered(rendered, values.out);
-  process.stdout.write(`rendered ${rendered.size} hosts into ${values.out}\n`);
+  process.stdout.write(`rendered ${rendered.hosts.size} hosts into ${values.out}\n`);
   return 0;
 }
 

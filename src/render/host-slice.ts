@@ -41,6 +41,11 @@ export interface HostSlice {
   /** Director: the perform_backup timer and the monitoring settings. */
   schedule?: Plan['schedule'];
   monitoring?: Plan['monitoring'];
+  /**
+   * What sbdi.backup keeps on this host: every file it installs or generates (MANIFEST.yml, key
+   * pairs, known_hosts) and the directories it creates. The roles remove what is ours and not here.
+   */
+  expected: { files: string[]; dirs: string[] };
 }
 
 const ROOT_DIR = { owner: 'root', group: 'root', mode: '0755' };
@@ -55,7 +60,8 @@ export interface KnownHost {
 }
 
 
-export function hostSlice(plan: Plan, name: string): HostSlice {
+/** `installed`: the paths of this host's MANIFEST.yml entries. */
+export function hostSlice(plan: Plan, name: string, installed: readonly string[]): HostSlice {
   const host = plan.hosts.find((h) => h.name === name)!;
   const source = plan.sources.find((s) => s.host === name);
   const target = plan.targets.find((t) => t.host === name);
@@ -110,6 +116,18 @@ export function hostSlice(plan: Plan, name: string): HostSlice {
     : source
       ? { file: `${plan.paths.etc}/known_hosts`, owner: 'root', hosts: hostsOf([source.target]) }
       : { file: '', owner: 'root', hosts: [] };
+  const remoteKnownHosts = target && ownRemotes.length > 0
+    ? { file: `${plan.paths.etc}/known_hosts_remotes`, owner: 'root', hosts: hostsOf(ownRemotes.map((r) => r.host)) }
+    : undefined;
+  // A source writes its target's host key into its own known_hosts even where knownHosts is the
+  // operator's (a source that is also the director).
+  const expectedFiles = new Set([
+    ...installed,
+    ...keys.flatMap((k) => [k.path, `${k.path}.pub`]),
+    ...(knownHosts.file ? [knownHosts.file] : []),
+    ...(source ? [`${plan.paths.etc}/known_hosts`] : []),
+    ...(remoteKnownHosts ? [remoteKnownHosts.file] : []),
+  ]);
 
   return {
     name,
@@ -125,9 +143,8 @@ export function hostSlice(plan: Plan, name: string): HostSlice {
     ...(source ? { source } : {}),
     ...(target ? { target } : {}),
     ...(remote ? { remote } : {}),
-    ...(target && ownRemotes.length > 0
-      ? { remoteKnownHosts: { file: `${plan.paths.etc}/known_hosts_remotes`, owner: 'root', hosts: hostsOf(ownRemotes.map((r) => r.host)) } }
-      : {}),
+    ...(remoteKnownHosts ? { remoteKnownHosts } : {}),
     ...(isDirector ? { schedule: plan.schedule, monitoring: plan.monitoring } : {}),
+    expected: { files: [...expectedFiles].sort(), dirs: directories.map((d) => d.path) },
   };
 }

@@ -94,10 +94,10 @@ describe('the Galaxy artifact', () => {
       expect(r.status, r.stdout + r.stderr).toBe(0);
       const tar = readdirSync(out).find((f) => f.endsWith('.tar.gz'))!;
       const list = (await run('tar', ['tzf', join(out, tar)])).stdout.split('\n');
-      for (const kept of ['roles/directed/tasks/main.yml', 'playbooks/backup.yml', 'dist/sbdi-backup.cjs', 'dist/director.cjs', 'templates/sudoers.hbs', 'MANIFEST.json', 'CHANGELOG.md']) {
+      for (const kept of ['roles/directed/tasks/main.yml', 'plugins/filter/sbdi.py', 'playbooks/backup.yml', 'dist/sbdi-backup.cjs', 'dist/director.cjs', 'templates/sudoers.hbs', 'MANIFEST.json', 'CHANGELOG.md']) {
         expect(list, kept).toContain(kept);
       }
-      expect(list.filter((f) => /^(src|tools|tests|scripts|node_modules|docs\/bench)\/|^dist\/(sandbox|bench)\.cjs$/.test(f))).toEqual([]);
+      expect(list.filter((f) => /^(src|tools|tests|scripts|node_modules|docs\/bench|playbooks\/collections)\/|^dist\/(sandbox|bench)\.cjs$/.test(f))).toEqual([]);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
@@ -190,8 +190,9 @@ describe('role render', () => {
     const first = await run('ansible-playbook', args(SEED));
     expect(first.status, `${first.stdout}\n${first.stderr}`).toBe(0);
     expect(first.stdout).toMatch(/changed=0/);
-    expect(readdirSync(renderDir).sort()).toEqual(['backup-director', 'backup-target', 'cassandra-1', 'manager-1']);
-    for (const h of readdirSync(renderDir)) {
+    expect(readdirSync(renderDir).sort()).toEqual(['_plan.json', 'backup-director', 'backup-target', 'cassandra-1', 'manager-1']);
+    expect(JSON.parse(readFileSync(join(renderDir, '_plan.json'), 'utf8')).hosts).toEqual(['backup-director', 'backup-target', 'cassandra-1', 'manager-1']);
+    for (const h of readdirSync(renderDir).filter((f) => f !== '_plan.json')) {
       expect(existsSync(join(renderDir, h, 'MANIFEST.yml'))).toBe(true);
       expect(JSON.parse(readFileSync(join(renderDir, h, 'host.json'), 'utf8')).name).toBe(h);
     }
@@ -200,6 +201,33 @@ describe('role render', () => {
     writeFileSync(smaller, readFileSync(SEED, 'utf8').replace(/^cassandra-1.*$/gm, ''));
     const second = await run('ansible-playbook', args(smaller));
     expect(second.status, `${second.stdout}\n${second.stderr}`).toBe(0);
-    expect(readdirSync(renderDir).sort()).toEqual(['backup-director', 'backup-target', 'manager-1']);
+    expect(readdirSync(renderDir).sort()).toEqual(['_plan.json', 'backup-director', 'backup-target', 'manager-1']);
+  });
+
+  it('gives every host its plan as facts, and each role refuses a host without its part of the plan, saying why', async () => {
+    const inv = join(work, 'facts.yml');
+    writeFileSync(inv, unreachableInventory('manager-1'));
+    const play = join(work, 'facts-play.yml');
+    writeFileSync(play, `---
+- hosts: all
+  gather_facts: false
+  roles: [render]
+  tasks:
+    - ansible.builtin.debug:
+        msg: "FACTS {{ inventory_hostname }} {{ sbdi_backup_host.name }} {{ sbdi_backup_manifest | length > 0 }} {{ sbdi_backup_plan.hosts | length }}"
+- hosts: manager-1
+  gather_facts: false
+  roles: [target]
+`);
+    const noRender = join(work, 'no-render.yml');
+    writeFileSync(noRender, '---\n- hosts: backup-target\n  gather_facts: false\n  roles: [target]\n');
+    const common = ['-e', `sbdi_backup_render_dir=${join(work, 'render-facts')}`, '-e', `sbdi_backup_director_bundle=${bundle}`, '-e', `sbdi_backup_cli=${CLI}`];
+    const [withPlan, without] = await Promise.all([run('ansible-playbook', ['-i', inv, play, ...common]), run('ansible-playbook', ['-i', inv, noRender, ...common])]);
+    const out = `${withPlan.stdout}\n${withPlan.stderr}`;
+    for (const h of ['backup-director', 'backup-target', 'manager-1']) expect(out).toContain(`FACTS ${h} ${h} True 3`);
+    expect(out).toContain('manager-1 is not a backup target of the rendered plan (roles: docker, source)');
+    expect(out).not.toMatch(/UNREACHABLE/);
+    expect(`${without.stdout}\n${without.stderr}`).toContain('backup-target has no rendered plan: run the render role');
+    expect(without.stdout).not.toMatch(/UNREACHABLE/);
   });
 });

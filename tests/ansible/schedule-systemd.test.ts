@@ -59,7 +59,7 @@ function renderFixture(inventory: string): string {
 async function schedule(which: 'on' | 'off'): Promise<{ changed: number; log: string }> {
   const inv = join(work, 'inventory.yml');
   writeFileSync(inv, `all:\n  hosts:\n    ${DIRECTOR}:\n      ansible_connection: community.docker.docker\n      ansible_host: ${CONTAINER}\n      ansible_python_interpreter: /usr/bin/python3\n`);
-  const r = await run('ansible-playbook', ['-i', inv, '-e', `director_render_dir=${rendered[which]}`, join(ROOT, 'tests', 'ansible', 'schedule.yml')], {
+  const r = await run('ansible-playbook', ['-i', inv, '-e', `sbdi_backup_render_dir=${rendered[which]}`, join(ROOT, 'tests', 'ansible', 'schedule.yml')], {
     cwd: ROOT,
     env: ENV,
     timeoutMs: 600_000,

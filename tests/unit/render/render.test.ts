@@ -1,12 +1,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, posix, relative } from 'node:path';
 import yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../../tools/sandbox/exec';
 import { planFromInventory } from '../../../src/plan';
-import { renderPlan, writeRendered } from '../../../src/render';
+import { PLAN_FILE, renderPlan, writeRendered, type HostSlice, type PlanSummary } from '../../../src/render';
 import { SUBPATH_ERE, isSubpath } from '../../../src/plan/checks';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'inventories');
@@ -20,6 +21,9 @@ const INVENTORIES = {
 };
 /** A stand-in for dist/director.cjs so the golden files do not change with every director edit. */
 const BUNDLE = '#!/usr/bin/env node\n// director bundle stand-in for golden tests\n';
+
+/** The hosts' directories of a rendering (beside them: the plan-wide file). */
+const hostsIn = (out: string): string[] => readdirSync(out).filter((f) => f !== PLAN_FILE);
 
 function listFiles(root: string): string[] {
   const out: string[] = [];
@@ -50,8 +54,8 @@ const PER_HOST = /^(host\.json|MANIFEST\.yml|etc\/sudoers\.d\/.*|.*\/sbdi-dispat
 
 function goldenFiles(out: string): string[] {
   const seen = new Set<string>();
-  const kept: string[] = [];
-  for (const host of readdirSync(out).sort()) {
+  const kept: string[] = [PLAN_FILE];
+  for (const host of hostsIn(out).sort()) {
     const shape = hostShape(out, host);
     const whole = !seen.has(shape);
     seen.add(shape);
@@ -77,13 +81,13 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
         copyFileSync(join(out, f), join(golden, f));
       }
     }
-    expect(kept).toEqual(listFiles(golden));
+    expect([...kept].sort()).toEqual(listFiles(golden).sort());
     for (const f of kept) expect(readFileSync(join(out, f), 'utf8'), f).toBe(readFileSync(join(golden, f), 'utf8'));
   });
 
   it('renders the same files for every host of one shape', () => {
     const byShape = new Map<string, string>();
-    for (const host of readdirSync(out).sort()) {
+    for (const host of hostsIn(out).sort()) {
       const shape = hostShape(out, host);
       const first = byShape.get(shape);
       if (!first) byShape.set(shape, host);
@@ -98,7 +102,7 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
   });
 
   it('lists every rendered file in MANIFEST.yml with owner, mode and purpose, and nothing else', () => {
-    for (const host of readdirSync(out)) {
+    for (const host of hostsIn(out)) {
       const manifest = yaml.load(readFileSync(join(out, host, 'MANIFEST.yml'), 'utf8')) as Record<string, string>[];
       const listed = manifest.map((m) => m.src).sort();
       const present = listFiles(join(out, host)).filter((f) => f !== 'MANIFEST.yml' && f !== 'host.json').sort();
@@ -113,10 +117,41 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
     }
   });
 
+  it("gives each file's sha1, and what each host keeps: its files, key pairs, known_hosts and directories", () => {
+    for (const host of hostsIn(out)) {
+      const manifest = yaml.load(readFileSync(join(out, host, 'MANIFEST.yml'), 'utf8')) as Record<string, string>[];
+      for (const m of manifest) {
+        const content = readFileSync(join(out, host, m.src!));
+        expect(m.sha1, m.path).toBe(m.kind === 'authorized_keys' ? undefined : createHash('sha1').update(content).digest('hex'));
+      }
+      const slice = JSON.parse(readFileSync(join(out, host, 'host.json'), 'utf8')) as HostSlice;
+      const files = slice.expected.files;
+      expect(files).toEqual([...new Set(files)].sort());
+      for (const m of manifest) expect(files, host).toContain(m.path);
+      for (const k of slice.keys) expect(files, host).toEqual(expect.arrayContaining([k.path, `${k.path}.pub`]));
+      if (slice.knownHosts.file) expect(files, host).toContain(slice.knownHosts.file);
+      if (slice.source) expect(files, host).toContain(`${slice.paths.etc}/known_hosts`);
+      if (slice.remoteKnownHosts) expect(files, host).toContain(slice.remoteKnownHosts.file);
+      expect(slice.expected.dirs).toEqual(slice.directories.map((d) => d.path));
+    }
+  });
+
+  it('sums up in _plan.json what sbdi.backup installs on any host of the plan', () => {
+    const summary = JSON.parse(readFileSync(join(out, PLAN_FILE), 'utf8')) as PlanSummary;
+    const slices = hostsIn(out).map((h) => JSON.parse(readFileSync(join(out, h, 'host.json'), 'utf8')) as HostSlice);
+    expect(summary.hosts).toEqual(hostsIn(out).sort());
+    expect(summary.files).toEqual([...new Set(slices.flatMap((s) => s.expected.files))].sort());
+    const paths = slices[0]!.paths;
+    expect(summary.ownedDirs).toEqual([paths.bin, paths.capsules, paths.share, paths.etc].sort());
+    expect(summary.wholeDirs).toEqual([paths.bin, paths.capsules].sort());
+    for (const f of summary.files) expect(summary.scanDirs).toContain(posix.dirname(f));
+    for (const d of summary.ownedDirs) expect(summary.scanDirs).toContain(d);
+  });
+
   // Long checks run asynchronously: a worker blocked in spawnSync for a minute on a loaded machine
   // misses vitest's RPC deadline.
   it('renders bash that shellcheck passes, with set -euo pipefail and a root check in every capsule', async () => {
-    const scripts = readdirSync(out).flatMap((h) =>
+    const scripts = hostsIn(out).flatMap((h) =>
       listFiles(join(out, h)).filter((f) => f.includes('libexec/')).map((f) => join(out, h, f)),
     );
     expect(scripts.length).toBeGreaterThan(10);
@@ -126,7 +161,7 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
       expect(text, s).toContain('set -euo pipefail');
       if (!s.endsWith('sbdi-dispatch')) expect(text, s).toContain('sbdi_require_root');
     }
-    const libs = readdirSync(out).map((h) => join(out, h, 'opt/sbdi/lib/log_utils'));
+    const libs = hostsIn(out).map((h) => join(out, h, 'opt/sbdi/lib/log_utils'));
     const r = await run('shellcheck', ['-s', 'bash', ...scripts, ...libs], { timeoutMs: 600_000 });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -134,7 +169,7 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
   }, 600_000);
 
   it('renders sudoers fragments that visudo accepts, naming only capsules', async () => {
-    for (const host of readdirSync(out)) {
+    for (const host of hostsIn(out)) {
       const f = join(out, host, 'etc/sudoers.d/43-sbdi-backup');
       if (!existsSync(f)) continue;
       const r = await run('visudo', ['-cf', f]);
@@ -147,7 +182,7 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
   });
 
   it('sudoers: the operator never reaches a receiving or sending end; no argument may begin with a dash; both accounts get a clean environment', async () => {
-    for (const host of readdirSync(out)) {
+    for (const host of hostsIn(out)) {
       const f = join(out, host, 'etc/sudoers.d/43-sbdi-backup');
       if (!existsSync(f)) continue;
       const text = readFileSync(f, 'utf8');
@@ -179,7 +214,7 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
   it('mounts every store with nosuid, nodev and noexec: pools, btrfs mounts, activations', () => {
     const HARDENED = /nosuid,nodev,noexec/;
     let seen = 0;
-    for (const host of readdirSync(out)) {
+    for (const host of hostsIn(out)) {
       const dir = join(out, host, 'opt/sbdi/backup/libexec');
       if (!existsSync(dir)) continue;
       // What a source mounts is its own snapshot, not a store: those capsules are not the store's.
@@ -210,7 +245,7 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
   });
 
   it('confines every authorized key with restrict and a forced command', () => {
-    for (const host of readdirSync(out)) {
+    for (const host of hostsIn(out)) {
       // The operator's: the director's key alone. The receiving account's: the source and target keys.
       for (const [file, kinds] of [
         ['home/backupoperator/.ssh/authorized_keys', /^director$/],
@@ -250,7 +285,7 @@ describe('which sources push only their changes', () => {
   // A push of only the changes finds an entry by its moved ctime. Gluster (features.ctime) and
   // zfs-fuse keep the ctime of an entry whose xattrs or ACL alone changed: they push whole trees.
   const decision = (inventory: string, host: string): string => {
-    const content = renderPlan(planFromInventory(inventory), BUNDLE).get(host)!.get('opt/sbdi/backup/libexec/perform_rsync')!;
+    const content = renderPlan(planFromInventory(inventory), BUNDLE).hosts.get(host)!.get('opt/sbdi/backup/libexec/perform_rsync')!;
     return /^  if (.*); then\n    scan=changes$/m.exec(content)![1]!;
   };
   it('a Gluster source never does', () => {

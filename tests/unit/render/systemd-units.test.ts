@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planFromInventory } from '../../../src/plan';
 import { isOnCalendar } from '../../../src/plan/checks';
-import { renderPlan, writeRendered } from '../../../src/render';
+import { PLAN_FILE, renderPlan, writeRendered } from '../../../src/render';
 import { run } from '../../../tools/sandbox/exec';
 import { rng } from '../../../tools/util/rng';
 
@@ -63,7 +63,7 @@ describe('the schedule as systemd reads it', () => {
   it('the rendered sbdi-backup.timer and .service pass systemd-analyze verify', async () => {
     const out = mkdtempSync(join(tmpdir(), 'sbdi-units-'));
     writeRendered(renderPlan(planFromInventory(FIXTURE), '// director bundle stand-in\n'), out);
-    const director = readdirSync(out).find((h) => existsSync(join(out, h, UNITS, 'sbdi-backup.timer')));
+    const director = readdirSync(out).filter((h) => h !== PLAN_FILE).find((h) => existsSync(join(out, h, UNITS, 'sbdi-backup.timer')));
     expect(director, 'the full fixture enables the schedule').toBeDefined();
     const units = join(out, director!, UNITS);
     const service = readFileSync(join(units, 'sbdi-backup.service'), 'utf8');
