@@ -118,8 +118,8 @@ function whereText(where: string): string {
 
 function option(x: Variable, meaning: string, where: string): Option {
   const description = [
-    ...(meaning === '' ? [] : [sentence(markup(meaning))]),
     ...(x.about === undefined ? [] : [sentence(markup(x.about))]),
+    ...(meaning === '' ? [] : [sentence(markup(meaning))]),
     acceptsText(x.accepts),
     whereText(where),
     ...(x.defaultText === '(required)' ? ['Required by the plan where it is read.'] : []),
