@@ -7,8 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ARGUMENT_SPECS_PATH, argumentSpecsYaml } from '../../../src/plan/argument-specs';
 import { SOURCE_DEFAULTS } from '../../../src/plan/build';
 import { durationSeconds } from '../../../src/plan/checks';
-import { SETTINGS, namesOf, variables, type Variable } from '../../../src/plan/settings';
-import { settingsMarkdown } from '../../../src/plan/settings';
+import { SETTINGS, namesOf, settingsMarkdown, variables, type Variable } from '../../../src/plan/settings';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const BUILD = readFileSync(join(ROOT, 'src/plan/build.ts'), 'utf8');
