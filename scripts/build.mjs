@@ -3,6 +3,7 @@
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
 import { bundleOptions } from './bundle-options.mjs';
+import { linkCollection } from './link-collection.mjs';
 
 const entries = {
   'sbdi-backup': 'src/cli/main.ts',
@@ -15,3 +16,5 @@ for (const [name, entry] of Object.entries(entries)) {
   if (!existsSync(entry)) continue;
   await build(bundleOptions(entry, `dist/${name}.cjs`));
 }
+
+linkCollection();

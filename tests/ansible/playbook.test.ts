@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as runAsync } from '../../tools/sandbox/exec';
+import { linkCollection } from '../../tools/sandbox/ansible';
 
 const ROOT = join(__dirname, '..', '..');
 const PLAYBOOK = join(ROOT, 'playbooks', 'backup.yml');
@@ -17,7 +18,6 @@ const ENV = {
   ANSIBLE_NOCOLOR: '1',
   ANSIBLE_FORCE_COLOR: '0',
   ANSIBLE_RETRY_FILES_ENABLED: '0',
-  ANSIBLE_ROLES_PATH: join(ROOT, 'roles'),
   // Never use anything from the invoking user's ssh setup.
   ANSIBLE_HOST_KEY_CHECKING: 'False',
 };
@@ -39,6 +39,7 @@ beforeAll(async () => {
     const b = await run('npm', ['run', 'build', '--silent']);
     if (b.status !== 0) throw new Error(`npm run build failed:\n${b.stdout}\n${b.stderr}`);
   }
+  linkCollection(ROOT);
   work = mkdtempSync(join(tmpdir(), 'sbdi-ansible-test-'));
   bundle = join(work, 'director.cjs');
   writeFileSync(bundle, '// stand-in director bundle for tests\n');
@@ -97,7 +98,7 @@ describe('the Galaxy artifact', () => {
       for (const kept of ['roles/directed/tasks/main.yml', 'plugins/filter/sbdi.py', 'playbooks/backup.yml', 'dist/sbdi-backup.cjs', 'dist/director.cjs', 'templates/sudoers.hbs', 'MANIFEST.json', 'CHANGELOG.md']) {
         expect(list, kept).toContain(kept);
       }
-      expect(list.filter((f) => /^(src|tools|tests|scripts|node_modules|docs\/bench|playbooks\/collections)\/|^dist\/(sandbox|bench)\.cjs$/.test(f))).toEqual([]);
+      expect(list.filter((f) => /^(src|tools|tests|scripts|node_modules|docs\/bench)\/|^dist\/(sandbox|bench)\.cjs$/.test(f))).toEqual([]);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCKER, debianFirstPath, run } from '../../tools/sandbox/exec';
+import { linkCollection } from '../../tools/sandbox/ansible';
 import { parseRecap, type RecapLine } from '../../tools/sandbox/recap';
 import { create, deploymentPaths, destroy } from '../../tools/sandbox/steps';
 
@@ -69,6 +70,7 @@ beforeAll(async () => {
     const build = await run('npm', ['run', 'build', '--silent'], { cwd: ROOT, timeoutMs: 300_000 });
     if (build.code !== 0) throw new Error(`npm run build failed: ${build.stderr}`);
   }
+  linkCollection(ROOT);
   frozen = join(work, 'frozen');
   mkdirSync(join(frozen, 'dist'), { recursive: true });
   for (const f of ['sbdi-backup.cjs', 'director.cjs']) cpSync(join(ROOT, 'dist', f), join(frozen, 'dist', f));

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planFromInventory } from '../../src/plan';
 import { renderPlan, writeRendered } from '../../src/render';
 import { run } from '../../tools/sandbox/exec';
+import { linkCollection } from '../../tools/sandbox/ansible';
 import { HOST_RUN_FLAGS } from '../../tools/sandbox/hosts';
 import { baseImage } from '../storage/harness';
 
@@ -19,7 +20,7 @@ const FIXTURES = join(ROOT, 'tests', 'fixtures', 'inventories');
 const CONTAINER = `schedtest-${process.pid}`;
 const DIRECTOR = 'backup-director';
 const UNITS = '/etc/systemd/system';
-const ENV = { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: '0', ANSIBLE_ROLES_PATH: join(ROOT, 'roles') };
+const ENV = { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: '0' };
 
 let work: string;
 const rendered: Record<'on' | 'off', string> = { on: '', off: '' };
@@ -72,6 +73,7 @@ async function schedule(which: 'on' | 'off'): Promise<{ changed: number; log: st
 }
 
 beforeAll(async () => {
+  linkCollection(ROOT);
   work = mkdtempSync(join(tmpdir(), 'sbdi-schedtest-'));
   rendered.on = renderFixture(join(FIXTURES, 'full', 'hosts.yml')); // backup_schedule_enabled: true
   rendered.off = renderFixture(join(FIXTURES, 'seed', 'hosts')); // that inventory's default: off

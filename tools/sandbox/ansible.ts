@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Paths } from './config';
@@ -14,6 +15,15 @@ export interface PlaybookRun {
 }
 
 /**
+ * The checkout as the collection sbdi.backup (scripts/link-collection.mjs, which `npm run build`
+ * runs too): the playbook names its roles sbdi.backup.<role>, found through ansible.cfg's
+ * collections_path. Cheap when the link is there already.
+ */
+export function linkCollection(root: string): void {
+  execFileSync(process.execPath, [join(root, 'scripts', 'link-collection.mjs')], { stdio: 'inherit' });
+}
+
+/**
  * `ansible-playbook -i <inventory> playbooks/backup.yml` from the repository root, output streamed.
  * PATH puts /usr/bin first so the docker connection plugin uses Debian's docker client.
  */
@@ -21,6 +31,7 @@ export async function runPlaybook(step: string, p: Paths, extraArgs: readonly st
   const playbook = join(p.root, PLAYBOOK);
   if (!existsSync(playbook)) throw new SandboxError(step, undefined, `${PLAYBOOK} does not exist (yet)`);
   if (!existsSync(p.inventory)) throw new SandboxError(step, undefined, `inventory ${p.inventory} does not exist: run create first`);
+  linkCollection(p.root);
   const r = await run('ansible-playbook', ['-i', p.inventory, PLAYBOOK, ...extraArgs], {
     cwd: p.root,
     stream: true,

@@ -1,6 +1,7 @@
 // The collection's filters (plugins/filter/sbdi.py): their unit tests, run by the Python Ansible
 // runs on, and one evaluation by Ansible itself under the names the roles call them by, on a real
 // rendering, through the collection path playbooks/backup.yml finds them on.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +17,8 @@ const ENV = {
   ANSIBLE_NOCOLOR: '1',
   ANSIBLE_LOCALHOST_WARNING: 'False',
   ANSIBLE_INVENTORY_UNPARSED_WARNING: 'False',
-  // Where playbooks/backup.yml finds the collection when run from a checkout.
-  ANSIBLE_COLLECTIONS_PATH: join(ROOT, 'playbooks', 'collections'),
+  // Where playbooks/backup.yml finds the collection when run from a checkout (ansible.cfg).
+  ANSIBLE_COLLECTIONS_PATH: join(ROOT, '.cache', 'collections'),
 };
 
 /** The interpreter Ansible runs on, from `ansible --version`: the filters import ansible. */
@@ -30,6 +31,7 @@ async function ansiblePython(): Promise<string> {
 
 let out: string;
 beforeAll(() => {
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'link-collection.mjs')]);
   out = mkdtempSync(join(tmpdir(), 'sbdi-filters-'));
   writeRendered(renderPlan(planFromInventory(join(ROOT, 'tests', 'fixtures', 'inventories', 'seed', 'hosts')), '// bundle\n'), out);
 });
