@@ -133,6 +133,10 @@ describe('playbooks/backup.yml', () => {
     expect(plays[4]!.hosts).toEqual(['cassandra-1', 'manager-1']);
     const tasks = await run('ansible-playbook', ['--list-tasks', '-i', SEED, PLAYBOOK]);
     expect(tasks.status, `${tasks.stdout}\n${tasks.stderr}`).toBe(0);
+    // The target's store is set up by the rendered sbdi-target-setup alone, as the remote's by
+    // sbdi-remote-setup: no second way of doing it in tasks.
+    expect(tasks.stdout).toContain('target : Create or import the backup store');
+    expect(tasks.stdout).not.toMatch(/target : (Start zfs-fuse|Create the pool|Create the btrfs filesystem|Mount the filesystem|Create the sparse)/);
     for (const role of ['render', 'directed', 'director', 'target', 'docker_control', 'source', 'remote']) {
       expect(existsSync(join(ROOT, 'roles', role, 'meta', 'argument_specs.yml')), role).toBe(true);
       expect(tasks.stdout).toContain(`${role} : Validating arguments against arg spec 'main'`);
@@ -147,7 +151,7 @@ describe('playbooks/backup.yml', () => {
     expect(r.stdout).toContain('source : Generate the push and pull ed25519 key pairs');
     expect(r.stdout).toContain('Install authorized_keys with the real public keys');
     expect(r.stdout).not.toContain('directed : Install the rendered files');
-    expect(r.stdout).not.toContain('target : Set up ZFS storage');
+    expect(r.stdout).not.toContain('target : Create or import the backup store');
     expect(r.stdout).not.toContain('directed : Create the operator user');
   });
 
