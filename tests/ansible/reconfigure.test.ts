@@ -106,12 +106,12 @@ describe('playbooks/backup.yml on real hosts', () => {
   }, 2 * PLAY_TIMEOUT);
 
   it('imports the pool it finds, never making a new one over it (as after a reboot)', async () => {
-    const guid = sh('backup-target', 'zpool get -H -o value guid backup').trim();
+    const guid = sh('backup-target', 'zfs get -H -o value guid backup').trim();
     sh('backup-target', 'echo kept >/backup/manifests/store-marker && zpool export backup');
     const r = await playbook(inventory);
     expectConverged(r, all);
     expect(r.out).toMatch(SETUP_CHANGED);
-    expect(sh('backup-target', 'zpool get -H -o value guid backup').trim()).toBe(guid);
+    expect(sh('backup-target', 'zfs get -H -o value guid backup').trim()).toBe(guid);
     expect(sh('backup-target', 'cat /backup/manifests/store-marker && rm /backup/manifests/store-marker').trim()).toBe('kept');
     expect((await playbook(inventory)).out).toMatch(SETUP_UNCHANGED);
   }, 3 * PLAY_TIMEOUT);

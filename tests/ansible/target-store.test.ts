@@ -24,8 +24,8 @@ const CASES = [
   {
     backend: 'zfs',
     target: { backup_target_backend: 'zfs', backup_zfs_package: 'zfs-fuse', backup_data_device: '/var/lib/sbdi/pool.img', backup_data_file_size: 1 },
-    // The store's identity, which a store made anew would not keep.
-    identity: 'zpool get -H -o value guid backup',
+    // The store's identity (its root dataset's guid), which a store made anew would not keep.
+    identity: 'zfs get -H -o value guid backup',
     // What a reboot leaves: the pool not imported, the daemon gone.
     down: 'zpool export backup && pkill -x zfs-fuse && while pgrep -x zfs-fuse >/dev/null; do sleep 0.2; done',
   },
