@@ -21,7 +21,11 @@ beforeAll(() => {
   linkCollection(ROOT);
   work = mkdtempSync(join(tmpdir(), 'sbdi-argspecs-'));
   // Only the role's entry: a stand-in CLI, so what is checked here is Ansible's validation alone.
-  writeFileSync(join(work, 'cli.cjs'), 'process.exit(0);\n');
+  // It renders a plan of no hosts, which the role's loading step then reads.
+  writeFileSync(
+    join(work, 'cli.cjs'),
+    "const out = process.argv[process.argv.indexOf('--out') + 1];\nrequire('node:fs').writeFileSync(out + '/_plan.json', JSON.stringify({ hosts: [] }));\n",
+  );
   writeFileSync(join(work, 'director.cjs'), '// stand-in director bundle\n');
 });
 

@@ -134,6 +134,10 @@ describe('playbooks/backup.yml', () => {
     expect(plays[4]!.hosts).toEqual(['cassandra-1', 'manager-1']);
     const tasks = await run('ansible-playbook', ['--list-tasks', '-i', SEED, PLAYBOOK]);
     expect(tasks.status, `${tasks.stdout}\n${tasks.stderr}`).toBe(0);
+    // The target's store is set up by the rendered sbdi-target-setup alone, as the remote's by
+    // sbdi-remote-setup: no second way of doing it in tasks.
+    expect(tasks.stdout).toContain('target : Create or import the backup store');
+    expect(tasks.stdout).not.toMatch(/target : (Start zfs-fuse|Create the pool|Create the btrfs filesystem|Mount the filesystem|Create the sparse)/);
     for (const role of ['render', 'directed', 'director', 'target', 'docker_control', 'source', 'remote']) {
       expect(existsSync(join(ROOT, 'roles', role, 'meta', 'argument_specs.yml')), role).toBe(true);
       expect(tasks.stdout).toContain(`${role} : Validating arguments against arg spec 'main'`);
@@ -148,7 +152,7 @@ describe('playbooks/backup.yml', () => {
     expect(r.stdout).toContain('source : Generate the push and pull ed25519 key pairs');
     expect(r.stdout).toContain('Install authorized_keys with the real public keys');
     expect(r.stdout).not.toContain('directed : Install the rendered files');
-    expect(r.stdout).not.toContain('target : Set up ZFS storage');
+    expect(r.stdout).not.toContain('target : Create or import the backup store');
     expect(r.stdout).not.toContain('directed : Create the operator user');
   });
 
@@ -212,16 +216,16 @@ describe('role render', () => {
     writeFileSync(play, `---
 - hosts: all
   gather_facts: false
-  roles: [render]
+  roles: [sbdi.backup.render]
   tasks:
     - ansible.builtin.debug:
         msg: "FACTS {{ inventory_hostname }} {{ sbdi_backup_host.name }} {{ sbdi_backup_manifest | length > 0 }} {{ sbdi_backup_plan.hosts | length }}"
 - hosts: manager-1
   gather_facts: false
-  roles: [target]
+  roles: [sbdi.backup.target]
 `);
     const noRender = join(work, 'no-render.yml');
-    writeFileSync(noRender, '---\n- hosts: backup-target\n  gather_facts: false\n  roles: [target]\n');
+    writeFileSync(noRender, '---\n- hosts: backup-target\n  gather_facts: false\n  roles: [sbdi.backup.target]\n');
     const common = ['-e', `sbdi_backup_render_dir=${join(work, 'render-facts')}`, '-e', `sbdi_backup_director_bundle=${bundle}`, '-e', `sbdi_backup_cli=${CLI}`];
     const [withPlan, without] = await Promise.all([run('ansible-playbook', ['-i', inv, play, ...common]), run('ansible-playbook', ['-i', inv, noRender, ...common])]);
     const out = `${withPlan.stdout}\n${withPlan.stderr}`;

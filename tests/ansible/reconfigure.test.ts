@@ -59,6 +59,11 @@ function sh(host: string, script: string): string {
   return execFileSync(DOCKER, ['exec', `${PREFIX}-${host}`, 'bash', '-euo', 'pipefail', '-c', script], { encoding: 'utf8', timeout: 60_000 });
 }
 
+/** The target role's one store task, as ansible-playbook reports it for the target. */
+const SETUP_TASK = String.raw`TASK \[target : Create or import the backup store\] \**\n`;
+const SETUP_CHANGED = new RegExp(`${SETUP_TASK}changed: \\[backup-target\\]`);
+const SETUP_UNCHANGED = new RegExp(`${SETUP_TASK}ok: \\[backup-target\\]`);
+
 const exists = (host: string, path: string): boolean => sh(host, `test -e ${path} && echo yes || echo no`).trim() === 'yes';
 
 type Inv = { all: { children: Record<string, { hosts: Record<string, Record<string, unknown> | null> }> } };
@@ -89,9 +94,29 @@ describe('playbooks/backup.yml on real hosts', () => {
   const all = ['backup-director', 'backup-target', 'cassandra-1', 'manager-1', 'solr-1'];
 
   it('converges, then a second run changes nothing', async () => {
-    expectConverged(await playbook(inventory), all);
-    expectNoChange(await playbook(inventory));
+    const first = await playbook(inventory);
+    expectConverged(first, all);
+    expect(first.out).toMatch(SETUP_CHANGED);
+    // The role made the store (zfs-fuse, on a sparse file): root 0755, current and manifests root's alone.
+    expect(sh('backup-target', 'zpool list -H -o name backup; stat -c "%a %U" /backup /backup/current /backup/manifests').trim().split('\n'))
+      .toEqual(['backup', '755 root', '700 root', '700 root']);
+    expect(sh('backup-target', 'zfs get -H -o value atime,setuid,devices,exec backup').trim().split('\n')).toEqual(['off', 'off', 'off', 'off']);
+    expect(sh('backup-target', 'grep -cx enable-xattr /etc/zfs/zfsrc').trim()).toBe('1');
+    const again = await playbook(inventory);
+    expectNoChange(again);
+    expect(again.out).toMatch(SETUP_UNCHANGED);
   }, 2 * PLAY_TIMEOUT);
+
+  it('imports the pool it finds, never making a new one over it (as after a reboot)', async () => {
+    const guid = sh('backup-target', 'zfs get -H -o value guid backup').trim();
+    sh('backup-target', 'echo kept >/backup/manifests/store-marker && zpool export backup');
+    const r = await playbook(inventory);
+    expectConverged(r, all);
+    expect(r.out).toMatch(SETUP_CHANGED);
+    expect(sh('backup-target', 'zfs get -H -o value guid backup').trim()).toBe(guid);
+    expect(sh('backup-target', 'cat /backup/manifests/store-marker && rm /backup/manifests/store-marker').trim()).toBe('kept');
+    expect((await playbook(inventory)).out).toMatch(SETUP_UNCHANGED);
+  }, 3 * PLAY_TIMEOUT);
 
   it('installs an operator that can only run capsules, through keys and host keys the roles put in place', () => {
     for (const h of all) {

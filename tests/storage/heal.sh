@@ -1,7 +1,8 @@
 #!/bin/bash
-# A zfs store made the way a playbook without sbdi-target-setup makes it: zfs-fuse started
-# without enable-xattr, pool and dataset created by hand. The first capsule must restart zfs-fuse
-# with xattrs (else ACLs and xattrs would be lost silently), and a backup must then keep them.
+# A zfs store made the way older versions of the target role made it, before the role ran
+# sbdi-target-setup (or by hand): zfs-fuse started without enable-xattr, pool and dataset created
+# without it. The first capsule must restart zfs-fuse with xattrs (else ACLs and xattrs would be
+# lost silently), and a backup must then keep them.
 set -euo pipefail
 L=/opt/sbdi/backup/libexec
 sed -i '/^enable-xattr$/d' /etc/zfs/zfsrc
