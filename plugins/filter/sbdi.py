@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-r"""The two decisions of the directed role that depend on what a host holds now.
+r"""The two decisions of the common role that depend on what a host holds now.
 
 The rendering says what each host keeps (host.json ``expected``, MANIFEST.yml with each file's
 sha1) and what sbdi.backup installs anywhere (``_plan.json``); only the host's present state is

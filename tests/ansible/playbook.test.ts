@@ -95,7 +95,7 @@ describe('the Galaxy artifact', () => {
       expect(r.status, r.stdout + r.stderr).toBe(0);
       const tar = readdirSync(out).find((f) => f.endsWith('.tar.gz'))!;
       const list = (await run('tar', ['tzf', join(out, tar)])).stdout.split('\n');
-      for (const kept of ['roles/directed/tasks/main.yml', 'plugins/filter/sbdi.py', 'playbooks/backup.yml', 'dist/sbdi-backup.cjs', 'dist/director.cjs', 'templates/sudoers.hbs', 'MANIFEST.json', 'CHANGELOG.md']) {
+      for (const kept of ['roles/common/tasks/main.yml', 'plugins/filter/sbdi.py', 'playbooks/backup.yml', 'dist/sbdi-backup.cjs', 'dist/director.cjs', 'templates/sudoers.hbs', 'MANIFEST.json', 'CHANGELOG.md']) {
         expect(list, kept).toContain(kept);
       }
       expect(list.filter((f) => /^(src|tools|tests|scripts|node_modules|docs\/bench)\/|^dist\/(sandbox|bench)\.cjs$/.test(f))).toEqual([]);
@@ -138,7 +138,7 @@ describe('playbooks/backup.yml', () => {
     // sbdi-remote-setup: no second way of doing it in tasks.
     expect(tasks.stdout).toContain('target : Create or import the backup store');
     expect(tasks.stdout).not.toMatch(/target : (Start zfs-fuse|Create the pool|Create the btrfs filesystem|Mount the filesystem|Create the sparse)/);
-    for (const role of ['render', 'directed', 'director', 'target', 'docker_control', 'source', 'remote']) {
+    for (const role of ['render', 'common', 'director', 'target', 'docker_control', 'source', 'remote']) {
       expect(existsSync(join(ROOT, 'roles', role, 'meta', 'argument_specs.yml')), role).toBe(true);
       expect(tasks.stdout).toContain(`${role} : Validating arguments against arg spec 'main'`);
     }
@@ -151,9 +151,9 @@ describe('playbooks/backup.yml', () => {
     expect(r.stdout).toContain("director : Generate the operator's ed25519 key pair");
     expect(r.stdout).toContain('source : Generate the push and pull ed25519 key pairs');
     expect(r.stdout).toContain('Install authorized_keys with the real public keys');
-    expect(r.stdout).not.toContain('directed : Install the rendered files');
+    expect(r.stdout).not.toContain('common : Install the rendered files');
     expect(r.stdout).not.toContain('target : Create or import the backup store');
-    expect(r.stdout).not.toContain('directed : Create the operator user');
+    expect(r.stdout).not.toContain('common : Create the operator user');
   });
 
   it('fails on a bad inventory before touching any host, with the validation message, rendering nothing', async () => {

@@ -1,4 +1,4 @@
-// The directed role's refusal of an rsync with the CVE-2024-12084..12088 flaws: its own assert
+// The common role's refusal of an rsync with the CVE-2024-12084..12088 flaws: its own assert
 // expression, read from the task file, evaluated by Ansible for package versions a host may have.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,12 +12,12 @@ interface Task {
   'ansible.builtin.assert'?: { that: string };
   vars?: Record<string, string>;
 }
-const tasks = yaml.load(readFileSync(join(ROOT, 'roles', 'directed', 'tasks', 'rsync.yml'), 'utf8')) as Task[];
+const tasks = yaml.load(readFileSync(join(ROOT, 'roles', 'common', 'tasks', 'rsync.yml'), 'utf8')) as Task[];
 const check = tasks.find((t) => t['ansible.builtin.assert'] !== undefined)!;
 
 async function accepted(packageVersion: string | undefined): Promise<boolean> {
   const query = packageVersion === undefined ? { rc: 1, stdout: '' } : { rc: 0, stdout: packageVersion };
-  const extra = JSON.stringify({ __directed_rsync_query: query, ...check.vars });
+  const extra = JSON.stringify({ __common_rsync_query: query, ...check.vars });
   const r = await run('ansible', ['localhost', '-c', 'local', '-m', 'ansible.builtin.debug', '-a', `msg={{ (${check['ansible.builtin.assert']!.that}) | bool }}`, '-e', extra], {
     env: { ...process.env, ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_INVENTORY_UNPARSED_WARNING: 'False', ANSIBLE_NOCOLOR: '1' },
     timeoutMs: 120_000,

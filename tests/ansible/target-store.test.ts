@@ -1,5 +1,5 @@
 // The target role on a host of each store backend: a container of the sandbox's base image with the
-// host's rendered files installed (as the directed role installs them), then the role alone run by
+// host's rendered files installed (as the common role installs them), then the role alone run by
 // ansible-playbook. Asserted: the role makes the store through sbdi-target-setup (zfs-fuse on a
 // sparse file, btrfs on a sparse file, plain directories); a second run reports its one store task
 // unchanged and changed=0; a store that exists but is not mounted (as after a reboot) is imported
