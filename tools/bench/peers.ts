@@ -100,6 +100,8 @@ export interface PeerBackupSummary {
   addedBytes: number;
   /** The tool's own duration, seconds. */
   seconds: number;
+  /** Its exit code when it ended with a warning (borg: 1), and how many lines it printed on stderr. */
+  warning?: { code: number; stderrLines: number };
 }
 
 function num(x: unknown, what: string): number {
@@ -174,23 +176,38 @@ export function parsePeers(v: string): PeerName[] {
   return out;
 }
 
+/**
+ * Exit codes a peer's command may end with and still have done its job: borg's 1 is "warning" (e.g. a
+ * file changed while it was read: the writers keep writing, nothing is paused for the peers).
+ */
+export function acceptedCodes(peer: PeerName): number[] {
+  return peer === 'borg' ? [0, 1] : [0];
+}
+
 /** Marker line a timed command's wrapper prints before the command's own output. */
 export const TIMED_MARK = 'SBDI-BENCH-MS';
 
 /**
- * Shell that runs `cmd` and prints `SBDI-BENCH-MS <ms>` (its wall time, measured inside the host) and
- * then what the command printed on stdout. Its stderr goes to the caller's (kept for an error message).
+ * Shell that runs `cmd` and prints `SBDI-BENCH-MS <ms> <exit code> <stderr lines>` (its wall time,
+ * measured inside the host) and then what the command printed on stdout. An exit code not in `ok`
+ * fails the script with that code and the command's stderr.
  */
-export function timedScript(cmd: string): string {
-  return `out=$(mktemp); trap 'rm -f "$out"' EXIT; s=$(date +%s%N); ( ${cmd} ) >"$out"; e=$(date +%s%N); echo "${TIMED_MARK} $(((e - s) / 1000000))"; cat "$out"`;
+export function timedScript(cmd: string, ok: readonly number[] = [0]): string {
+  return [
+    'out=$(mktemp); err=$(mktemp); trap \'rm -f "$out" "$err"\' EXIT',
+    `s=$(date +%s%N); rc=0; ( ${cmd} ) >"$out" 2>"$err" || rc=$?; e=$(date +%s%N)`,
+    `case " ${ok.join(' ')} " in *" $rc "*) ;; *) cat "$err" >&2; exit "$rc" ;; esac`,
+    `echo "${TIMED_MARK} $(((e - s) / 1000000)) $rc $(wc -l <"$err")"; cat "$out"`,
+  ].join('\n');
 }
 
-/** Splits timedScript's output into the time and the command's own stdout. */
-export function parseTimed(text: string): { ms: number; stdout: string } {
+/** Splits timedScript's output into the time, the exit code, the stderr line count and the command's own stdout. */
+export function parseTimed(text: string): { ms: number; code: number; stderrLines: number; stdout: string } {
   const i = text.indexOf(`${TIMED_MARK} `);
   if (i < 0) throw new Error(`no ${TIMED_MARK} line in ${JSON.stringify(text.slice(0, 200))}`);
   const end = text.indexOf('\n', i);
   const line = text.slice(i + TIMED_MARK.length + 1, end < 0 ? undefined : end).trim();
-  if (!/^\d+$/.test(line)) throw new Error(`${TIMED_MARK}: not a whole number of ms: ${JSON.stringify(line)}`);
-  return { ms: Number(line), stdout: end < 0 ? '' : text.slice(end + 1) };
+  const m = /^(\d+) (\d+) (\d+)$/.exec(line);
+  if (!m) throw new Error(`${TIMED_MARK}: expected "<ms> <exit code> <stderr lines>", got ${JSON.stringify(line)}`);
+  return { ms: Number(m[1]), code: Number(m[2]), stderrLines: Number(m[3]), stdout: end < 0 ? '' : text.slice(end + 1) };
 }

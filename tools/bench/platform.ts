@@ -9,7 +9,7 @@ import { DOCKER, dockerBash, run } from '../sandbox/exec';
 import { targetRoot, type TargetBackend } from '../sandbox/inventory';
 import { TARGET_DATA_DIR } from '../sandbox/config';
 import {
-  PEER_CACHES, RESTIC_PASSWORD_FILE, backupCommand, initCommand, parseBorgCreate, parseResticSummary, parseTimed, restoreCommand, timedScript,
+  PEER_CACHES, RESTIC_PASSWORD_FILE, acceptedCodes, backupCommand, initCommand, parseBorgCreate, parseResticSummary, parseTimed, restoreCommand, timedScript,
   type PeerBackupSummary, type PeerName, type PeerTarget,
 } from './peers';
 
@@ -122,7 +122,7 @@ export function benchAreaScript(t: TargetLayout, sizeGiB: number): string {
         ? `mountpoint -q ${t.bench} || {
             compress=$(findmnt -n -o OPTIONS --mountpoint ${t.root} | tr , '\\n' | grep '^compress' || echo compress=no)
             [ -e ${BENCH_BTRFS_IMAGE} ] || { truncate -s ${sizeGiB}G ${BENCH_BTRFS_IMAGE}; mkfs.btrfs -q ${BENCH_BTRFS_IMAGE}; }
-            mkdir -p ${t.bench}; mount -t btrfs -o "loop,noatime,$compress" ${BENCH_BTRFS_IMAGE} ${t.bench}; }`
+            mkdir -p ${t.bench}; mount -t btrfs -o "loop,$compress" ${BENCH_BTRFS_IMAGE} ${t.bench}; }`
         : `mkdir -p ${t.bench}`;
   return `${make}\n${BENCH_DIRS.map((d) => `mkdir -p ${t.bench}/${d}`).join('; ')}`;
 }
@@ -218,8 +218,8 @@ export function peerTarget(n: Names, t: TargetLayout): PeerTarget {
 }
 
 /** Runs a timed command in a host (timedScript): its own wall time inside the host and its stdout. */
-async function timedWithOutput(n: Names, host: string, cmd: string): Promise<{ ms: number; stdout: string }> {
-  return parseTimed(await rootSh(n, host, timedScript(cmd)));
+async function timedWithOutput(n: Names, host: string, cmd: string, ok: readonly number[]): Promise<ReturnType<typeof parseTimed>> {
+  return parseTimed(await rootSh(n, host, timedScript(cmd, ok)));
 }
 
 /** A peer's backup of every source, one after the other: the summed time and each source's summary. */
@@ -227,9 +227,10 @@ export async function peerBackup(n: Names, t: TargetLayout, peer: PeerName, name
   let ms = 0;
   const summaries: PeerBackupSummary[] = [];
   for (const s of SOURCES) {
-    const r = await timedWithOutput(n, s.host, backupCommand(peer, peerTarget(n, t), s, name));
+    const r = await timedWithOutput(n, s.host, backupCommand(peer, peerTarget(n, t), s, name), acceptedCodes(peer));
     ms += r.ms;
-    summaries.push(peer === 'restic' ? parseResticSummary(r.stdout) : parseBorgCreate(r.stdout));
+    const summary = peer === 'restic' ? parseResticSummary(r.stdout) : parseBorgCreate(r.stdout);
+    summaries.push(r.code === 0 ? summary : { ...summary, warning: { code: r.code, stderrLines: r.stderrLines } });
   }
   return { ms, summaries };
 }
@@ -237,7 +238,7 @@ export async function peerBackup(n: Names, t: TargetLayout, peer: PeerName, name
 /** A peer's restore of every source into its (emptied) live dir, one after the other. */
 export async function peerRestore(n: Names, t: TargetLayout, peer: PeerName, name: string): Promise<number> {
   let ms = 0;
-  for (const s of SOURCES) ms += (await timedWithOutput(n, s.host, restoreCommand(peer, peerTarget(n, t), s, name))).ms;
+  for (const s of SOURCES) ms += (await timedWithOutput(n, s.host, restoreCommand(peer, peerTarget(n, t), s, name), acceptedCodes(peer))).ms;
   return ms;
 }
 

@@ -20,7 +20,8 @@ function peerNote(peers: readonly string[]): string[] {
     'Peers: one repository per source on the target host (restic: sftp; borg: `borg serve` over ssh). restic encrypts always (a fixed password file); ' +
       'borg is unencrypted (`borg init -e none`). Their own caches on the sources (restic\'s, borg\'s files and chunks caches) are kept between ' +
       'the full and the incremental backup, as an operator\'s daily runs keep them, and removed with the repositories before each full backup. ' +
-      'A restore is `restic restore latest --target /` or `borg extract` at `/`.',
+      'A restore is `restic restore latest --target /` or `borg extract` at `/`. Like bare rsync, the peers read the live dirs while the writers run (nothing is paused or snapshotted for them): ' +
+      'borg ends such a backup with a warning (exit 1, "file changed while we backed it up"), which the bench accepts and counts.',
     '',
   ];
 }
@@ -105,7 +106,9 @@ export function renderReport(r: BenchResult): string {
           const xs = x[kind].peers?.[p] ?? [];
           const sum = (f: (y: (typeof xs)[number]) => number | undefined): number => xs.reduce((a, y) => a + (f(y) ?? 0), 0);
           const changed = xs.every((y) => y.changedFiles !== undefined) ? String(sum((y) => y.changedFiles)) : '–';
-          return [String(x.run), p, kind, String(sum((y) => y.files)), changed, formatMiB(sum((y) => y.bytes)), formatMiB(sum((y) => y.addedBytes)), `${sum((y) => y.seconds).toFixed(1)} s`];
+          const warned = xs.filter((y) => y.warning);
+          const warnings = warned.length ? `${warned.length} of ${xs.length} (exit ${[...new Set(warned.map((y) => y.warning!.code))].join(', ')})` : '–';
+          return [String(x.run), p, kind, String(sum((y) => y.files)), changed, formatMiB(sum((y) => y.bytes)), formatMiB(sum((y) => y.addedBytes)), `${sum((y) => y.seconds).toFixed(1)} s`, warnings];
         }),
       ),
     );
@@ -113,7 +116,7 @@ export function renderReport(r: BenchResult): string {
       out.push(
         'What the peers reported (summed over the sources):',
         '',
-        markdownTable(['run', 'peer', 'backup', 'files', 'new or changed', 'source bytes', 'added to the repository', "the tool's own time"], peerRows),
+        markdownTable(['run', 'peer', 'backup', 'files', 'new or changed', 'source bytes', 'added to the repository', "the tool's own time", 'sources with a warning'], peerRows),
         '',
       );
     }

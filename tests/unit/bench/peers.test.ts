@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
-  backupCommand, initCommand, parseBorgCreate, parsePeers, parseResticSummary, parseTimed, parseVersion, restoreCommand, shq, timedScript,
+  acceptedCodes, backupCommand, initCommand, parseBorgCreate, parsePeers, parseResticSummary, parseTimed, parseVersion, restoreCommand, shq, timedScript,
   type PeerSource, type PeerTarget,
 } from '../../../tools/bench/peers';
 import { orderOf, sidesOf } from '../../../tools/bench/run';
@@ -37,6 +37,11 @@ const BORG_OUT = JSON.stringify(
 describe('peer output', () => {
   it("restic: the summary line's counts, after status lines and stray text", () => {
     expect(parseResticSummary(`some warning\n${RESTIC_OUT}`)).toEqual({ files: 2003, changedFiles: 21, bytes: 62914560, addedBytes: 524288, seconds: 1.75 });
+    // As restic 0.14.0 printed it for an unchanged tree.
+    const unchanged =
+      '{"message_type":"summary","files_new":0,"files_changed":0,"files_unmodified":2030,"dirs_new":0,"dirs_changed":0,"dirs_unmodified":85,"data_blobs":0,' +
+      '"tree_blobs":0,"data_added":0,"total_files_processed":2030,"total_bytes_processed":63443627,"total_duration":0.510782712,"snapshot_id":"f0e28c92"}\n';
+    expect(parseResticSummary(unchanged)).toEqual({ files: 2030, changedFiles: 0, bytes: 63443627, addedBytes: 0, seconds: 0.510782712 });
     expect(() => parseResticSummary('{"message_type":"status"}\n')).toThrow(/restic printed no summary/);
     expect(() => parseResticSummary('{"message_type":"summary","files_new":"x"}')).toThrow(/not a number/);
   });
@@ -82,14 +87,29 @@ describe('peer commands', () => {
     expect(execFileSync('bash', ['-c', `printf %s ${shq(word)}`]).toString()).toBe(word);
   });
 
-  it('the timing wrapper prints the time first, then the command\'s stdout; a failing command fails it', () => {
-    const out = execFileSync('bash', ['-euo', 'pipefail', '-c', timedScript('echo one; echo two')]).toString();
-    const r = parseTimed(out);
-    expect(r.stdout).toBe('one\ntwo\n');
+  it('the timing wrapper prints the time, exit code and stderr lines first, then stdout; an exit code not accepted fails it', () => {
+    const bash = (script: string): string => execFileSync('bash', ['-euo', 'pipefail', '-c', script], { stdio: 'pipe' }).toString();
+    const r = parseTimed(bash(timedScript('echo one; echo two')));
+    expect(r).toMatchObject({ code: 0, stderrLines: 0, stdout: 'one\ntwo\n' });
     expect(r.ms).toBeGreaterThanOrEqual(0);
-    expect(() => execFileSync('bash', ['-euo', 'pipefail', '-c', timedScript('echo x; exit 3')], { stdio: 'pipe' })).toThrow();
+    // borg's warning: exit 1, accepted when asked for, with its stderr counted.
+    expect(parseTimed(bash(timedScript('echo out; echo changed >&2; exit 1', [0, 1])))).toMatchObject({ code: 1, stderrLines: 1, stdout: 'out\n' });
+    let failure: { status?: number; stderr?: Buffer } = {};
+    try {
+      bash(timedScript('echo x; echo broken >&2; exit 3', [0, 1]));
+    } catch (e) {
+      failure = e as typeof failure;
+    }
+    expect(failure.status).toBe(3);
+    expect(failure.stderr?.toString()).toBe('broken\n');
     expect(() => parseTimed('nothing')).toThrow(/no SBDI-BENCH-MS line/);
-    expect(parseTimed('SBDI-BENCH-MS 1234\n')).toEqual({ ms: 1234, stdout: '' });
+    expect(() => parseTimed('SBDI-BENCH-MS 12\n')).toThrow(/expected "<ms> <exit code> <stderr lines>"/);
+    expect(parseTimed('SBDI-BENCH-MS 1234 0 0\n')).toEqual({ ms: 1234, code: 0, stderrLines: 0, stdout: '' });
+  });
+
+  it('only borg has a warning exit code', () => {
+    expect(acceptedCodes('borg')).toEqual([0, 1]);
+    expect(acceptedCodes('restic')).toEqual([0]);
   });
 });
 

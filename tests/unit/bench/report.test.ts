@@ -23,7 +23,7 @@ const RUN: RunRecord = {
     changed: 10,
     added: 4,
     deleted: 2,
-    peers: { restic: [summary(2005, 1e6)], borg: [{ files: 2005, bytes: 62_914_560, addedBytes: 1.2e6, seconds: 1 }] },
+    peers: { restic: [summary(2005, 1e6)], borg: [{ files: 2005, bytes: 62_914_560, addedBytes: 1.2e6, seconds: 1, warning: { code: 1, stderrLines: 2 } }] },
   },
   restore: { ms: { ours: 5_000, bare: 4_000, fidelity: 5_000, restic: 10_000, borg: 12_000 }, filesExpected: 2002, filesAfter: { ours: 2002, bare: 2002, fidelity: 2002, restic: 2002, borg: 2002 } },
 };
@@ -68,8 +68,9 @@ describe('report', () => {
     expect(md).toContain('are kept between the full and the incremental backup');
     expect(md).toContain("used bytes of the store's btrfs");
     expect(md).toContain('| restic (Debian) | 0.14.0 |');
-    expect(md).toContain('| 1 | restic | incremental | 2005 | 21 | 60.0 MiB | 1.0 MiB | 1.5 s |');
-    expect(md).toContain('| 1 | borg | full | 2003 | – | 60.0 MiB | 29.6 MiB | 2.0 s |');
+    expect(md).toContain('| 1 | restic | incremental | 2005 | 21 | 60.0 MiB | 1.0 MiB | 1.5 s | – |');
+    expect(md).toContain('| 1 | borg | full | 2003 | – | 60.0 MiB | 29.6 MiB | 2.0 s | – |');
+    expect(md).toContain('| 1 | borg | incremental | 2005 | – | 60.0 MiB | 1.1 MiB | 1.0 s | 1 of 1 (exit 1) |');
   });
 
   it('the pause section leads with the freeze', () => {
