@@ -7,7 +7,7 @@
  * rotated every run) → the pause series with the other host counts (each a re-converge with a changed
  * inventory).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { extraDockerHosts, type DockerScale } from '../sandbox/config';
 import { writeInventory } from '../sandbox/inventory';
@@ -317,6 +317,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       const root = join(deploymentPaths(so).btrfsMount(CORPUS_HOST), LIVE_SUBVOLUME, CORPUS_DIR);
       log(`writing the ${o.size} corpus: ${plan.files.length} files, ${(plan.totalBytes / 2 ** 20).toFixed(0)} MiB`);
       const t0 = performance.now();
+      // A kept sandbox (--keep) still holds the last run's corpus, mutations included.
+      rmSync(root, { recursive: true, force: true });
       writeCorpus(root, plan);
       res.corpus = {
         size: o.size, seed: o.seed, files: plan.files.length, bytes: plan.totalBytes,

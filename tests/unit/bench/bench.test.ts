@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 import {
   FILES_PER_DIR, SIZES, afterMutation, applyMutation, fileContent, largeFileCount, planCorpus, planMutation, rng, writeCorpus, type CorpusSize,
 } from '../../../tools/bench/corpus';
+import { load } from 'js-yaml';
 import { parseArgs } from '../../../tools/bench/main';
+import { TARGET_POOL_FILE, inventoryYaml, targetRoot } from '../../../tools/sandbox/inventory';
 import { ceilingTable, markdownTable, median, meets, pauseTable, ratio, throughputTable } from '../../../tools/bench/stats';
 
 const TINY: CorpusSize = { name: 'small', files: 450, bytes: 30 * 2 ** 20 };
@@ -171,5 +173,23 @@ describe('bench arguments: target and peers', () => {
     expect(p.files.filter((f) => f.size >= 5 * 2 ** 20).length).toBe(largeFileCount(SIZES.tiny));
     expect(p.totalBytes / 2 ** 20).toBeGreaterThan(45);
     expect(p.totalBytes / 2 ** 20).toBeLessThan(75);
+  });
+});
+
+describe('the bench inventory: the target backend', () => {
+  type Inv = { all: { children: { backup_targets: { hosts: Record<string, Record<string, unknown>> } } } };
+  const target = (o: Parameters<typeof inventoryYaml>[1]): Record<string, unknown> =>
+    (load(inventoryYaml('bnc', o)) as Inv).all.children.backup_targets.hosts['backup-target']!;
+
+  it('zfs by default (zfs-fuse, pool file); btrfs on the same file; dir on the data volume', () => {
+    expect(target({ targetPoolGiB: 6 })).toEqual({
+      ansible_host: 'bnc-backup-target', backup_data_device: TARGET_POOL_FILE, backup_data_file_size: 6, backup_zfs_package: 'zfs-fuse',
+    });
+    expect(target({ targetPoolGiB: 6, targetBackend: 'btrfs' })).toEqual({
+      ansible_host: 'bnc-backup-target', backup_target_backend: 'btrfs', backup_data_device: TARGET_POOL_FILE, backup_data_file_size: 6,
+    });
+    expect(target({ targetBackend: 'dir' })).toEqual({ ansible_host: 'bnc-backup-target', backup_target_backend: 'dir', backup_root: targetRoot('dir') });
+    expect(targetRoot('dir')).toBe('/var/lib/sbdi/backup');
+    expect(targetRoot('btrfs')).toBe('/backup');
   });
 });
