@@ -116,7 +116,7 @@ export function renderReport(r: BenchResult): string {
       out.push(
         'What the peers reported (summed over the sources):',
         '',
-        markdownTable(['run', 'peer', 'backup', 'files', 'new or changed', 'source bytes', 'added to the repository', "the tool's own time", 'sources with a warning'], peerRows),
+        markdownTable(['run', 'peer', 'backup', 'files', 'new or changed', 'source bytes', 'new data (restic: before compression; borg: compressed)', "the tool's own time", 'sources with a warning'], peerRows),
         '',
       );
     }
