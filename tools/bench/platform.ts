@@ -3,11 +3,10 @@
  * outside, as the operator would see them), and the bare-rsync baseline over the same transport (ssh
  * between the same containers, into a dataset of the same pool with the same compression).
  */
-import { HOSTS, type Names } from '../sandbox/config';
+import { HOSTS, TARGET_DATA_DIR, type Names } from '../sandbox/config';
 import { SandboxError } from '../sandbox/errors';
 import { DOCKER, dockerBash, run } from '../sandbox/exec';
 import { targetRoot, type TargetBackend } from '../sandbox/inventory';
-import { TARGET_DATA_DIR } from '../sandbox/config';
 import {
   PEER_CACHES, RESTIC_PASSWORD_FILE, acceptedCodes, backupCommand, initCommand, parseBorgCreate, parseResticSummary, parseTimed, restoreCommand, timedScript,
   type PeerBackupSummary, type PeerName, type PeerTarget,
@@ -40,7 +39,7 @@ export interface TargetLayout {
 
 export function targetLayout(backend: TargetBackend): TargetLayout {
   const root = targetRoot(backend);
-  return { backend, root, current: `${root}/current`, bench: backend === 'zfs' ? '/backup/benchbare' : `${TARGET_DATA_DIR}/bench` };
+  return { backend, root, current: `${root}/current`, bench: backend === 'zfs' ? `${root}/benchbare` : `${TARGET_DATA_DIR}/bench` };
 }
 
 const OURS_DATASET = 'backup/current';
