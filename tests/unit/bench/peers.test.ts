@@ -84,11 +84,14 @@ describe('peer commands', () => {
 
   it('quoting survives bash', () => {
     const word = "it's a $HOME `x` \"y\"";
-    expect(execFileSync('bash', ['-c', `printf %s ${shq(word)}`]).toString()).toBe(word);
+    expect(execFileSync('bash', ['-c', `printf %s ${shq(word)}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }).toString()).toBe(word);
   });
 
   it('the timing wrapper prints the time, exit code and stderr lines first, then stdout; an exit code not accepted fails it', () => {
-    const bash = (script: string): string => execFileSync('bash', ['-euo', 'pipefail', '-c', script], { stdio: 'pipe' }).toString();
+    // stdin not a socket (bash would take itself for a remote shell and read the system bashrc), and a
+    // clean environment (no BASH_ENV of the test run's own).
+    const bash = (script: string): string =>
+      execFileSync('bash', ['-euo', 'pipefail', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }).toString();
     const r = parseTimed(bash(timedScript('echo one; echo two')));
     expect(r).toMatchObject({ code: 0, stderrLines: 0, stdout: 'one\ntwo\n' });
     expect(r.ms).toBeGreaterThanOrEqual(0);
