@@ -1,14 +1,20 @@
-// npm run bench -- [--size small|large] [--runs 3] [--pause-runs 3] [--hosts 2,5,10] [--containers 20]
-//                  [--seed S] [--prefix bnc] [--out DIR] [--keep] [--warm-caches]
+// npm run bench -- [--size tiny|small|large] [--runs 3] [--pause-runs 3] [--hosts 2,5,10] [--containers 20]
+//                  [--target zfs|btrfs|dir] [--peers restic,borg] [--seed S] [--prefix bnc] [--out DIR] [--keep] [--warm-caches]
 // Makes its own sandbox, measures, removes it; figures in DIR (default bench-results/<time>/).
 import { join } from 'node:path';
 import { repoRoot } from '../sandbox/config';
+import { TARGET_BACKENDS, type TargetBackend } from '../sandbox/inventory';
+import { parsePeers } from './peers';
 import { runBench, type BenchOptions } from './run';
 
-const USAGE = `usage: bench [--size small|large] [--runs N] [--pause-runs N] [--hosts 2,5,10] [--containers 20]
-             [--seed TEXT] [--prefix NAME] [--out DIR] [--keep] [--warm-caches]
-  --size        corpus: small ≈ 20k files / 400 MiB (default), large ≈ 200k files / 4 GiB
-  --runs        throughput runs (full + incremental + restore, ours and bare rsync each); 0 skips (default 3)
+const USAGE = `usage: bench [--size tiny|small|large] [--runs N] [--pause-runs N] [--hosts 2,5,10] [--containers 20]
+             [--target zfs|btrfs|dir] [--peers restic,borg] [--seed TEXT] [--prefix NAME] [--out DIR] [--keep] [--warm-caches]
+  --size        corpus: small ≈ 20k files / 400 MiB (default), large ≈ 200k files / 4 GiB,
+                tiny ≈ 2k files / 60 MiB (a smoke run: fixed costs dominate its figures)
+  --runs        throughput runs (full + incremental + restore, every side each); 0 skips (default 3)
+  --target      the backup target's backend: zfs (zfs-fuse, default), btrfs (on a loop file) or dir
+  --peers       other backup tools measured beside ours and bare rsync: restic, borg (comma-separated;
+                default none)
   --pause-runs  perform_backup runs per docker-host count; 0 skips (default 3)
   --hosts       docker-host counts of the pause series (default 2,5,10; each 2..20)
   --containers  containers per docker host (default 20)
@@ -26,6 +32,7 @@ function wholeNumber(flag: string, v: string, min: number, max: number): number 
 export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
   const o: BenchOptions = {
     prefix: 'bnc', size: 'small', seed: 'sbdi-bench-1', runs: 3, pauseRuns: 3, hostCounts: [2, 5, 10], containersPerHost: 20, keep: false, dropCaches: true,
+    target: 'zfs', peers: [],
     out: join(repoRoot(), 'bench-results', new Date().toISOString().replace(/[:.]/g, '-')),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -37,8 +44,19 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     };
     if (a === '--size') {
       const v = value();
-      if (v !== 'small' && v !== 'large') throw new UsageError(`--size ${JSON.stringify(v)}: must be small or large`);
+      if (v !== 'tiny' && v !== 'small' && v !== 'large') throw new UsageError(`--size ${JSON.stringify(v)}: must be tiny, small or large`);
       o.size = v;
+    } else if (a === '--target') {
+      const v = value();
+      if (!(TARGET_BACKENDS as readonly string[]).includes(v)) throw new UsageError(`--target ${JSON.stringify(v)}: must be one of ${TARGET_BACKENDS.join(', ')}`);
+      o.target = v as TargetBackend;
+    } else if (a === '--peers') {
+      const v = value();
+      try {
+        o.peers = parsePeers(v);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
     } else if (a === '--runs') o.runs = wholeNumber(a, value(), 0, 50);
     else if (a === '--pause-runs') o.pauseRuns = wholeNumber(a, value(), 0, 50);
     else if (a === '--hosts') o.hostCounts = value().split(',').map((x) => wholeNumber(a, x, 2, 20));

@@ -3,9 +3,14 @@
  * outside, as the operator would see them), and the bare-rsync baseline over the same transport (ssh
  * between the same containers, into a dataset of the same pool with the same compression).
  */
-import { HOSTS, type Names } from '../sandbox/config';
+import { HOSTS, TARGET_DATA_DIR, type Names } from '../sandbox/config';
 import { SandboxError } from '../sandbox/errors';
 import { DOCKER, dockerBash, run } from '../sandbox/exec';
+import { targetRoot, type TargetBackend } from '../sandbox/inventory';
+import {
+  PEER_CACHES, RESTIC_PASSWORD_FILE, acceptedCodes, backupCommand, initCommand, parseBorgCreate, parseResticSummary, parseTimed, restoreCommand, timedScript,
+  type PeerBackupSummary, type PeerName, type PeerTarget,
+} from './peers';
 
 export const DIRECTOR = 'backup-director';
 export const TARGET = 'backup-target';
@@ -17,12 +22,30 @@ export const SOURCES = HOSTS.filter((h) => h.sourceDir !== undefined).map((h) =>
   tree: `${h.name}@${h.sourceDir!.replace(/\//g, '+')}`,
 }));
 
-/** Where the product keeps its synced trees, and where the baseline writes its own copy (same pool, gzip-7). */
-export const ROOT = '/backup';
-export const CURRENT = '/backup/current';
-export const OURS_DATASET = 'backup/current';
-export const BARE_DATASET = 'backup/benchbare';
-export const BARE_DIR = '/backup/benchbare';
+/**
+ * Where the product keeps its synced trees on the target (per backend), and where the bench keeps its
+ * own copies (bare rsync's, the peers' repositories) beside them: on zfs a dataset of the same pool with
+ * the same compression; on btrfs a second btrfs on a loop file mounted with the store's compress option
+ * (so the store's own filesystem holds only ours and its used bytes are ours'); on a dir store a
+ * directory on the same data volume.
+ */
+export interface TargetLayout {
+  backend: TargetBackend;
+  root: string;
+  current: string;
+  /** The bench's own copies: `<bench>/plain`, `<bench>/fidelity`, `<bench>/restic`, `<bench>/borg`. */
+  bench: string;
+}
+
+export function targetLayout(backend: TargetBackend): TargetLayout {
+  const root = targetRoot(backend);
+  return { backend, root, current: `${root}/current`, bench: backend === 'zfs' ? `${root}/benchbare` : `${TARGET_DATA_DIR}/bench` };
+}
+
+const OURS_DATASET = 'backup/current';
+const BARE_DATASET = 'backup/benchbare';
+/** The btrfs target's second filesystem (the bench's copies), a loop file on the data volume. */
+const BENCH_BTRFS_IMAGE = `${TARGET_DATA_DIR}/bench.img`;
 /** The source's btrfs snapshot subvolume: never synced by the product, so not by the baseline either. */
 const EXCLUDE = '--exclude=/.sbdi-snapshot';
 const BENCH_KEY = '/root/.ssh/sbdi_bench_ed25519';
@@ -51,7 +74,7 @@ export interface ListedBackup {
   id: string;
   status: string;
   manifest?: {
-    pause?: { durationMs?: number; hosts?: Array<{ host: string; paused?: number }> };
+    pause?: { durationMs?: number; freezeMs?: number; hosts?: Array<{ host: string; paused?: number }> };
     snapshotsInsidePauseWindow?: boolean;
     sources?: Array<{ host: string; syncDurationMs?: number; files?: number; bytes?: number; transferredBytes?: number }>;
     startedAt?: number;
@@ -69,15 +92,16 @@ export async function latestBackup(n: Names): Promise<ListedBackup> {
 }
 
 /**
- * The baseline's setup, as root on the hosts the bench owns: one key per source in root's
+ * The baseline's and the peers' setup, as root on the hosts the bench owns: one key per source in root's
  * authorized_keys on the target (sshd's default `prohibit-password` lets a key in), the target's host
- * key pinned, and a dataset of the product's pool with the product's compression.
+ * key pinned, the bench's area (targetLayout) made, and restic's password file on every source.
  */
-export async function setupBare(n: Names): Promise<void> {
+export async function setupBare(n: Names, t: TargetLayout, sizeGiB: number): Promise<void> {
   const keys: string[] = [];
   for (const s of SOURCES) {
     keys.push(
-      (await rootSh(n, s.host, `mkdir -p -m 0700 /root/.ssh; [ -f ${BENCH_KEY} ] || ssh-keygen -q -t ed25519 -N '' -C bench@${s.host} -f ${BENCH_KEY}; cat ${BENCH_KEY}.pub`)).trim(),
+      (await rootSh(n, s.host, `mkdir -p -m 0700 /root/.ssh; [ -f ${BENCH_KEY} ] || ssh-keygen -q -t ed25519 -N '' -C bench@${s.host} -f ${BENCH_KEY}; cat ${BENCH_KEY}.pub
+        [ -f ${RESTIC_PASSWORD_FILE} ] || (umask 077; echo sbdi-bench >${RESTIC_PASSWORD_FILE})`)).trim(),
     );
   }
   await rootSh(n, TARGET, `mkdir -p -m 0700 /root/.ssh; cat >>/root/.ssh/authorized_keys <<'EOF'\n${keys.join('\n')}\nEOF\nchmod 0600 /root/.ssh/authorized_keys`);
@@ -85,9 +109,25 @@ export async function setupBare(n: Names): Promise<void> {
   for (const s of SOURCES) {
     await rootSh(n, s.host, `ssh-keyscan -t ed25519 ${target} 2>/dev/null >/root/.ssh/known_hosts; ssh ${sshOpts()} root@${target} true`);
   }
-  await rootSh(n, TARGET, `zfs list ${BARE_DATASET} >/dev/null 2>&1 || zfs create -o compression="$(zfs get -H -o value compression backup/current)" ${BARE_DATASET}
-    ${Object.values(BASELINES).map((b) => `mkdir -p ${BARE_DIR}/${b.dir}`).join('; ')}`);
+  await rootSh(n, TARGET, benchAreaScript(t, sizeGiB));
 }
+
+/** Makes the bench's area on the target (see targetLayout); idempotent. */
+export function benchAreaScript(t: TargetLayout, sizeGiB: number): string {
+  const make =
+    t.backend === 'zfs'
+      ? `zfs list ${BARE_DATASET} >/dev/null 2>&1 || zfs create -o compression="$(zfs get -H -o value compression ${OURS_DATASET})" ${BARE_DATASET}`
+      : t.backend === 'btrfs'
+        ? `mountpoint -q ${t.bench} || {
+            compress=$(findmnt -n -o OPTIONS --mountpoint ${t.root} | tr , '\\n' | grep '^compress' || echo compress=no)
+            [ -e ${BENCH_BTRFS_IMAGE} ] || { truncate -s ${sizeGiB}G ${BENCH_BTRFS_IMAGE}; mkfs.btrfs -q ${BENCH_BTRFS_IMAGE}; }
+            mkdir -p ${t.bench}; mount -t btrfs -o "loop,$compress" ${BENCH_BTRFS_IMAGE} ${t.bench}; }`
+        : `mkdir -p ${t.bench}`;
+  return `${make}\n${BENCH_DIRS.map((d) => `mkdir -p ${t.bench}/${d}`).join('; ')}`;
+}
+
+/** The bench's directories below its area: the two baselines' copies and the peers' repositories. */
+const BENCH_DIRS = ['plain', 'fidelity', 'restic', 'borg'] as const;
 
 function sshOpts(): string {
   return `-i ${BENCH_KEY} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes`;
@@ -101,7 +141,7 @@ export const BARE_RSYNC = 'rsync -a --delete';
  */
 export const BARE_RSYNC_FIDELITY = 'rsync -aHAX --sparse --numeric-ids --delete';
 
-/** A baseline: its rsync command and the directory (under BARE_DIR) of its copies. */
+/** A baseline: its rsync command and the directory (in the bench's area) of its copies. */
 export interface Baseline {
   rsync: string;
   dir: string;
@@ -118,43 +158,107 @@ async function timedInside(n: Names, host: string, cmd: string): Promise<number>
 }
 
 /** Bare rsync of every source's live tree to its copy on the target, one after the other (as ours does). */
-export async function barePush(n: Names, b: Baseline): Promise<number> {
+export async function barePush(n: Names, t: TargetLayout, b: Baseline): Promise<number> {
   let ms = 0;
   for (const s of SOURCES) {
-    ms += await timedInside(n, s.host, `${b.rsync} ${EXCLUDE} -e '${'ssh ' + sshOpts()}' ${s.dir}/ root@${n.container(TARGET)}:${BARE_DIR}/${b.dir}/${s.tree}/`);
+    ms += await timedInside(n, s.host, `${b.rsync} ${EXCLUDE} -e '${'ssh ' + sshOpts()}' ${s.dir}/ root@${n.container(TARGET)}:${t.bench}/${b.dir}/${s.tree}/`);
   }
   return ms;
 }
 
 /** Bare rsync of every tree back from the target into the source's live dir (a full restore). */
-export async function barePull(n: Names, b: Baseline): Promise<number> {
+export async function barePull(n: Names, t: TargetLayout, b: Baseline): Promise<number> {
   let ms = 0;
   for (const s of SOURCES) {
-    ms += await timedInside(n, s.host, `${b.rsync} ${EXCLUDE} -e '${'ssh ' + sshOpts()}' root@${n.container(TARGET)}:${BARE_DIR}/${b.dir}/${s.tree}/ ${s.dir}/`);
+    ms += await timedInside(n, s.host, `${b.rsync} ${EXCLUDE} -e '${'ssh ' + sshOpts()}' root@${n.container(TARGET)}:${t.bench}/${b.dir}/${s.tree}/ ${s.dir}/`);
   }
   return ms;
 }
 
 /**
- * Empties the target's copies so that the next backup (ours and bare) is a full one. Ours' earlier
- * backups go too: prepare_target sets the store back to the newest backup, and each push would
- * then send only its changes since it.
+ * Empties the target's copies so that the next backup (every side) is a full one. Ours' earlier
+ * backups go too: on zfs prepare_target sets the store back to the newest backup, and each push would
+ * then send only its changes since it. The peers' repositories are made anew, empty, and their caches
+ * on the sources removed.
  */
-export async function emptyTargetCopies(n: Names): Promise<void> {
+export async function emptyTargetCopies(n: Names, t: TargetLayout, peers: readonly PeerName[]): Promise<void> {
   const trees = SOURCES.map((s) => s.tree);
+  const ours =
+    t.backend === 'zfs'
+      ? [`for s in $(zfs list -H -o name -t snapshot -r ${OURS_DATASET}); do zfs destroy "$s" 2>/dev/null || { echo "cannot destroy $s" >&2; exit 1; }; done`]
+      : t.backend === 'btrfs'
+        ? [
+            `for s in ${t.root}/snapshots/*; do [ ! -d "$s" ] || btrfs subvolume delete "$s" >/dev/null; done`,
+            `btrfs subvolume sync ${t.root} >/dev/null; btrfs qgroup clear-stale ${t.root} >/dev/null 2>&1 || true`,
+          ]
+        : [`find ${t.root}/snapshots -mindepth 1 -delete 2>/dev/null || true`];
   await rootSh(
     n,
     TARGET,
     [
-      `for s in $(zfs list -H -o name -t snapshot -r ${OURS_DATASET}); do zfs destroy "$s" 2>/dev/null || { echo "cannot destroy $s" >&2; exit 1; }; done`,
-      `rm -f ${ROOT}/manifests/*`,
-      ...trees.map((t) => `[ ! -d ${CURRENT}/${t} ] || find ${CURRENT}/${t} -mindepth 1 -delete`),
+      ...ours,
+      `rm -f ${t.root}/manifests/*`,
+      ...trees.map((tr) => `[ ! -d ${t.current}/${tr} ] || find ${t.current}/${tr} -mindepth 1 -delete`),
       // Emptied, not destroyed: zfs-fuse refuses to destroy a dataset it still thinks busy.
-      `find ${BARE_DIR} -mindepth 1 -delete`,
-      ...Object.values(BASELINES).map((b) => `mkdir -p ${BARE_DIR}/${b.dir}`),
+      `find ${t.bench} -mindepth 1 -delete`,
+      ...BENCH_DIRS.map((d) => `mkdir -p ${t.bench}/${d}`),
+      ...(t.backend === 'btrfs' ? [`btrfs filesystem sync ${t.root}`, `btrfs filesystem sync ${t.bench}`] : []),
       'sync',
     ].join('\n'),
   );
+  for (const s of SOURCES) {
+    await rootSh(n, s.host, [`rm -rf ${PEER_CACHES.join(' ')}`, ...peers.map((p) => initCommand(p, peerTarget(n, t), s))].join('\n'));
+  }
+}
+
+/** The peers' view of the target: its address, their repositories' directory, the bench's ssh options. */
+export function peerTarget(n: Names, t: TargetLayout): PeerTarget {
+  return { host: n.container(TARGET), dir: t.bench, sshOpts: sshOpts() };
+}
+
+/** Runs a timed command in a host (timedScript): its own wall time inside the host and its stdout. */
+async function timedWithOutput(n: Names, host: string, cmd: string, ok: readonly number[]): Promise<ReturnType<typeof parseTimed>> {
+  return parseTimed(await rootSh(n, host, timedScript(cmd, ok)));
+}
+
+/** A peer's backup of every source, one after the other: the summed time and each source's summary. */
+export async function peerBackup(n: Names, t: TargetLayout, peer: PeerName, name: string): Promise<{ ms: number; summaries: PeerBackupSummary[] }> {
+  let ms = 0;
+  const summaries: PeerBackupSummary[] = [];
+  for (const s of SOURCES) {
+    const r = await timedWithOutput(n, s.host, backupCommand(peer, peerTarget(n, t), s, name), acceptedCodes(peer));
+    ms += r.ms;
+    const summary = peer === 'restic' ? parseResticSummary(r.stdout) : parseBorgCreate(r.stdout);
+    summaries.push(r.code === 0 ? summary : { ...summary, warning: { code: r.code, stderrLines: r.stderrLines } });
+  }
+  return { ms, summaries };
+}
+
+/** A peer's restore of every source into its (emptied) live dir, one after the other. */
+export async function peerRestore(n: Names, t: TargetLayout, peer: PeerName, name: string): Promise<number> {
+  let ms = 0;
+  for (const s of SOURCES) ms += (await timedWithOutput(n, s.host, restoreCommand(peer, peerTarget(n, t), s, name), acceptedCodes(peer))).ms;
+  return ms;
+}
+
+/**
+ * The bytes a side's store takes on the target after a backup. Ours: the store's used bytes as the
+ * filesystem counts them (zfs: `used` of the current dataset with its snapshots, compressed; btrfs: the
+ * store's filesystem, which holds only ours, metadata included; dir: `du` of the store, hardlinks
+ * counted once). The others: `du -sb` of their copies or repositories (apparent sizes).
+ */
+export async function storeBytes(n: Names, t: TargetLayout, side: 'ours' | 'plain' | 'fidelity' | PeerName): Promise<number> {
+  const script =
+    side !== 'ours'
+      ? `du -sb ${t.bench}/${side} | cut -f1`
+      : t.backend === 'zfs'
+        ? `zfs get -H -p -o value used ${OURS_DATASET}`
+        : t.backend === 'btrfs'
+          ? `btrfs filesystem sync ${t.root}; df -B1 --output=used ${t.root} | tail -n 1`
+          : `du -s -B1 ${t.root} | cut -f1`;
+  const v = Number((await rootSh(n, TARGET, script)).trim());
+  if (!Number.isFinite(v)) throw new SandboxError('bench', TARGET, `store size of ${side}: not a number`);
+  return v;
 }
 
 /** Empties every source's live dir (docker is stopped): the next restore is a full one. */

@@ -1,6 +1,6 @@
-/** The bench's markdown: machine, load, corpus, the two tables. Pure (a result in, text out). */
+/** The bench's markdown: machine, load, corpus, the throughput tables, the pause series. Pure (a result in, text out). */
 import type { BenchResult } from './run';
-import { markdownTable, median, pauseTable, throughputTable } from './stats';
+import { SIDE_LABELS, ceilingTable, formatMiB, markdownTable, median, pauseTable, throughputTable, type Side } from './stats';
 
 export function loadSummary(samples: ReadonlyArray<{ load1: number }>): string {
   if (samples.length === 0) return '–';
@@ -12,6 +12,26 @@ export function loadSummary(samples: ReadonlyArray<{ load1: number }>): string {
 function cacheNote(dropped: boolean | undefined): string[] {
   if (dropped === undefined) return [];
   return [dropped ? "Before each side the host's page cache was dropped (`sync; echo 3 > /proc/sys/vm/drop_caches`) and the sandbox's programs read back in: every side's data comes from disk, no side pages in node, python or ssh." : 'Warm caches (`--warm-caches`): a side may read from memory what the side before it wrote or read.', ''];
+}
+
+function peerNote(peers: readonly string[]): string[] {
+  if (peers.length === 0) return [];
+  return [
+    'Peers: one repository per source on the target host (restic: sftp; borg: `borg serve` over ssh). restic encrypts always (a fixed password file); ' +
+      'borg is unencrypted (`borg init -e none`). Their own caches on the sources (restic\'s, borg\'s files and chunks caches) are kept between ' +
+      'the full and the incremental backup, as an operator\'s daily runs keep them, and removed with the repositories before each full backup. ' +
+      'A restore is `restic restore latest --target /` or `borg extract` at `/`. Like bare rsync, the peers read the live dirs while the writers run (nothing is paused or snapshotted for them): ' +
+      'borg ends such a backup with a warning (exit 1, "file changed while we backed it up"), which the bench accepts and counts.',
+    '',
+  ];
+}
+
+function storeNote(target: string | undefined): string {
+  const ours =
+    target === 'btrfs' ? "used bytes of the store's btrfs (compressed, metadata included; the bench's copies are on a second btrfs)"
+      : target === 'dir' ? '`du -s -B1` of the store (hardlinked files counted once)'
+        : '`used` of its dataset with its snapshots (compressed)';
+    return `Store after: ours, ${ours}; the others, \`du -sb\` of their copy or repository (apparent bytes).`;
 }
 
 export function renderReport(r: BenchResult): string {
@@ -29,7 +49,13 @@ export function renderReport(r: BenchResult): string {
         ['node', m.node],
         ['rsync (machine)', m.rsyncHost],
         ...(r.sandbox
-          ? [['rsync (sandbox hosts)', r.sandbox.rsync], ['OpenSSH (sandbox hosts)', r.sandbox.openssh], ['zfs-fuse (target)', r.sandbox.zfsFuse]]
+          ? [
+              ['rsync (sandbox hosts)', r.sandbox.rsync],
+              ['OpenSSH (sandbox hosts)', r.sandbox.openssh],
+              [`target store (\`${r.options.target}\`)`, r.sandbox.store],
+              ...(r.sandbox.restic ? [['restic (Debian)', r.sandbox.restic]] : []),
+              ...(r.sandbox.borg ? [['borg (Debian)', r.sandbox.borg]] : []),
+            ]
           : []),
         ['load during the run', loadSummary(r.load)],
       ]),
@@ -45,22 +71,66 @@ export function renderReport(r: BenchResult): string {
     );
   }
   if (r.runs.length > 0) {
-    out.push(`## Throughput (ours vs \`${r.sandbox?.bareRsync ?? 'rsync'}\` over ssh, and \`${r.sandbox?.fidelityRsync ?? ''}\`; same containers, same pool)`, '', ...cacheNote(r.options.dropCaches), throughputTable(r.series), '');
+    const sides: Side[] = ['ours', 'bare', 'fidelity', ...(r.options.peers ?? [])];
+    const peers = r.options.peers ?? [];
+    out.push(
+      `## Throughput (target \`${r.options.target}\`)`,
+      '',
+      `Sides: ours; \`${r.sandbox?.bareRsync ?? 'rsync -a'}\` and \`${r.sandbox?.fidelityRsync ?? 'rsync -aHAX'}\` over ssh${peers.length ? `; ${peers.join(' and ')} over ssh` : ''}. ` +
+        'Every side copies every source, one after the other, between the same containers. ÷ X: the median divided by the median of X.',
+      '',
+      ...cacheNote(r.options.dropCaches),
+      ...peerNote(peers),
+      storeNote(r.options.target),
+      '',
+    );
+    for (const s of r.series) out.push(`### ${s.what}`, '', throughputTable(s, sides), '');
+    out.push('### Ours against the ceiling', '', ceilingTable(r.series), '');
     out.push(
       markdownTable(
-        ['run', 'order', 'full: pause / sync (manifest)', 'incremental: changed / added / deleted', 'incremental: pause / sync', 'restore: files ours / bare / -aHAX / expected'],
+        ['run', 'order', 'full: pause / sync (manifest)', 'incremental: changed / added / deleted', 'incremental: pause / sync', `restore: files ${sides.map((x) => SIDE_LABELS[x]).join(' / ')} / expected`],
         r.runs.map((x) => [
           String(x.run),
-          x.order.join(', '),
+          x.order.map((y) => SIDE_LABELS[y]).join(', '),
           `${x.full.pauseMs ?? '?'} ms / ${((x.full.syncMs ?? 0) / 1000).toFixed(1)} s`,
           `${x.incremental.changed} / ${x.incremental.added} / ${x.incremental.deleted}`,
           `${x.incremental.pauseMs ?? '?'} ms / ${((x.incremental.syncMs ?? 0) / 1000).toFixed(1)} s`,
-          `${x.restore.filesAfter.ours} / ${x.restore.filesAfter.bare} / ${x.restore.filesAfter.fidelity} / ${x.restore.filesExpected}`,
+          `${sides.map((y) => String(x.restore.filesAfter[y] ?? '?')).join(' / ')} / ${x.restore.filesExpected}`,
         ]),
       ),
       '',
     );
+    const peerRows = r.runs.flatMap((x) =>
+      peers.flatMap((p) =>
+        (['full', 'incremental'] as const).map((kind) => {
+          const xs = x[kind].peers?.[p] ?? [];
+          const sum = (f: (y: (typeof xs)[number]) => number | undefined): number => xs.reduce((a, y) => a + (f(y) ?? 0), 0);
+          const changed = xs.every((y) => y.changedFiles !== undefined) ? String(sum((y) => y.changedFiles)) : '–';
+          const warned = xs.filter((y) => y.warning);
+          const warnings = warned.length ? `${warned.length} of ${xs.length} (exit ${[...new Set(warned.map((y) => y.warning!.code))].join(', ')})` : '–';
+          return [String(x.run), p, kind, String(sum((y) => y.files)), changed, formatMiB(sum((y) => y.bytes)), formatMiB(sum((y) => y.addedBytes)), `${sum((y) => y.seconds).toFixed(1)} s`, warnings];
+        }),
+      ),
+    );
+    if (peerRows.length > 0) {
+      out.push(
+        'What the peers reported (summed over the sources):',
+        '',
+        markdownTable(['run', 'peer', 'backup', 'files', 'new or changed', 'source bytes', 'new data (restic: before compression; borg: compressed)', "the tool's own time", 'sources with a warning'], peerRows),
+        '',
+      );
+    }
   }
-  if (r.pause.length > 0) out.push('## Pause window (from each backup\'s manifest)', '', pauseTable(r.pause), '');
+  if (r.pause.length > 0) {
+    out.push(
+      "## Pause (from each backup's manifest)",
+      '',
+      'Freeze (`pause.freezeMs`): from the first container frozen on any docker host to the last one thawed: what the platform feels. ' +
+        'Window (`pause.durationMs`): from the last host having paused everything to the first host unpausing: when the whole platform was frozen at once.',
+      '',
+      pauseTable(r.pause),
+      '',
+    );
+  }
   return `${out.join('\n')}\n`;
 }

@@ -2,11 +2,12 @@
  * The bench: makes its own scaled sandbox, measures, and removes everything it made (also when a step
  * fails or it is interrupted). Figures are written after every phase, so a late failure keeps the rest.
  *
- * Order: create (N docker hosts × M containers) → pause window with the first host count → the
- * throughput runs (full, incremental, restore; ours and bare rsync alternating who goes first) → the
- * pause window with the other host counts (each a re-converge with a changed inventory).
+ * Order: create (N docker hosts × M containers) → pause series with the first host count → the
+ * throughput runs (full, incremental, restore; ours, the bare rsync baselines and the peers, the order
+ * rotated every run) → the pause series with the other host counts (each a re-converge with a changed
+ * inventory).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { extraDockerHosts, type DockerScale } from '../sandbox/config';
 import { writeInventory } from '../sandbox/inventory';
@@ -18,10 +19,12 @@ import {
 } from './corpus';
 import { dropCaches, machineFacts, sampleLoad, type LoadSample, type MachineFacts } from './machine';
 import {
-  BARE_RSYNC, BARE_RSYNC_FIDELITY, BASELINES, SOURCES, barePull, barePush, countFiles, emptyLiveDirs, emptyTargetCopies, latestBackup, operator, rootSh, setupBare, warmPrograms,
-  type ListedBackup,
+  BARE_RSYNC, BARE_RSYNC_FIDELITY, BASELINES, SOURCES, barePull, barePush, countFiles, emptyLiveDirs, emptyTargetCopies, latestBackup, operator, peerBackup, peerRestore,
+  rootSh, setupBare, storeBytes, targetLayout, warmPrograms, type ListedBackup, type TargetLayout,
 } from './platform';
-import { type PauseSeries, type Series } from './stats';
+import { parseVersion, type PeerBackupSummary, type PeerName } from './peers';
+import { SIDE_LABELS, type PauseSeries, type Series, type Side } from './stats';
+import type { TargetBackend } from '../sandbox/inventory';
 import { renderReport } from './report';
 
 export interface BenchOptions {
@@ -39,28 +42,47 @@ export interface BenchOptions {
   out: string;
   /** Drop the host's caches before each timed side (default); false: warm caches (--warm-caches). */
   dropCaches: boolean;
+  /** The target's backend (`backup_target_backend`); default zfs. */
+  target: TargetBackend;
+  /** Other backup tools measured beside ours and bare rsync (--peers); none by default. */
+  peers: PeerName[];
 }
 
 /** The host that holds the corpus (a source without docker: nothing else writes there). */
 export const CORPUS_HOST = 'solr-1';
 export const CORPUS_DIR = 'corpus';
 
-type Side = 'ours' | keyof typeof BASELINES;
-const SIDES: readonly Side[] = ['ours', 'bare', 'fidelity'];
+/** Every side of a run: ours, the two baselines, then the peers asked for. */
+export function sidesOf(peers: readonly PeerName[]): Side[] {
+  return ['ours', 'bare', 'fidelity', ...peers];
+}
 
-interface Timed {
-  oursMs: number;
-  bareMs: number;
-  fidelityMs: number;
+/** A run's order: the sides rotated by the run number, so warm caches favour no side. */
+export function orderOf(sides: readonly Side[], run: number): Side[] {
+  return sides.map((_, i) => sides[(i + run - 1) % sides.length]!);
+}
+
+type Times = Partial<Record<Side, number>>;
+
+interface BackupRecord {
+  /** Each side's wall time, ms. */
+  ms: Times;
+  /** Each side's store size right after its backup, bytes (platform.ts storeBytes). */
+  storeBytes: Times;
+  backup: string;
+  pauseMs?: number;
+  syncMs?: number;
+  /** What each peer reported about its backup, per source. */
+  peers?: Partial<Record<PeerName, PeerBackupSummary[]>>;
 }
 
 export interface RunRecord {
   run: number;
-  /** Who went first, second, third (rotated each run, so warm caches favour no side). */
+  /** Who went first, second, … (rotated each run, so warm caches favour no side). */
   order: Side[];
-  full: Timed & { backup: string; pauseMs?: number; syncMs?: number };
-  incremental: Timed & { changed: number; added: number; deleted: number; backup: string; pauseMs?: number; syncMs?: number };
-  restore: Timed & { filesExpected: number; filesAfter: Record<Side, number> };
+  full: BackupRecord;
+  incremental: BackupRecord & { changed: number; added: number; deleted: number };
+  restore: { ms: Times; filesExpected: number; filesAfter: Times };
 }
 
 export interface BenchResult {
@@ -68,7 +90,7 @@ export interface BenchResult {
   finishedAt?: string;
   options: BenchOptions;
   machine?: MachineFacts;
-  sandbox?: { rsync: string; openssh: string; zfsFuse: string; bareRsync: string; fidelityRsync: string };
+  sandbox?: { rsync: string; openssh: string; store: string; bareRsync: string; fidelityRsync: string; restic?: string; borg?: string };
   load: LoadSample[];
   corpus?: { size: SizeName; seed: string; files: number; bytes: number; largeFiles: number; dirs: number; writeMs: number };
   runs: RunRecord[];
@@ -81,16 +103,17 @@ function log(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
 
-function seriesOf(runs: readonly RunRecord[]): Series[] {
+export function seriesOf(runs: readonly RunRecord[]): Series[] {
+  const collect = (xs: ReadonlyArray<Times>): Partial<Record<Side, number[]>> => {
+    const out: Partial<Record<Side, number[]>> = {};
+    for (const x of xs) for (const [side, v] of Object.entries(x) as Array<[Side, number | undefined]>) if (v !== undefined) (out[side] ??= []).push(v);
+    return out;
+  };
   return [
-    { what: 'full backup', ...timings(runs.map((r) => r.full)) },
-    { what: 'incremental backup', ...timings(runs.map((r) => r.incremental)) },
-    { what: 'full restore', ...timings(runs.map((r) => r.restore)) },
+    { what: 'full backup', ms: collect(runs.map((r) => r.full.ms)), storeBytes: collect(runs.map((r) => r.full.storeBytes)) },
+    { what: 'incremental backup', ms: collect(runs.map((r) => r.incremental.ms)), storeBytes: collect(runs.map((r) => r.incremental.storeBytes)) },
+    { what: 'full restore', ms: collect(runs.map((r) => r.restore.ms)) },
   ];
-}
-
-function timings(xs: readonly Timed[]): Omit<Series, 'what'> {
-  return { oursMs: xs.map((x) => x.oursMs), bareMs: xs.map((x) => x.bareMs), fidelityMs: xs.map((x) => x.fidelityMs) };
 }
 
 function save(res: BenchResult): void {
@@ -124,8 +147,8 @@ async function oursBackup(n: Names, o: BenchOptions, label: string): Promise<{ m
 }
 
 /** Runs every side in `order`, each through `body` and each from cold caches (unless --warm-caches); resolves with each side's ms. */
-async function inOrder(n: Names, o: BenchOptions, order: readonly Side[], body: (side: Side) => Promise<number>, setup?: () => Promise<void>): Promise<Record<Side, number>> {
-  const ms = { ours: 0, bare: 0, fidelity: 0 };
+async function inOrder(n: Names, o: BenchOptions, order: readonly Side[], body: (side: Side) => Promise<number>, setup?: () => Promise<void>): Promise<Times> {
+  const ms: Times = {};
   for (const side of order) {
     await setup?.();
     if (o.dropCaches) {
@@ -137,67 +160,82 @@ async function inOrder(n: Names, o: BenchOptions, order: readonly Side[], body: 
   return ms;
 }
 
-function timedOf(ms: Record<Side, number>): Timed {
-  return { oursMs: ms.ours, bareMs: ms.bare, fidelityMs: ms.fidelity };
+/** The store size of a side after its backup (untimed). */
+function storeOf(n: Names, t: TargetLayout, side: Side): Promise<number> {
+  return storeBytes(n, t, side === 'bare' ? 'plain' : side);
 }
 
-/** One backup by each side: perform_backup (with its manifest's pause and sync) and the bare pushes. */
-async function backupAll(n: Names, o: BenchOptions, order: readonly Side[], label: string): Promise<RunRecord['full']> {
+/** One backup by each side: perform_backup (with its manifest's pause and sync), the bare pushes, the peers. */
+async function backupAll(n: Names, o: BenchOptions, t: TargetLayout, order: readonly Side[], label: string, archive: string): Promise<BackupRecord> {
   let backup: ListedBackup | undefined;
+  const store: Times = {};
+  const peers: Partial<Record<PeerName, PeerBackupSummary[]>> = {};
   const ms = await inOrder(n, o, order, async (side) => {
-    if (side !== 'ours') return barePush(n, BASELINES[side]);
-    const r = await oursBackup(n, o, label);
-    backup = r.backup;
-    return r.ms;
+    let ms: number;
+    if (side === 'ours') {
+      const r = await oursBackup(n, o, label);
+      backup = r.backup;
+      ms = r.ms;
+    } else if (side === 'bare' || side === 'fidelity') ms = await barePush(n, t, BASELINES[side]);
+    else {
+      const r = await peerBackup(n, t, side, archive);
+      peers[side] = r.summaries;
+      ms = r.ms;
+    }
+    store[side] = await storeOf(n, t, side);
+    return ms;
   });
-  return { ...timedOf(ms), backup: backup!.id, pauseMs: pauseOf(backup!), syncMs: syncOf(backup!) };
+  return { ms, storeBytes: store, backup: backup!.id, pauseMs: pauseOf(backup!), syncMs: syncOf(backup!), ...(o.peers.length ? { peers } : {}) };
 }
 
-function secs(t: Timed): string {
-  return `ours ${(t.oursMs / 1000).toFixed(1)} s, bare ${(t.bareMs / 1000).toFixed(1)} s, bare -aHAX ${(t.fidelityMs / 1000).toFixed(1)} s`;
+function secs(ms: Times): string {
+  return (Object.entries(ms) as Array<[Side, number]>).map(([side, v]) => `${SIDE_LABELS[side]} ${(v / 1000).toFixed(1)} s`).join(', ');
 }
 
-async function throughputRun(n: Names, o: BenchOptions, run: number, files: CorpusFile[], corpusRoot: string): Promise<{ rec: RunRecord; files: CorpusFile[] }> {
-  const order = SIDES.map((_, i) => SIDES[(i + run - 1) % SIDES.length]!);
+async function throughputRun(n: Names, o: BenchOptions, t: TargetLayout, run: number, files: CorpusFile[], corpusRoot: string): Promise<{ rec: RunRecord; files: CorpusFile[] }> {
+  const sides = sidesOf(o.peers);
+  const order = orderOf(sides, run);
   log(`run ${run}: full backup (order ${order.join(', ')})`);
-  await emptyTargetCopies(n);
-  const full = await backupAll(n, o, order, `run${run}-full`);
-  log(`run ${run}: full ${secs(full)}`);
+  await emptyTargetCopies(n, t, o.peers);
+  const full = await backupAll(n, o, t, order, `run${run}-full`, `run${run}-full`);
+  log(`run ${run}: full ${secs(full.ms)}`);
 
   const m = planMutation(files, o.seed, run);
   applyMutation(corpusRoot, o.seed, m);
   const after = afterMutation(files, m);
-  const inc = { changed: m.changed.length, added: m.added.length, deleted: m.deleted.length, ...(await backupAll(n, o, order, `run${run}-incremental`)) };
-  log(`run ${run}: incremental ${secs(inc)}`);
+  const incArchive = `run${run}-incremental`;
+  const inc = { changed: m.changed.length, added: m.added.length, deleted: m.deleted.length, ...(await backupAll(n, o, t, order, incArchive, incArchive)) };
+  log(`run ${run}: incremental ${secs(inc.ms)}`);
 
   await operator(n, 'stop_docker');
   const source = SOURCES.find((s) => s.host === CORPUS_HOST)!;
   const corpusInContainer = `${source.dir}/${CORPUS_DIR}`;
-  const filesAfter = { ours: 0, bare: 0, fidelity: 0 };
-  let ms: Record<Side, number>;
+  const filesAfter: Times = {};
+  let ms: Times;
   try {
     ms = await inOrder(
       n,
       o,
       order,
       async (side) => {
-        let t: number;
+        let ms: number;
         if (side === 'ours') {
           const r = await operator(n, 'restore_backup', [inc.backup]);
           keepOutput(o, `run${run}-restore`, r.stdout);
-          t = r.ms;
-        } else t = await barePull(n, BASELINES[side]);
+          ms = r.ms;
+        } else if (side === 'bare' || side === 'fidelity') ms = await barePull(n, t, BASELINES[side]);
+        else ms = await peerRestore(n, t, side, incArchive);
         filesAfter[side] = await countFiles(n, CORPUS_HOST, corpusInContainer);
-        return t;
+        return ms;
       },
       () => emptyLiveDirs(n),
     );
   } finally {
     await operator(n, 'start_docker');
   }
-  const restore = { ...timedOf(ms), filesExpected: after.length, filesAfter };
-  log(`run ${run}: restore ${secs(restore)}`);
-  for (const side of SIDES) {
+  const restore = { ms, filesExpected: after.length, filesAfter };
+  log(`run ${run}: restore ${secs(ms)}`);
+  for (const side of sides) {
     if (filesAfter[side] !== after.length) throw new Error(`run ${run}: after the ${side} restore the corpus has ${filesAfter[side]} files, expected ${after.length}`);
   }
   return { rec: { run, order, full, incremental: inc, restore }, files: after };
@@ -206,23 +244,31 @@ async function throughputRun(n: Names, o: BenchOptions, run: number, files: Corp
 /** Points the deployment at the first `hosts` docker hosts (re-writes its inventory, converges). */
 async function useDockerHosts(so: SandboxOptions, o: BenchOptions, scale: DockerScale, hosts: number, poolGiB: number): Promise<void> {
   const extra = extraDockerHosts(scale).slice(0, hosts - 2).map((h) => h.name);
-  writeInventory(deploymentPaths(so).inventory, o.prefix, { extraDockerHosts: extra, targetPoolGiB: poolGiB });
+  writeInventory(deploymentPaths(so).inventory, o.prefix, { extraDockerHosts: extra, targetPoolGiB: poolGiB, targetBackend: o.target });
   log(`converge with ${hosts} docker hosts × ${scale.containersPerHost} containers`);
   await converge(so);
 }
 
 async function pauseSeries(n: Names, o: BenchOptions, hosts: number): Promise<PauseSeries> {
-  const s: PauseSeries = { dockerHosts: hosts, containersPerHost: o.containersPerHost, paused: [], windowMs: [] };
+  const s: PauseSeries = { dockerHosts: hosts, containersPerHost: o.containersPerHost, paused: [], freezeMs: [], windowMs: [] };
   for (let i = 1; i <= o.pauseRuns; i++) {
     const r = await oursBackup(n, o, `pause-${hosts}hosts-run${i}`);
     const pause = r.backup.manifest?.pause;
     const paused = (pause?.hosts ?? []).reduce((a, h) => a + (h.paused ?? 0), 0);
     if ((pause?.hosts ?? []).length !== hosts) throw new Error(`backup ${r.backup.id}: the manifest shows ${(pause?.hosts ?? []).length} paused docker hosts, expected ${hosts}`);
     s.paused.push(paused);
+    s.freezeMs.push(pause?.freezeMs ?? NaN);
     s.windowMs.push(pause?.durationMs ?? NaN);
-    log(`pause, ${hosts} hosts, run ${i}: ${pause?.durationMs} ms (${paused} containers)`);
+    log(`pause, ${hosts} hosts, run ${i}: freeze ${pause?.freezeMs} ms, window ${pause?.durationMs} ms (${paused} containers)`);
   }
   return s;
+}
+
+/** The target's store software and its version, e.g. `zfs-fuse 0.7.0-25+b1`, `btrfs-progs 6.2-1`, `dir (coreutils 9.1-1)`. */
+async function storeVersion(n: Names, backend: TargetBackend): Promise<string> {
+  const pkg = backend === 'zfs' ? 'zfs-fuse' : backend === 'btrfs' ? 'btrfs-progs' : 'coreutils';
+  const v = (await rootSh(n, 'backup-target', `dpkg-query -W -f '\${Version}' ${pkg}`)).trim();
+  return backend === 'dir' ? `dir store (${pkg} ${v})` : `${pkg} ${v}`;
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
@@ -232,9 +278,10 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const maxHosts = Math.max(2, ...o.hostCounts);
   const scale: DockerScale = { dockerHosts: maxHosts, containersPerHost: o.containersPerHost };
   // Room for the corpus plus a full restore's rewrite on the source; the pool holds ~2 full copies per run.
-  const sourceImageSize = o.size === 'small' ? '3G' : '16G';
-  const poolGiB = o.size === 'small' ? 6 : 40;
-  const so: SandboxOptions = { prefix: o.prefix, scale, sourceImageSize, targetPoolGiB: poolGiB, log: (m) => log(`sandbox: ${m}`) };
+  const sourceImageSize = o.size === 'large' ? '16G' : '3G';
+  const poolGiB = o.size === 'large' ? 40 : 6;
+  const so: SandboxOptions = { prefix: o.prefix, scale, sourceImageSize, targetPoolGiB: poolGiB, targetBackend: o.target, log: (m) => log(`sandbox: ${m}`) };
+  const t = targetLayout(o.target);
   let interrupted = false;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (interrupted) return;
@@ -255,9 +302,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     res.sandbox = {
       rsync: (await rootSh(n, CORPUS_HOST, 'rsync --version | sed -n 1p')).trim(),
       openssh: (await rootSh(n, CORPUS_HOST, 'ssh -V 2>&1')).trim(),
-      zfsFuse: (await rootSh(n, 'backup-target', "dpkg-query -W -f '${Version}' zfs-fuse")).trim(),
+      store: await storeVersion(n, o.target),
       bareRsync: BARE_RSYNC,
       fidelityRsync: BARE_RSYNC_FIDELITY,
+      ...(o.peers.includes('restic') ? { restic: parseVersion('restic', await rootSh(n, CORPUS_HOST, 'restic version')) } : {}),
+      ...(o.peers.includes('borg') ? { borg: parseVersion('borg', await rootSh(n, CORPUS_HOST, 'borg --version')) } : {}),
     };
     if (o.pauseRuns > 0 && counts[0] !== undefined) {
       res.pause.push(await pauseSeries(n, o, counts[0]));
@@ -268,15 +317,18 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       const root = join(deploymentPaths(so).btrfsMount(CORPUS_HOST), LIVE_SUBVOLUME, CORPUS_DIR);
       log(`writing the ${o.size} corpus: ${plan.files.length} files, ${(plan.totalBytes / 2 ** 20).toFixed(0)} MiB`);
       const t0 = performance.now();
+      // A kept sandbox (--keep) still holds the last run's corpus, mutations included.
+      rmSync(root, { recursive: true, force: true });
       writeCorpus(root, plan);
       res.corpus = {
         size: o.size, seed: o.seed, files: plan.files.length, bytes: plan.totalBytes,
         largeFiles: plan.files.filter((f) => f.size >= 5 * 2 ** 20).length, dirs: plan.dirs.length, writeMs: performance.now() - t0,
       };
-      await setupBare(n);
+      // The bench's second btrfs (btrfs target) holds the baselines' copies and the peers' repositories.
+      await setupBare(n, t, poolGiB);
       let files = plan.files;
       for (let run = 1; run <= o.runs; run++) {
-        const r = await throughputRun(n, o, run, files, root);
+        const r = await throughputRun(n, o, t, run, files, root);
         files = r.files;
         res.runs.push(r.rec);
         save(res);

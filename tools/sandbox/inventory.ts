@@ -27,6 +27,33 @@ export interface InventoryOptions {
   extraDockerHosts?: readonly string[];
   /** GiB of the target's pool file (`backup_data_file_size`); default 4. */
   targetPoolGiB?: number;
+  /**
+   * The backend of `backup-target` (`backup_target_backend`); default zfs (zfs-fuse, pool on a file). btrfs
+   * lives on a loop file at the same path, mounted by the target itself; a dir store sits on the data volume.
+   */
+  targetBackend?: TargetBackend;
+}
+
+export type TargetBackend = 'zfs' | 'btrfs' | 'dir';
+export const TARGET_BACKENDS: readonly TargetBackend[] = ['zfs', 'btrfs', 'dir'];
+
+/** The main target's store (`backup_root`): the default, except for a dir store (on the data volume). */
+export function targetRoot(backend: TargetBackend = 'zfs'): string {
+  return backend === 'dir' ? `${TARGET_DATA_DIR}/backup` : '/backup';
+}
+
+function targetVars(o: InventoryOptions): string {
+  const backend = o.targetBackend ?? 'zfs';
+  const lines =
+    backend === 'dir'
+      ? ['backup_target_backend: dir', `backup_root: ${targetRoot('dir')}`]
+      : [
+          ...(backend === 'btrfs' ? ['backup_target_backend: btrfs'] : []),
+          `backup_data_device: ${TARGET_POOL_FILE}`,
+          `backup_data_file_size: ${o.targetPoolGiB ?? 4}`,
+          ...(backend === 'zfs' ? ['backup_zfs_package: zfs-fuse'] : []),
+        ];
+  return lines.map((l) => `          ${l}\n`).join('');
 }
 
 /** With a second target: the source that lands on it. */
@@ -88,10 +115,7 @@ ${o.remote ? `    backup_schedule_enabled: true
       hosts:
         backup-target:
           ansible_host: ${h('backup-target')}
-          backup_data_device: ${TARGET_POOL_FILE}
-          backup_data_file_size: ${o.targetPoolGiB ?? 4}
-          backup_zfs_package: zfs-fuse
-${o.remote ? `          backup_keep_last: ${SANDBOX_RETENTION.targetKeepLast}
+${targetVars(o)}${o.remote ? `          backup_keep_last: ${SANDBOX_RETENTION.targetKeepLast}
 ` : ''}${o.secondTarget ? `        backup-target-2:
           ansible_host: ${h('backup-target-2')}
           backup_target_backend: dir

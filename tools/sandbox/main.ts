@@ -2,10 +2,11 @@
 import { checkScale, type DockerScale } from './config';
 import { SandboxError } from './errors';
 import { demo, type DemoOptions } from './demo';
+import { TARGET_BACKENDS, type TargetBackend } from './inventory';
 import { converge, create, destroy, idempotence, status, verify } from './steps';
 
 const USAGE = `usage: sandbox <command> [--prefix NAME] [--subnet A.B.C.0/24] [--keep-on-failure] [--with-remote] [--with-second-target]
-        [--with-vms]
+        [--with-vms] [--target-backend zfs|btrfs|dir]
                [--docker-hosts N --containers-per-host M]
 commands:
   up | create    build images if needed; network, volumes, btrfs sources, hosts, swarm, writer apps
@@ -14,6 +15,7 @@ commands:
                  (--with-vms: also lvm-1 and gluster-1, LVM and Gluster sources in qemu VMs, docs/vm.md)
                  (--docker-hosts N: light docker hosts docker-3..docker-N in group docker, and
                  --containers-per-host M idle containers up to M on every docker host; both default off)
+                 (--target-backend: backup-target's store, zfs (zfs-fuse, default), btrfs (a loop file) or dir)
   converge       ansible-playbook -i <inventory> playbooks/backup.yml
   idempotence    converge again; fails when any host reports changed > 0
   verify         platform checks (services, ssh, btrfs, swarm, writers)
@@ -41,6 +43,11 @@ function parseArgs(argv: string[]): { command: string; opts: DemoOptions } {
     else if (a === '--with-remote') opts.remote = true;
     else if (a === '--with-second-target') opts.secondTarget = true;
     else if (a === '--with-vms') opts.vms = true;
+    else if (a === '--target-backend') {
+      const v = value();
+      if (!(TARGET_BACKENDS as readonly string[]).includes(v)) throw new SandboxError('cli', undefined, `--target-backend ${JSON.stringify(v)}: must be one of ${TARGET_BACKENDS.join(', ')}`);
+      opts.targetBackend = v as TargetBackend;
+    }
     else if (a === '--docker-hosts') scale.dockerHosts = Number(value());
     else if (a === '--containers-per-host') scale.containersPerHost = Number(value());
     else if (a === '-h' || a === '--help') command = 'help';

@@ -9,7 +9,7 @@ import { SandboxCleanupError, SandboxError } from './errors';
 import { docker } from './exec';
 import { HOST_RUN_FLAGS, containerRunning, dockerRunArgs, labelled, removeContainer, volumesFor, waitHostReady } from './hosts';
 import { ensureImages, type Images } from './image';
-import { writeInventory } from './inventory';
+import { writeInventory, type TargetBackend } from './inventory';
 import { withLock } from './lock';
 import { createNetwork, createVolume, removeNetwork, removeVolume } from './network';
 import { seedScript, seedSource } from './seed';
@@ -53,6 +53,8 @@ export interface SandboxOptions {
   sourceImageSize?: string;
   /** create: GiB of the target's pool file (inventory `backup_data_file_size`); default 4. */
   targetPoolGiB?: number;
+  /** create: the backend of `backup-target` in the written inventory (`backup_target_backend`); default zfs. */
+  targetBackend?: TargetBackend;
   /**
    * converge/idempotence: more ansible-playbook arguments, e.g. `-e sbdi_backup_cli=...` to install
    * a private copy of dist/ (the shared checkout's dist/ may be rebuilt by others between two runs).
@@ -230,6 +232,7 @@ async function build(c: Ctx, n: Names, st: SandboxState, images: Images, hosts: 
       ...(vms ? { vms } : {}),
       extraDockerHosts: extraDockerHosts(st.scale).map((h) => h.name),
       ...(o.targetPoolGiB !== undefined ? { targetPoolGiB: o.targetPoolGiB } : {}),
+      ...(o.targetBackend !== undefined ? { targetBackend: o.targetBackend } : {}),
     });
   } else if (vms) {
     throw new SandboxError('create', undefined, `prefix ${c.prefix} has a committed inventory without VM hosts: use another prefix with vms`);

@@ -7,8 +7,10 @@ import { describe, expect, it } from 'vitest';
 import {
   FILES_PER_DIR, SIZES, afterMutation, applyMutation, fileContent, largeFileCount, planCorpus, planMutation, rng, writeCorpus, type CorpusSize,
 } from '../../../tools/bench/corpus';
+import { load } from 'js-yaml';
 import { parseArgs } from '../../../tools/bench/main';
-import { markdownTable, median, meets, pauseTable, ratio, throughputTable } from '../../../tools/bench/stats';
+import { TARGET_POOL_FILE, inventoryYaml, targetRoot } from '../../../tools/sandbox/inventory';
+import { ceilingTable, markdownTable, median, meets, pauseTable, ratio, throughputTable } from '../../../tools/bench/stats';
 
 const TINY: CorpusSize = { name: 'small', files: 450, bytes: 30 * 2 ** 20 };
 
@@ -100,26 +102,94 @@ describe('stats and tables', () => {
     expect(meets(1.11, 1.1)).toBe('NO');
   });
 
-  it('markdown tables: a header rule, escaped pipes, one row per series with medians and ratio', () => {
+  it('markdown tables: a header rule, escaped pipes', () => {
     expect(markdownTable(['a', 'b'], [['x|y', '1']])).toBe('| a | b |\n| --- | --- |\n| x\\|y | 1 |');
-    const t = throughputTable([{ what: 'full backup', oursMs: [12_000, 10_000, 11_000], bareMs: [10_000, 9_000, 10_000], fidelityMs: [11_000, 11_000, 12_000] }]);
-    expect(t.split('\n')[2]).toBe('| full backup | 3 | 11.0 s | 10.0 s | 1.10× | yes | 11.0 s | 1.00× | 12.0, 10.0, 11.0 | 10.0, 9.0, 10.0 | 11.0, 11.0, 12.0 |');
-    const noFidelity = throughputTable([{ what: 'x', oursMs: [2000], bareMs: [1000] }]);
-    expect(noFidelity.split('\n')[2]).toBe('| x | 1 | 2.0 s | 1.0 s | 2.00× | NO | – | – | 2.0 | 1.0 | – |');
-    const p = pauseTable([{ dockerHosts: 5, containersPerHost: 20, paused: [100, 100, 100], windowMs: [400, 650, 450] }]);
-    expect(p.split('\n')[2]).toBe('| 5 | 20 | 3 | 100 | 450 ms | 400 – 650 ms | yes |');
+  });
+
+  it('a throughput table: one row per side, its median divided by rsync -a, -aHAX and restic, each run, the store after', () => {
+    const t = throughputTable(
+      {
+        what: 'full backup',
+        ms: { ours: [12_000, 10_000, 11_000], bare: [10_000, 9_000, 10_000], fidelity: [11_000, 11_000, 12_000], restic: [22_000, 20_000, 21_000], borg: [33_000, 30_000, 31_000] },
+        storeBytes: { ours: [100 * 2 ** 20, 102 * 2 ** 20, 101 * 2 ** 20], restic: [50 * 2 ** 20, 50 * 2 ** 20, 50 * 2 ** 20] },
+      },
+      ['ours', 'bare', 'fidelity', 'restic', 'borg'],
+    ).split('\n');
+    expect(t[0]).toBe('| side | runs | median | ÷ rsync -a | ÷ rsync -aHAX | ÷ restic | each run (s) | store after (median) |');
+    expect(t[2]).toBe('| ours | 3 | 11.0 s | 1.10× | 1.00× | 0.52× | 12.0, 10.0, 11.0 | 101.0 MiB |');
+    expect(t[3]).toBe('| rsync -a | 3 | 10.0 s | 1.00× | 0.91× | 0.48× | 10.0, 9.0, 10.0 | – |');
+    expect(t[5]).toBe('| restic | 3 | 21.0 s | 2.10× | 1.91× | 1.00× | 22.0, 20.0, 21.0 | 50.0 MiB |');
+    expect(t[6]).toBe('| borg | 3 | 31.0 s | 3.10× | 2.82× | 1.48× | 33.0, 30.0, 31.0 | – |');
+    // Without peers and without sizes (a restore): no restic column, no store column.
+    const r = throughputTable({ what: 'full restore', ms: { ours: [2000], bare: [1000], fidelity: [2000] } }, ['ours', 'bare', 'fidelity']).split('\n');
+    expect(r[0]).toBe('| side | runs | median | ÷ rsync -a | ÷ rsync -aHAX | each run (s) |');
+    expect(r[2]).toBe('| ours | 1 | 2.0 s | 2.00× | 1.00× | 2.0 |');
+  });
+
+  it('the ceiling table gives ours against both baselines and both verdicts', () => {
+    const t = ceilingTable([{ what: 'incremental backup', ms: { ours: [5000], bare: [4000], fidelity: [7000] } }]).split('\n');
+    expect(t[2]).toBe('| incremental backup | 5.0 s | 1.25× | 0.71× | NO / yes |');
+  });
+
+  it('the pause table leads with the freeze and gives the window beside it', () => {
+    const p = pauseTable([{ dockerHosts: 5, containersPerHost: 20, paused: [100, 100, 100], freezeMs: [900, 700, 650], windowMs: [400, 650, 450] }]).split('\n');
+    expect(p[0]).toBe('| docker hosts | containers per host | runs | containers paused | freeze (median) | freeze min – max | window (median) | window min – max | ≤ 500 ms (freeze / window) |');
+    expect(p[2]).toBe('| 5 | 20 | 3 | 100 | 700 ms | 650 – 900 ms | 450 ms | 400 – 650 ms | NO / yes |');
+    // A manifest without the freeze (NaN) leaves it out; none at all: –.
+    const q = pauseTable([{ dockerHosts: 2, containersPerHost: 20, paused: [40], freezeMs: [NaN], windowMs: [300] }]).split('\n');
+    expect(q[2]).toBe('| 2 | 20 | 1 | 40 | – | – | 300 ms | 300 – 300 ms | (target is for 5) |');
   });
 });
 
 describe('bench arguments', () => {
   it('defaults, and bad values refused naming what is allowed', () => {
     const o = parseArgs([]);
-    expect(o).toMatchObject({ size: 'small', runs: 3, pauseRuns: 3, hostCounts: [2, 5, 10], containersPerHost: 20, keep: false, dropCaches: true });
+    expect(o).toMatchObject({ size: 'small', runs: 3, pauseRuns: 3, hostCounts: [2, 5, 10], containersPerHost: 20, keep: false, dropCaches: true, target: 'zfs', peers: [] });
     expect(parseArgs(['--warm-caches'])).toMatchObject({ dropCaches: false });
     expect(parseArgs(['--size', 'large', '--runs', '1', '--hosts', '2,5'])).toMatchObject({ size: 'large', runs: 1, hostCounts: [2, 5] });
-    expect(() => parseArgs(['--size', 'huge'])).toThrow(/--size "huge": must be small or large/);
+    expect(() => parseArgs(['--size', 'huge'])).toThrow(/--size "huge": must be tiny, small or large/);
+    expect(parseArgs(['--size', 'tiny'])).toMatchObject({ size: 'tiny' });
     expect(() => parseArgs(['--hosts', '2,1'])).toThrow(/--hosts "1": must be a whole number from 2 to 20/);
     expect(() => parseArgs(['--runs', '-1'])).toThrow(/whole number/);
     expect(() => parseArgs(['--bogus'])).toThrow(/unexpected argument/);
+  });
+});
+
+describe('bench arguments: target and peers', () => {
+  it('--target picks the backend; --peers a list of restic and borg', () => {
+    expect(parseArgs(['--target', 'btrfs'])).toMatchObject({ target: 'btrfs' });
+    expect(parseArgs(['--target', 'dir', '--peers', 'restic,borg'])).toMatchObject({ target: 'dir', peers: ['restic', 'borg'] });
+    expect(parseArgs(['--peers', 'borg'])).toMatchObject({ peers: ['borg'] });
+    expect(parseArgs(['--peers', 'none'])).toMatchObject({ peers: [] });
+    expect(() => parseArgs(['--target', 'lvm'])).toThrow(/--target "lvm": must be one of zfs, btrfs, dir/);
+    expect(() => parseArgs(['--peers', 'restic,duplicity'])).toThrow(/"duplicity" is not one of restic, borg/);
+    expect(() => parseArgs(['--peers', 'borg,borg'])).toThrow(/borg given twice/);
+    expect(() => parseArgs(['--peers'])).toThrow(/--peers needs a value/);
+  });
+
+  it('the tiny corpus keeps the mix at a tenth of the files', () => {
+    const p = planCorpus(SIZES.tiny, 'sbdi-bench-1');
+    expect(p.files).toHaveLength(2000);
+    expect(p.files.filter((f) => f.size >= 5 * 2 ** 20).length).toBe(largeFileCount(SIZES.tiny));
+    expect(p.totalBytes / 2 ** 20).toBeGreaterThan(45);
+    expect(p.totalBytes / 2 ** 20).toBeLessThan(75);
+  });
+});
+
+describe('the bench inventory: the target backend', () => {
+  type Inv = { all: { children: { backup_targets: { hosts: Record<string, Record<string, unknown>> } } } };
+  const target = (o: Parameters<typeof inventoryYaml>[1]): Record<string, unknown> =>
+    (load(inventoryYaml('bnc', o)) as Inv).all.children.backup_targets.hosts['backup-target']!;
+
+  it('zfs by default (zfs-fuse, pool file); btrfs on the same file; dir on the data volume', () => {
+    expect(target({ targetPoolGiB: 6 })).toEqual({
+      ansible_host: 'bnc-backup-target', backup_data_device: TARGET_POOL_FILE, backup_data_file_size: 6, backup_zfs_package: 'zfs-fuse',
+    });
+    expect(target({ targetPoolGiB: 6, targetBackend: 'btrfs' })).toEqual({
+      ansible_host: 'bnc-backup-target', backup_target_backend: 'btrfs', backup_data_device: TARGET_POOL_FILE, backup_data_file_size: 6,
+    });
+    expect(target({ targetBackend: 'dir' })).toEqual({ ansible_host: 'bnc-backup-target', backup_target_backend: 'dir', backup_root: targetRoot('dir') });
+    expect(targetRoot('dir')).toBe('/var/lib/sbdi/backup');
+    expect(targetRoot('btrfs')).toBe('/backup');
   });
 });
