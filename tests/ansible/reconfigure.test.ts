@@ -60,7 +60,7 @@ function sh(host: string, script: string): string {
 }
 
 /** The target role's one store task, as ansible-playbook reports it for the target. */
-const SETUP_TASK = String.raw`TASK \[target : Create or import the backup store\] \**\n`;
+const SETUP_TASK = String.raw`TASK \[(?:sbdi\.backup\.)?target : Create or import the backup store\] \**\n`;
 const SETUP_CHANGED = new RegExp(`${SETUP_TASK}changed: \\[backup-target\\]`);
 const SETUP_UNCHANGED = new RegExp(`${SETUP_TASK}ok: \\[backup-target\\]`);
 

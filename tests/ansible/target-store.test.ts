@@ -15,7 +15,7 @@ import { baseImage, docker, dockerAvailable, install, inventory, removeContainer
 const ROOT = join(__dirname, '..', '..');
 const HOST = 'storage-1';
 const ENV = { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0', ANSIBLE_RETRY_FILES_ENABLED: '0', ANSIBLE_ROLES_PATH: join(ROOT, 'roles') };
-const SETUP_TASK = String.raw`TASK \[target : Create or import the backup store\] \**\n`;
+const SETUP_TASK = String.raw`TASK \[(?:sbdi\.backup\.)?target : Create or import the backup store\] \**\n`;
 const SETUP_CHANGED = new RegExp(`${SETUP_TASK}changed: \\[${HOST}\\]`);
 const SETUP_UNCHANGED = new RegExp(`${SETUP_TASK}ok: \\[${HOST}\\]`);
 const SOURCE = { btrfs_backup_source: true, btrfs_backup_source_dir: '/srv/data' };
