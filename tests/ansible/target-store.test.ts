@@ -117,11 +117,14 @@ describe.each(CASES)('the target role on a $backend store', { timeout: 900_000 }
     expect((await role()).changed).toBe(0);
   });
 
-  it.runIf(c.backend === 'btrfs')('never formats a device that holds another filesystem', async () => {
-    must('umount /backup && mkswap -q /var/lib/sbdi/backup.img >/dev/null');
-    const r = await role();
-    expect(r.code).not.toBe(0);
-    expect(r.out).toMatch(/could not mount \/var\/lib\/sbdi\/backup\.img at \/backup/);
-    expect(must('blkid -o value -s TYPE /var/lib/sbdi/backup.img')).toBe('swap');
-  });
+  // Only btrfs formats a device (zpool create refuses one in use by itself; a dir store has none).
+  if (c.backend === 'btrfs') {
+    it('never formats a device that holds another filesystem', async () => {
+      must('umount /backup && mkswap -q /var/lib/sbdi/backup.img >/dev/null');
+      const r = await role();
+      expect(r.code).not.toBe(0);
+      expect(r.out).toMatch(/could not mount \/var\/lib\/sbdi\/backup\.img at \/backup/);
+      expect(must('blkid -o value -s TYPE /var/lib/sbdi/backup.img')).toBe('swap');
+    });
+  }
 });
