@@ -117,7 +117,8 @@ describe.each(CASES)('the target role on a $backend store', { timeout: 900_000 }
     expect((await role()).changed).toBe(0);
   });
 
-  // Only btrfs formats a device (zpool create refuses one in use by itself; a dir store has none).
+  // The btrfs setup alone runs mkfs (a zfs pool is made by zpool create without -f; a dir store has
+  // no device).
   if (c.backend === 'btrfs') {
     it('never formats a device that holds another filesystem', async () => {
       must('umount /backup && mkswap -q /var/lib/sbdi/backup.img >/dev/null');
