@@ -722,7 +722,7 @@ exec /usr/bin/docker "$@"
     expect(stopped, 'the wrapper never ran').toMatch(/^[0-9a-f]{12}$/);
     expect(code, b.stderr).toBe(0);
     // Found stopped either while the pause looked for its cgroup or at the freeze (its cgroup gone).
-    expect(await must('cassandra-1', 'grep -F "phase=pause_containers level=info msg=froze" /var/log/messages | tail -n 1')).toMatch(/stopped since listed: 1\)$/);
+    expect((await must('cassandra-1', 'grep -F "phase=pause_containers level=info msg=froze" /var/log/messages | tail -n 1')).trim()).toMatch(/stopped since listed: 1\)$/);
     expect(b.stderr).toMatch(new RegExp(`pause +cassandra-1: ok in [^,]+, ${running - 1} containers frozen`));
     await afterFault(
       { fault: 'a container stops as it is paused', injected: 'a docker wrapper on cassandra-1 stops the last listed container once the pause has asked docker for its pid', ...outcome(code, b.stderr), product: 'the others frozen; backup complete' },
