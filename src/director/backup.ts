@@ -315,10 +315,20 @@ class BackupRun {
     let pauseResults = new Map<string, CapsuleResult>();
     let failure: unknown;
     let snapshotPhase: Promise<PhaseOutcome<CapsuleResult>> | undefined;
+    let pausesEnded: Promise<void> = Promise.resolve();
     try {
-      pauseResults = await runPhase<CapsuleResult>(ctx, plan.dockerHosts, { phase: 'pause', exitCode: EXIT.PAUSE, summarize: (r) => ({ detail: `${String(r.paused ?? '?')} containers paused` }) }, (host) =>
+      const pausePhase = runPhase<CapsuleResult>(ctx, plan.dockerHosts, { phase: 'pause', exitCode: EXIT.PAUSE, summarize: (r) => ({ detail: `${String(r.paused ?? '?')} containers frozen${typeof r.pausedBefore === 'number' && r.pausedBefore > 0 ? ` (${r.pausedBefore} paused before, left alone)` : ''}` }) }, (host) =>
         pauses.run(host),
       );
+      pausePhase.catch(() => undefined);
+      // The snapshots go once every host has frozen its containers (SBDI-MARK frozen), not once
+      // every pause session has ended: its log line, its exit and the ssh channel's close are
+      // not part of the freeze. A host that ended without the mark failed: its error stops the run.
+      await Promise.all(plan.dockerHosts.map((h) => pauses.reached(h, 'frozen')));
+      if (!plan.dockerHosts.every((h) => pauses.hasMark(h, 'frozen'))) pauseResults = await pausePhase;
+      pausesEnded = pausePhase.then((r) => {
+        pauseResults = r;
+      });
       this.record.snapshotsMayExist = true;
       this.enter('snapshot');
       snapshotPhase = runOnHosts<CapsuleResult>(ctx, this.sourceHosts, { phase: 'snapshot', exitCode: EXIT.SNAPSHOT, summarize: (r) => ({ detail: String(r.backend ?? '') }) }, (host) => snapshots.run(host));
@@ -338,9 +348,13 @@ class BackupRun {
     const unpaused = await runOnHosts<CapsuleResult>(
       ctx,
       plan.dockerHosts,
-      { phase: 'unpause', exitCode: EXIT.UNPAUSE, summarize: (r) => ({ detail: `${String(r.unpaused ?? '?')} containers unpaused${r.stoppedPause === true ? ', a pause still in progress stopped' : ''}${r.watchdogFired === true ? ', DEADLINE HAD FIRED' : ''}` }) },
+      { phase: 'unpause', exitCode: EXIT.UNPAUSE, summarize: (r) => ({ detail: `${String(r.unpaused ?? '?')} containers thawed${r.stoppedPause === true ? ', a pause still in progress stopped' : ''}${r.watchdogFired === true ? ', DEADLINE HAD FIRED' : ''}` }) },
       (host) => unpauses.run(host),
     );
+    // The pause sessions' own ends (their results), awaited only now: nothing waits for them.
+    await pausesEnded.catch((e: unknown) => {
+      failure ??= e;
+    });
     if (unpaused.failures.length === 0) {
       this.record.pauseInProgress = false;
       this.trySave();

@@ -21,9 +21,9 @@ function describe(command: DockerCommand, r: CapsuleResult): string {
     case 'start_docker':
       return r.running === true ? 'docker running' : 'docker stopped';
     case 'pause_containers':
-      return `${String(r.paused ?? '?')} containers paused (deadline ${String(r.deadline ?? '?')}s)`;
+      return `${String(r.paused ?? '?')} containers frozen${typeof r.pausedBefore === 'number' && r.pausedBefore > 0 ? ` (${r.pausedBefore} paused before, left alone)` : ''} (deadline ${String(r.deadline ?? '?')}s)`;
     case 'unpause_containers':
-      return `${String(r.unpaused ?? '?')} containers unpaused${r.stoppedPause === true ? ' (a pause still in progress was stopped first)' : ''}${r.watchdogFired === true ? ' (the deadline had already unpaused them)' : ''}`;
+      return `${String(r.unpaused ?? '?')} containers thawed${r.stoppedPause === true ? ' (a pause still in progress was stopped first)' : ''}${r.watchdogFired === true ? ' (the deadline had already thawed them)' : ''}`;
   }
 }
 

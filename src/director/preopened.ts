@@ -67,6 +67,11 @@ export class PreOpened {
     });
   }
 
+  /** Whether `host`'s capsule has printed `mark`. */
+  hasMark(host: string, mark: string): boolean {
+    return this.session(host).marks.has(mark);
+  }
+
   /** Resolves once every session waits for its go or has ended (one that failed to start reports it on release). */
   allReady(): Promise<void> {
     return Promise.all([...this.sessions.keys()].map((h) => this.reached(h, 'ready'))).then(() => undefined);

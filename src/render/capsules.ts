@@ -23,8 +23,8 @@ const severalTargets = (plan: Plan): boolean => plan.targets.length > 1;
 
 /** Every capsule there is, by the role whose hosts get it. */
 export const CAPSULES: CapsuleSpec[] = [
-  { name: 'pause_containers', role: 'docker', arg: 'gate', viaDispatch: true, purpose: 'arm the unpause deadline, then pause every running container' },
-  { name: 'unpause_containers', role: 'docker', arg: 'gate', viaDispatch: true, purpose: 'stop a pause in progress, unpause every paused container, then disarm the deadline' },
+  { name: 'pause_containers', role: 'docker', arg: 'gate', viaDispatch: true, purpose: 'arm the unpause deadline, then freeze every running container (cgroup freezer)' },
+  { name: 'unpause_containers', role: 'docker', arg: 'gate', viaDispatch: true, purpose: 'stop a pause in progress, thaw the containers the pause froze, then disarm the deadline' },
   { name: 'stop_docker', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'stop the docker daemon and its socket' },
   { name: 'start_docker', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'start the docker daemon and wait for it' },
   { name: 'docker_status', role: 'docker', arg: 'none', viaDispatch: true, purpose: 'report whether docker runs and how many containers' },
@@ -56,7 +56,7 @@ export const CAPSULES: CapsuleSpec[] = [
 
 /** Helpers installed beside the capsules but not callable through sudo. */
 export const HELPERS = [
-  { name: 'sbdi-pause-watchdog', role: 'docker' as Role, purpose: 'detached deadline that unpauses by itself (started by pause_containers)' },
+  { name: 'sbdi-pause-watchdog', role: 'docker' as Role, purpose: 'detached deadline that thaws by itself (started by pause_containers)' },
   { name: 'sbdi-target-setup', role: 'target' as Role, purpose: 'create or import the backup store, never formatting what exists (run by the playbook)' },
   { name: 'sbdi-remote-setup', role: 'remote' as Role, purpose: "create or import the off-site remote's store and keep received data unmounted (run by the playbook)" },
 ];
@@ -69,8 +69,8 @@ export const OPERATOR_COMMANDS: { name: string; purpose: string }[] = [
   { name: 'restore_latest_backup', purpose: 'restore the newest complete backup' },
   { name: 'stop_docker', purpose: 'stop docker on every docker host' },
   { name: 'start_docker', purpose: 'start docker on every docker host' },
-  { name: 'pause_containers', purpose: 'pause every container on every docker host' },
-  { name: 'unpause_containers', purpose: 'unpause every container on every docker host' },
+  { name: 'pause_containers', purpose: 'freeze every running container on every docker host' },
+  { name: 'unpause_containers', purpose: 'thaw the containers pause_containers froze on every docker host' },
   { name: 'replicate_backups', purpose: 'send new backups to the off-site remotes' },
   { name: 'prune_backups', purpose: 'remove backups the retention policy no longer keeps (--dry-run: only show)' },
   { name: 'verify_backup', purpose: 'check a backup against its manifest and the store (--restore-test: also restore it into scratch)' },

@@ -11,7 +11,7 @@
 // outside the product) that waits for a flag before running the real capsule. After the kill the
 // flag goes and the held capsule runs on by itself, as a capsule running when its director dies would.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOSTS } from '../../tools/sandbox/config';
@@ -155,9 +155,57 @@ async function release(host: string, capsule: string): Promise<void> {
   expect(ended, `${capsule} on ${host} still running 120 s after its release`).toBe(true);
 }
 
+/** The sandbox's docker hosts run cgroup v1 with docker's cgroupfs driver: one freezer cgroup per container. */
+const FREEZERS = '/sys/fs/cgroup/freezer/docker/*/freezer.state';
+
+/**
+ * Containers frozen on a docker host, read from the kernel: the pause freezes through the cgroup
+ * freezer, which `docker ps` does not see (it says Up). A `docker pause` freezes the same file.
+ */
 async function pausedOn(host: string): Promise<number> {
-  const r = await sh(host, 'docker ps --quiet --filter status=paused | wc -l');
+  const r = await sh(host, `cat ${FREEZERS} 2>/dev/null | grep -cv '^THAWED$' || true`);
   return Number(r.stdout.trim());
+}
+
+/**
+ * A container that measures its own freeze: it appends /proc/uptime every ~5 ms, so the longest
+ * gap between two lines is the longest it was stopped (~30 ms without any freeze on this machine).
+ * /proc/uptime is the kernel's, the same in every container and in this test's process.
+ */
+const PROBE = 'flt-probe';
+async function startProbe(host: string): Promise<void> {
+  await sh(host, `docker rm -f ${PROBE} >/dev/null 2>&1; true`);
+  const image = (await must(host, "docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -m1 '^sbdi-sandbox-app:'")).trim();
+  await must(host, `docker run -d --name ${PROBE} ${image} sh -c 'while :; do cat /proc/uptime >>/tmp/up; usleep 5000; done' >/dev/null`);
+  expect(await waitFor(async () => (await sh(host, `docker exec ${PROBE} test -s /tmp/up`)).code === 0, 30_000, 100), 'the probe never wrote').toBe(true);
+}
+
+/** Seconds since boot, as /proc/uptime says here (the containers' clock too). */
+function uptimeNow(): number {
+  return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+}
+
+/** The probe's readings after `from` (uptime s), and the longest gap between two of them. */
+async function probeGap(host: string, from: number): Promise<{ gapMs: number; gapFrom: number; gapTo: number; readings: number }> {
+  const t = (await must(host, `docker exec ${PROBE} cat /tmp/up`))
+    .split('\n')
+    .map((l) => Number(l.split(' ')[0]))
+    .filter((x) => Number.isFinite(x) && x >= from);
+  let gap = { gapMs: 0, gapFrom: from, gapTo: from, readings: t.length };
+  for (let i = 1; i < t.length; i++) {
+    const ms = Math.round((t[i]! - t[i - 1]!) * 1000);
+    if (ms > gap.gapMs) gap = { gapMs: ms, gapFrom: t[i - 1]!, gapTo: t[i]!, readings: t.length };
+  }
+  return gap;
+}
+
+async function stopProbe(host: string): Promise<void> {
+  await sh(host, `docker rm -f ${PROBE} >/dev/null 2>&1; true`);
+}
+
+/** Test cleanup only: thaws every container of a docker host, as an operator would by hand. */
+async function thawAll(host: string): Promise<void> {
+  await sh(host, `for f in ${FREEZERS}; do echo THAWED >"$f"; done 2>/dev/null; true`);
 }
 
 let pausedSeen = false;
@@ -471,17 +519,27 @@ describe.sequential('faults injected into perform_backup on real hosts (sandbox 
     }, 600_000);
   }
 
-  it('SIGKILL in snapshot, then the next run SIGKILLed in its cleanup of it', async () => {
+  it('SIGKILL in snapshot: a container frozen by us runs again within 2 s; then the next run SIGKILLed in its cleanup of it', async () => {
+    await startProbe('manager-1');
     await hold('solr-1', 'prepare_source_snapshot');
     let faultAt = 0;
+    let killUptime = 0;
     const w = new PauseWatch();
     const b = new Backup();
     try {
       await b.line(/snapshot +(manager-1|cassandra-1): ok/);
+      // Taken before the kill is sent: the time to thaw is counted from no later than the kill.
+      killUptime = uptimeNow();
       faultAt = await killDirector();
     } finally {
       await release('solr-1', 'prepare_source_snapshot');
     }
+    // Felt inside a container of ours: frozen across the kill, running again within 2 s of it.
+    await sleep(1000);
+    const felt = await probeGap('manager-1', killUptime - 60);
+    await stopProbe('manager-1');
+    expect(felt.gapFrom, `the probe was not frozen at the kill: ${JSON.stringify(felt)}`).toBeLessThan(killUptime);
+    expect(felt.gapTo, `the probe ran again only ${Math.round((felt.gapTo - killUptime) * 1000)} ms after the kill`).toBeLessThanOrEqual(killUptime + 2);
     const code = await b.result();
     expect(await recordedPhase(b.id)).toBe('snapshot');
     const back = await containersBack(faultAt);
@@ -633,14 +691,17 @@ describe.sequential('faults injected into perform_backup on real hosts (sandbox 
     await must('manager-1', 'rm -f /docker/flt-big.bin');
   }, 900_000);
 
-  it('a container stops just as its host pauses (docker pause fails for it)', async () => {
-    // A docker in front of the real one (first on the capsules' PATH), outside the product: on the
-    // first `docker pause` it stops the last container listed, so that pause fails for that one.
+  it('a container stops just as its host pauses (after it was listed)', async () => {
+    // A docker in front of the real one (first on the capsules' PATH), outside the product: when
+    // the pause asks docker for the listed containers' pids, it stops the last one right after
+    // docker answered, so the pause finds a container that no longer runs.
     const wrapper = `#!/bin/sh
-if [ "$1" = pause ] && [ ! -e /run/flt-stopped.id ]; then
+if [ "$1" = inspect ] && [ ! -e /run/flt-stopped.id ]; then
   for id; do last=$id; done
-  printf '%s\\n' "$last" >/run/flt-stopped.id
+  /usr/bin/docker "$@"; rc=$?
+  printf '%s\\n' "$last" | cut -c1-12 >/run/flt-stopped.id
   /usr/bin/docker stop -t 0 "$last" >/dev/null
+  exit $rc
 fi
 exec /usr/bin/docker "$@"
 `;
@@ -657,15 +718,14 @@ exec /usr/bin/docker "$@"
       stopped = (await sh('cassandra-1', 'cat /run/flt-stopped.id')).stdout.trim();
       if (stopped !== '') await sh('cassandra-1', `/usr/bin/docker start ${stopped} >/dev/null; rm -f /run/flt-stopped.id`);
     }
-    // The stopped container writes nothing: the others stay paused, the backup completes.
+    // The stopped container writes nothing: the others are frozen, the backup completes.
     expect(stopped, 'the wrapper never ran').toMatch(/^[0-9a-f]{12}$/);
     expect(code, b.stderr).toBe(0);
-    // The capsule says why, in the host's syslog and through the director to the operator.
-    expect(b.stderr).toMatch(/WARN pause +cassandra-1: docker pause failed \(.*\): trying again the containers still running/);
-    expect(await must('cassandra-1', 'grep -F "phase=pause_containers level=warn msg=docker pause failed" /var/log/messages | tail -n 1')).toMatch(/is not running|trying again/);
-    expect(b.stderr).toMatch(new RegExp(`pause +cassandra-1: ok in [^,]+, ${running - 1} containers paused`));
+    // Found stopped either while the pause looked for its cgroup or at the freeze (its cgroup gone).
+    expect((await must('cassandra-1', 'grep -F "phase=pause_containers level=info msg=froze" /var/log/messages | tail -n 1')).trim()).toMatch(/stopped since listed: 1\)$/);
+    expect(b.stderr).toMatch(new RegExp(`pause +cassandra-1: ok in [^,]+, ${running - 1} containers frozen`));
     await afterFault(
-      { fault: 'a container stops as it is paused', injected: 'a docker wrapper on cassandra-1 stops one container just before the first `docker pause`', ...outcome(code, b.stderr), product: 'the others paused on a second try; backup complete' },
+      { fault: 'a container stops as it is paused', injected: 'a docker wrapper on cassandra-1 stops the last listed container once the pause has asked docker for its pid', ...outcome(code, b.stderr), product: 'the others frozen; backup complete' },
       Date.now(),
       b.id,
       w,
@@ -673,18 +733,14 @@ exec /usr/bin/docker "$@"
     );
   }, 600_000);
 
-  it('SIGTERM while docker pause still works through a host: the pause is stopped, nothing stays paused', async () => {
-    // A docker in front of the real one (first on the capsules' PATH), outside the product: it
-    // pauses one container every 2 s, as a loaded host would, so the director gives up mid-pause.
-    const wrapper = `#!/bin/sh
-if [ "$1" = pause ]; then
-  shift
-  for id; do sleep 2; /usr/bin/docker pause "$id" || exit 1; done
-  exit 0
-fi
-exec /usr/bin/docker "$@"
-`;
-    await must('cassandra-1', `cat >/usr/sbin/docker <<'EOF'\n${wrapper}EOF\nchmod 0755 /usr/sbin/docker`);
+  it('SIGTERM while the kernel still freezes a host: the pause is stopped, nothing stays frozen', async () => {
+    // One container's freezer.state on cassandra-1 covered (outside the product) by a read-only
+    // file that says FREEZING, as the kernel says while a task does not stop (a task in
+    // uninterruptible sleep): the pause writes FROZEN to every container, the others freeze, and
+    // it waits for this one (up to 5 s) — a pause in progress when the director gives up.
+    const id = (await must('cassandra-1', '/usr/bin/docker ps --quiet --no-trunc --filter status=running | tail -n 1')).trim();
+    const state = `/sys/fs/cgroup/freezer/docker/${id}/freezer.state`;
+    await must('cassandra-1', `echo FREEZING >/run/flt-freezing; mount --bind /run/flt-freezing ${state}; mount -o remount,bind,ro ${state}`);
     const running = Number((await must('cassandra-1', '/usr/bin/docker ps --quiet --filter status=running | wc -l')).trim());
     expect(running, 'cassandra-1 needs 3 containers for a pause that is stopped mid-way').toBeGreaterThanOrEqual(3);
     const w = new PauseWatch();
@@ -693,82 +749,136 @@ exec /usr/bin/docker "$@"
     let faultAt = 0;
     let endedAt = 0;
     const seen: number[] = [];
+    let covered = true;
     try {
       await b.line(/\] pause +manager-1: ok/);
-      expect(await waitFor(async () => (await pausedOn('cassandra-1')) >= 1, 30_000, 100), 'no container paused on cassandra-1').toBe(true);
+      expect(await waitFor(async () => (await pausedOn('cassandra-1')) >= 1, 30_000, 50), 'no container frozen on cassandra-1').toBe(true);
       const pid = (await must('backup-director', `sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p' ${STATE}/lock`)).trim();
       await must('backup-director', `kill -TERM ${pid}`);
       faultAt = Date.now();
+      // The stuck task gives way: the kernel's own file shows again.
+      await must('cassandra-1', `umount ${state}`);
+      covered = false;
       code = await b.result();
       endedAt = Date.now();
-      // The stopped pause had containers left: had it gone on, they would be paused from now on.
-      for (let i = 0; i < 2 * running + 4; i++) {
+      // Had the stopped pause gone on, containers would be frozen from now on.
+      for (let i = 0; i < 10; i++) {
         seen.push(await pausedOn('cassandra-1'));
         await sleep(500);
       }
     } finally {
-      await must('cassandra-1', 'rm -f /usr/sbin/docker');
-      await sh('cassandra-1', 'docker ps --quiet --filter status=paused | xargs --no-run-if-empty docker unpause >/dev/null');
+      if (covered) await sh('cassandra-1', `umount ${state}`);
+      await sh('cassandra-1', 'rm -f /run/flt-freezing');
+      await thawAll('cassandra-1');
     }
-    expect(seen, `containers paused on cassandra-1, every 0.5 s after the director ended`).toEqual(seen.map(() => 0));
+    expect(seen, `containers frozen on cassandra-1, every 0.5 s after the director ended`).toEqual(seen.map(() => 0));
     expect(code, b.stderr).toBe(143);
-    expect(b.stderr).toMatch(/WARN .*a pause was still in progress \(pid \d+\): stopping it before unpausing/);
-    // Disarmed only now that nothing is paused: no watchdog left, no listing of paused containers.
-    expect(await must('cassandra-1', 'ls /run/sbdi-backup')).not.toMatch(/watchdog\.pid|paused\.ids|pause\.pid/);
+    expect(b.stderr).toMatch(/WARN .*a pause was still in progress \(pid \d+\): stopping it before thawing/);
+    // Disarmed only now that nothing is frozen: no watchdog left, no list of frozen containers.
+    expect(await must('cassandra-1', 'ls /run/sbdi-backup')).not.toMatch(/watchdog\.pid|frozen\.list|pause\.pid/);
     await afterFault(
-      { fault: 'director SIGTERM during a slow pause', injected: 'a docker wrapper on cassandra-1 pauses one container every 2 s; SIGTERM once one is paused', ...outcome(code, b.stderr), product: 'the pause in progress stopped, every container unpaused, nothing paused later' },
+      { fault: 'director SIGTERM during a slow freeze', injected: "one container's freezer.state on cassandra-1 covered by a read-only FREEZING; SIGTERM once the others are frozen", ...outcome(code, b.stderr), product: 'the pause in progress stopped, every container thawed, nothing frozen later' },
       faultAt,
       b.id,
       w,
-      // Every sample from the director's end on found nothing paused: back by then.
+      // Every sample from the director's end on found nothing frozen: back by then.
       { back: { ms: endedAt - faultAt, pausedSeen: true } },
     );
   }, 600_000);
 
-  it('an unpause that fails leaves the deadline armed, and the watchdog tries until it works', async () => {
-    // `docker unpause` fails while a flag exists; each call is counted.
-    const wrapper = `#!/bin/sh
-if [ "$1" = unpause ]; then
-  echo x >>/run/flt-unpause.calls
-  [ ! -e /run/flt-unpause.fails ] || exit 1
-fi
-exec /usr/bin/docker "$@"
-`;
-    await must('cassandra-1', `rm -f /run/flt-unpause.calls; touch /run/flt-unpause.fails; cat >/usr/sbin/docker <<'EOF'\n${wrapper}EOF\nchmod 0755 /usr/sbin/docker`);
-    const calls = async () => Number((await must('cassandra-1', 'cat /run/flt-unpause.calls 2>/dev/null | wc -l')).trim());
+  it('a thaw that fails leaves the deadline armed, and the watchdog tries until it works', async () => {
+    // The unpause on cassandra-1 held (its gate passed) while one frozen container's
+    // freezer.state is covered by a read-only file saying FROZEN (outside the product): the
+    // thaw's write to it fails as a refused kernel write would, and the container stays frozen
+    // until the cover goes.
+    await hold('cassandra-1', 'unpause_containers');
+    const id = (await must('cassandra-1', '/usr/bin/docker ps --quiet --no-trunc --filter status=running | tail -n 1')).trim();
+    const state = `/sys/fs/cgroup/freezer/docker/${id}/freezer.state`;
+    const tries = async () => Number((await must('cassandra-1', 'grep -c "phase=watchdog level=warn msg=1 containers still frozen: trying again" /var/log/messages || true')).trim());
+    const triesBefore = await tries();
     const w = new PauseWatch();
     let code: number | null;
     let faultAt = 0;
     let stderr = '';
-    let id = '';
+    let runId = '';
+    let covered = false;
     try {
       const b = new Backup();
+      await b.line(/\] unpause +manager-1: ok/);
+      await must('cassandra-1', `[ "$(cat ${state})" = FROZEN ]; echo FROZEN >/run/flt-frozen; mount --bind /run/flt-frozen ${state}; mount -o remount,bind,ro ${state}`);
+      covered = true;
+      await release('cassandra-1', 'unpause_containers');
       code = await b.result();
       stderr = b.stderr;
-      id = b.id;
+      runId = b.id;
       expect(code, stderr).toBe(12);
       expect(await pausedOn('cassandra-1')).toBeGreaterThan(0);
       expect((await sh('cassandra-1', 'kill -0 "$(cat /run/sbdi-backup/watchdog.pid)"')).code, 'the watchdog was disarmed').toBe(0);
-      expect(stderr).toMatch(/unpause +cassandra-1: failed .*still paused: the deadline stays armed \(watchdog pid \d+\)/);
+      expect(stderr).toMatch(/unpause +cassandra-1: failed .*still frozen: the deadline stays armed \(watchdog pid \d+\)/);
       // The watchdog's first try at the deadline fails too; it keeps trying.
-      const before = await calls();
-      expect(await waitFor(async () => (await calls()) > before, (DEADLINE_S + SLACK_S) * 1000, 250), 'the watchdog never tried').toBe(true);
+      expect(await waitFor(async () => (await tries()) > triesBefore, (DEADLINE_S + SLACK_S) * 1000, 250), 'the watchdog never tried').toBe(true);
       await sleep(500);
       expect(await pausedOn('cassandra-1')).toBeGreaterThan(0);
-      await must('cassandra-1', 'rm -f /run/flt-unpause.fails');
+      await must('cassandra-1', `umount ${state}`);
+      covered = false;
       faultAt = Date.now();
       expect(await waitFor(async () => (await pausedOn('cassandra-1')) === 0, 15_000, 200), 'the watchdog gave up').toBe(true);
       expect(await waitFor(async () => (await sh('cassandra-1', 'test ! -e /run/sbdi-backup/watchdog.pid')).code === 0, 15_000, 200), 'the watchdog did not end').toBe(true);
     } finally {
-      await must('cassandra-1', 'rm -f /usr/sbin/docker /run/flt-unpause.fails /run/flt-unpause.calls');
-      await sh('cassandra-1', 'docker ps --quiet --filter status=paused | xargs --no-run-if-empty docker unpause >/dev/null');
+      await release('cassandra-1', 'unpause_containers');
+      if (covered) await sh('cassandra-1', `umount ${state}`);
+      await sh('cassandra-1', 'rm -f /run/flt-frozen');
+      await thawAll('cassandra-1');
     }
     await afterFault(
-      { fault: 'docker unpause fails', injected: 'a docker wrapper on cassandra-1 fails every `docker unpause` until the watchdog has tried once', ...outcome(code, stderr), product: 'exit 12; the deadline stays armed; the watchdog retries and unpauses once docker does' },
+      { fault: 'a thaw fails', injected: "cassandra-1's unpause held while one frozen container's freezer.state is covered by a read-only FROZEN; uncovered after the watchdog's first try", ...outcome(code, stderr), product: 'exit 12; the deadline stays armed; the watchdog retries and thaws once the write works' },
       faultAt,
-      id,
+      runId,
       w,
       { back: { ms: Date.now() - faultAt, pausedSeen: true } },
     );
+  }, 600_000);
+
+  it('a container paused by the operator before the backup stays paused after it, and is not counted as ours', async () => {
+    const app = (await must('manager-1', 'docker ps --quiet --filter status=running | head -n 1')).trim();
+    const running = Number((await must('manager-1', 'docker ps --quiet --filter status=running | wc -l')).trim());
+    await must('manager-1', `docker pause ${app} >/dev/null`);
+    let r: RunResult;
+    try {
+      r = await op('perform_backup');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`pause +manager-1: ok in [^,]+, ${running - 1} containers frozen \\(1 paused before, left alone\\)`));
+      expect(r.stderr).toMatch(new RegExp(`unpause +manager-1: ok in [^,]+, ${running - 1} containers thawed`));
+      // Still paused, as docker and the kernel both say; every other container runs.
+      expect((await must('manager-1', `docker inspect --format '{{.State.Paused}}' ${app}`)).trim()).toBe('true');
+      expect((await must('manager-1', `cat /sys/fs/cgroup/freezer/docker/$(docker inspect --format '{{.Id}}' ${app})/freezer.state`)).trim()).toBe('FROZEN');
+      expect(await pausedOn('manager-1')).toBe(1);
+    } finally {
+      await must('manager-1', `docker unpause ${app} >/dev/null`);
+    }
+    expect(await pausedOn('manager-1')).toBe(0);
+  }, 600_000);
+
+  it('the freeze a container feels is at most what the backup reports', async () => {
+    // Tolerance: the probe writes every ~5 ms but is scheduled late by up to ~30 ms on this loaded
+    // machine, and /proc/uptime counts hundredths of a second.
+    const TOLERANCE_MS = 60;
+    await startProbe('cassandra-1');
+    try {
+      const from = uptimeNow();
+      const r = await op('perform_backup');
+      expect(r.code, r.stderr).toBe(0);
+      const reported = /freeze: (\d+) ms from the first container frozen to the last one thawed \(one host at most (\d+) ms\)/.exec(r.stdout + r.stderr);
+      expect(reported, r.stdout + r.stderr).not.toBeNull();
+      const freezeMs = Number(reported![1]);
+      const felt = await probeGap('cassandra-1', from);
+      logs.push(`freeze reported ${freezeMs} ms (one host at most ${reported![2]} ms); felt by a container on cassandra-1: ${felt.gapMs} ms over ${felt.readings} readings`);
+      results.push({ fault: 'none: the freeze felt inside a container', injected: `a probe on cassandra-1 appending /proc/uptime every ~5 ms; reported ${freezeMs} ms, felt ${felt.gapMs} ms`, exitCode: r.code, product: '', containersBackMs: null, leftoversAfterNext: [], nextBackupOk: true, nextBackupS: 0 });
+      writeResults();
+      expect(felt.readings, 'the probe did not run through the backup').toBeGreaterThan(50);
+      expect(felt.gapMs, `felt ${felt.gapMs} ms, reported ${freezeMs} ms`).toBeLessThanOrEqual(freezeMs + TOLERANCE_MS);
+    } finally {
+      await stopProbe('cassandra-1');
+    }
   }, 600_000);
 });

@@ -42,8 +42,12 @@ function backgroundBackup(): Promise<number> {
   });
 }
 
+/**
+ * Containers frozen on a docker host, read from the kernel (cgroup v1, docker's cgroupfs driver):
+ * the pause freezes through the cgroup freezer, which `docker ps` does not see (it says Up).
+ */
 async function pausedOn(host: string): Promise<number> {
-  const r = await inHost(host, 'docker ps --quiet --filter status=paused | wc -l');
+  const r = await inHost(host, "cat /sys/fs/cgroup/freezer/docker/*/freezer.state 2>/dev/null | grep -cv '^THAWED$' || true");
   return Number(r.stdout.trim());
 }
 

@@ -38,10 +38,10 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('the target role', () => {
   it('sets up the store only by running sbdi-target-setup, changed when it prints "changed"', () => {
-    expect(readdirSync(join(ROOT, 'roles', 'target', 'tasks')).sort()).toEqual(['load.yml', 'main.yml', 'replication.yml']);
+    expect(readdirSync(join(ROOT, 'roles', 'target', 'tasks')).sort()).toEqual(['check.yml', 'main.yml', 'replication.yml']);
     const setup = tasksOf('main.yml').filter((t) => JSON.stringify(t).includes('sbdi-target-setup'));
     expect(setup).toHaveLength(1);
-    expect(setup[0]!['ansible.builtin.command']).toEqual({ argv: ['{{ __target_host.paths.capsules }}/sbdi-target-setup'] });
+    expect(setup[0]!['ansible.builtin.command']).toEqual({ argv: ['{{ sbdi_backup_host.paths.capsules }}/sbdi-target-setup'] });
     expect(setup[0]!.changed_when).toBe("'changed' in __target_setup.stdout_lines");
     const modules = ['main.yml', 'replication.yml'].flatMap(tasksOf).flatMap((t) => Object.keys(t));
     for (const m of ['community.general.zfs', 'community.general.filesystem', 'ansible.posix.mount', 'ansible.builtin.service']) expect(modules).not.toContain(m);
@@ -50,7 +50,7 @@ describe('the target role', () => {
   it('has no option that no longer means anything: defaults and argument specs name the same ones', () => {
     const defaults = Object.keys(yaml.load(readFileSync(join(ROOT, 'roles', 'target', 'defaults', 'main.yml'), 'utf8')) as object);
     const specs = yaml.load(readFileSync(join(ROOT, 'roles', 'target', 'meta', 'argument_specs.yml'), 'utf8')) as { argument_specs: { main: { options: object } } };
-    expect(Object.keys(specs.argument_specs.main.options)).toEqual(defaults.filter((d) => d !== 'target_regenerate_keys'));
+    expect(Object.keys(specs.argument_specs.main.options)).toEqual(defaults);
     for (const f of ['roles/README.md', 'docs/inventory.md', 'README.md']) expect(readFileSync(join(ROOT, f), 'utf8')).not.toContain('zfs_fuse_wait');
   });
 });
