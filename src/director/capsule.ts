@@ -25,7 +25,7 @@ function lastLine(text: string): string | undefined {
     .pop();
 }
 
-/** The uniform log line of a capsule's warning (templates/lib/log_utils: sbdi_log). */
+/** The uniform log line of a capsule's warning (templates/lib/runtime.sh.hbs: sbdi_log). */
 const CAPSULE_WARNING = /^sbdi-backup host=\S+ phase=\S+ level=warn msg=(.*)$/;
 /** More would be a flood (a capsule warning per file); the rest stay in the host's syslog. */
 const MAX_RELAYED_WARNINGS = 10;

@@ -93,7 +93,7 @@ export class Reporter {
 }
 
 /**
- * Sends a line to syslog through `logger`, like the capsules' log_utils. Fire and forget: a
+ * Sends a line to syslog through `logger`, like the capsules' runtime library. Fire and forget: a
  * host without a syslog socket (or without logger) must not fail a backup over it.
  */
 export function syslogViaLogger(tag: string): ReporterSinks['syslog'] {

@@ -238,7 +238,7 @@ export interface Paths {
    * director that is also a docker host or target has no name clash (one host may hold every role).
    */
   capsules: string;
-  /** Shared bash library (`log_utils`): `/opt/sbdi/lib`. */
+  /** Where the capsules' runtime library (`backup-runtime`) lives: `/opt/sbdi/lib`. */
   lib: string;
   /** Director bundle and data files: `/opt/sbdi/backup/lib`. */
   share: string;

@@ -59,11 +59,11 @@ function loadPartials(): void {
   // Backend modules are partials (source/<backend>, target/<backend>): each defines the same
   // bash functions for its backend, so a capsule includes whichever the plan chose. docker/ holds
   // the functions the pause capsules and their watchdog share; lib/ those that backends of
-  // different roles share (a ZFS pool, a store's data device). log_utils is installed as a file
+  // different roles share (a ZFS pool, a store's data device). runtime.sh is installed as a file
   // of its own and sourced, never included.
   for (const dir of ['source', 'target', 'remote', 'docker', 'lib']) {
     for (const file of readdirSync(join(templatesDir(), dir)).sort()) {
-      if (file.endsWith('.sh.hbs') && file !== 'log_utils.sh.hbs') hb.registerPartial(`${dir}/${file.slice(0, -7)}`, load(`${dir}/${file}`));
+      if (file.endsWith('.sh.hbs') && file !== 'runtime.sh.hbs') hb.registerPartial(`${dir}/${file.slice(0, -7)}`, load(`${dir}/${file}`));
     }
   }
   hb.registerPartial('capsules/header', load('capsules/header.sh.hbs'));

@@ -55,8 +55,8 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
   const files: RenderedFile[] = [];
 
   files.push({
-    path: `${plan.paths.lib}/log_utils`,
-    content: renderTemplate('lib/log_utils.sh.hbs', base),
+    path: `${plan.paths.lib}/backup-runtime`,
+    content: renderTemplate('lib/runtime.sh.hbs', base),
     ...root,
     mode: '0644',
     kind: 'file',

@@ -49,9 +49,16 @@ export function renderPlan(plan: Plan, directorBundle: string): Rendering {
   return { hosts, planJson: `${JSON.stringify(planSummary(plan, slices), null, 2)}\n` };
 }
 
+/** Files earlier versions installed where nothing is installed now. */
+function formerFiles(plan: Plan): string[] {
+  return [`${plan.paths.lib}/log_utils`];
+}
+
 function planSummary(plan: Plan, slices: HostSlice[]): PlanSummary {
   const sorted = (xs: Iterable<string>) => [...new Set(xs)].sort();
-  const files = sorted(slices.flatMap((s) => s.expected.files));
+  // With the files of the plan, those earlier versions installed at paths no longer used: still
+  // ours, so a host that has one loses it.
+  const files = sorted([...slices.flatMap((s) => s.expected.files), ...formerFiles(plan)]);
   // lib is not among them: /opt/sbdi/lib may hold other sbdi software's files.
   const ownedDirs = sorted([plan.paths.bin, plan.paths.capsules, plan.paths.share, plan.paths.etc]);
   return {

@@ -127,9 +127,9 @@ const GATED = new Set(['pause_containers', 'prepare_source_snapshot', 'unpause_c
  * would with a slow act (a hold before `ready` would only fail the run before the pause).
  */
 async function hold(host: string, capsule: string): Promise<void> {
-  // The capsules' own gate (log_utils' sbdi_gate, called "gated" by the director), then the real
+  // The capsules' own gate (the runtime library's sbdi_gate, called "gated" by the director), then the real
   // capsule starts plainly: without the argument, stdin closed.
-  const gate = GATED.has(capsule) ? `. /opt/sbdi/lib/log_utils
+  const gate = GATED.has(capsule) ? `. /opt/sbdi/lib/backup-runtime
 sbdi_gate "$@"
 set --
 exec </dev/null` : '';

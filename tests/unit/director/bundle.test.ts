@@ -21,7 +21,7 @@ mkdir -p "$state/backups"
 cmd="\${SSH_ORIGINAL_COMMAND:-}"
 now() { date +%s%3N; }
 read -r capsule arg <<<"$cmd"
-# The capsules' gate protocol (sbdi_gate in log_utils): a session opened ahead (argument "gated")
+# The capsules' gate protocol (sbdi_gate in the runtime library): a session opened ahead (argument "gated")
 # waits for its go and is logged when it acts; called off, it does nothing; called plainly, it acts.
 gate() {
   local l=''

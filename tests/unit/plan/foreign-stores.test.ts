@@ -97,8 +97,8 @@ describe('the partial-restore path grammar agrees in TypeScript, bash (dispatch,
     // Run it against a stub log library and without sudo: a refusal exits 126 before exec.
     const lib = join(dir, 'lib');
     mkdirSync(lib, { recursive: true });
-    writeFileSync(join(lib, 'log_utils'), 'log_error() { :; }\nsbdi_json_string() { printf "\\"%s\\"" "$1"; }\n');
-    writeFileSync(script, dispatch.replace(/^\. .*log_utils$/m, `. ${lib}/log_utils`).replace(/^exec \/usr\/bin\/sudo -n .*$/m, 'echo "ALLOWED $capsule ${arg}"; exit 0'));
+    writeFileSync(join(lib, 'backup-runtime'), 'log_error() { :; }\nsbdi_json_string() { printf "\\"%s\\"" "$1"; }\n');
+    writeFileSync(script, dispatch.replace(/^\. .*backup-runtime$/m, `. ${lib}/backup-runtime`).replace(/^exec \/usr\/bin\/sudo -n .*$/m, 'echo "ALLOWED $capsule ${arg}"; exit 0'));
     const run = (cmd: string) => spawnSync('bash', [script], { env: { SSH_ORIGINAL_COMMAND: cmd }, encoding: 'utf8' });
     for (const bad of ['restore_source ../etc', 'restore_source /etc', 'restore_source a//b', 'restore_source a/./b', 'restore_source_dry_run ..', 'restore_source a b', 'perform_rsync x', 'attach_foreign_store prod', 'bash', 'restore_source $(id)']) {
       const r = run(bad);
@@ -110,7 +110,7 @@ describe('the partial-restore path grammar agrees in TypeScript, bash (dispatch,
     }
     expect(readFileSync(script, 'utf8')).toMatch(/sbdi_valid_subpath/);
     const target = filesForHost(plan, 'backup-target', '// b').find((f) => f.path.endsWith('/sbdi-dispatch'))!.content;
-    writeFileSync(script, target.replace(/^\. .*log_utils$/m, `. ${lib}/log_utils`).replace(/^exec \/usr\/bin\/sudo -n .*$/m, 'echo "ALLOWED $capsule ${arg}"; exit 0'));
+    writeFileSync(script, target.replace(/^\. .*backup-runtime$/m, `. ${lib}/backup-runtime`).replace(/^exec \/usr\/bin\/sudo -n .*$/m, 'echo "ALLOWED $capsule ${arg}"; exit 0'));
     expect(run('attach_foreign_store prod').stdout).toMatch(/^ALLOWED attach_foreign_store prod/);
     for (const bad of ['attach_foreign_store staging', 'attach_foreign_store', 'attach_foreign_store prod/x', 'detach_foreign_store prod', 'activate_foreign_backup prod']) {
       expect(run(bad).status, bad).toBe(126);

@@ -49,13 +49,14 @@ describe('plugins/filter/sbdi.py', () => {
     const manifest = yaml.load(readFileSync(join(out, 'manager-1', 'MANIFEST.yml'), 'utf8')) as { path: string; kind: string; sha1?: string; mode: string }[];
     const plan = JSON.parse(readFileSync(join(out, PLAN_FILE), 'utf8')) as unknown;
     const [first, ...rest] = manifest.filter((e) => e.kind === 'file');
-    // Every file in place except the first; one stray capsule and the director's bundle.
+    // Every file in place except the first; one stray capsule, the director's bundle, and the
+    // runtime library at the path earlier versions installed it.
     const installed = [
       ...rest.map((e) => `${e.sha1}  ${e.path}`),
       '--- sbdi stat',
       ...rest.map((e) => `root root ${Number.parseInt(e.mode, 8).toString(8)} ${e.path}`),
     ];
-    const found = ['d /opt/sbdi/backup/libexec', 'f /opt/sbdi/backup/libexec/old capsule', 'f /opt/sbdi/backup/lib/director.cjs', 'd /opt/sbdi/backup/lib'];
+    const found = ['d /opt/sbdi/backup/libexec', 'f /opt/sbdi/backup/libexec/old capsule', 'f /opt/sbdi/backup/lib/director.cjs', 'd /opt/sbdi/backup/lib', 'f /opt/sbdi/lib/log_utils'];
     const vars = JSON.stringify({ manifest, installed, found, plan, expected: host.expected });
     const expr =
       "{{ {'install': manifest | sbdi.backup.sbdi_to_install(installed) | map(attribute='path') | list," +
@@ -66,7 +67,7 @@ describe('plugins/filter/sbdi.py', () => {
     const got = JSON.parse(JSON.parse(`"${m![1]}"`) as string) as unknown;
     expect(got).toEqual({
       install: [first!.path, ...manifest.filter((e) => e.kind === 'sudoers').map((e) => e.path)],
-      stale: { files: ['/opt/sbdi/backup/libexec/old capsule'], dirs: ['/opt/sbdi/backup/lib'] },
+      stale: { files: ['/opt/sbdi/backup/libexec/old capsule', '/opt/sbdi/lib/log_utils'], dirs: ['/opt/sbdi/backup/lib'] },
     });
   });
 });

@@ -24,7 +24,7 @@ let logUtils: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'sbdi-freezer-'));
   writeRendered(renderPlan(planFromInventory(FULL), '#!/usr/bin/env node\n'), join(dir, 'r'));
-  logUtils = join(dir, 'r', 'manager-1', 'opt/sbdi/lib/log_utils');
+  logUtils = join(dir, 'r', 'manager-1', 'opt/sbdi/lib/backup-runtime');
   lib = join(dir, 'pause.sh');
   writeFileSync(lib, renderTemplate('docker/pause.sh.hbs', {}));
 });

@@ -140,8 +140,11 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
     const summary = JSON.parse(readFileSync(join(out, PLAN_FILE), 'utf8')) as PlanSummary;
     const slices = hostsIn(out).map((h) => JSON.parse(readFileSync(join(out, h, 'host.json'), 'utf8')) as HostSlice);
     expect(summary.hosts).toEqual(hostsIn(out).sort());
-    expect(summary.files).toEqual([...new Set(slices.flatMap((s) => s.expected.files))].sort());
     const paths = slices[0]!.paths;
+    // Also what earlier versions installed where nothing is now: a host that has it loses it.
+    const former = [`${paths.lib}/log_utils`];
+    expect(summary.files).toEqual([...new Set([...slices.flatMap((s) => s.expected.files), ...former])].sort());
+    for (const s of slices) for (const f of former) expect(s.expected.files).not.toContain(f);
     expect(summary.ownedDirs).toEqual([paths.bin, paths.capsules, paths.share, paths.etc].sort());
     expect(summary.wholeDirs).toEqual([paths.bin, paths.capsules].sort());
     for (const f of summary.files) expect(summary.scanDirs).toContain(posix.dirname(f));
@@ -161,7 +164,7 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
       expect(text, s).toContain('set -euo pipefail');
       if (!s.endsWith('sbdi-dispatch')) expect(text, s).toContain('sbdi_require_root');
     }
-    const libs = hostsIn(out).map((h) => join(out, h, 'opt/sbdi/lib/log_utils'));
+    const libs = hostsIn(out).map((h) => join(out, h, 'opt/sbdi/lib/backup-runtime'));
     const r = await run('shellcheck', ['-s', 'bash', ...scripts, ...libs], { timeoutMs: 600_000 });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -343,12 +346,12 @@ describe('writeRendered', () => {
   });
 });
 
-describe("the capsules' gate (sbdi_gate in log_utils)", () => {
+describe("the capsules' gate (sbdi_gate in the runtime library)", () => {
   let lib: string;
   beforeAll(() => {
     const out = mkdtempSync(join(tmpdir(), 'sbdi-render-gate-'));
     writeRendered(renderPlan(planFromInventory(INVENTORIES.full), BUNDLE), out);
-    lib = join(out, 'manager-1', 'opt/sbdi/lib/log_utils');
+    lib = join(out, 'manager-1', 'opt/sbdi/lib/backup-runtime');
   });
   /** A stand-in capsule: the gate with the given arguments and stdin, then its act. */
   const capsule = (args: string[], stdin: string) => {
