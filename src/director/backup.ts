@@ -325,7 +325,15 @@ class BackupRun {
       // every pause session has ended: its log line, its exit and the ssh channel's close are
       // not part of the freeze. A host that ended without the mark failed: its error stops the run.
       await Promise.all(plan.dockerHosts.map((h) => pauses.reached(h, 'frozen')));
-      if (!plan.dockerHosts.every((h) => pauses.hasMark(h, 'frozen'))) pauseResults = await pausePhase;
+      if (!plan.dockerHosts.every((h) => pauses.hasMark(h, 'frozen'))) {
+        pauseResults = await pausePhase;
+        // Ended without an error and without the mark: nothing says its containers are frozen,
+        // so no snapshot may be taken.
+        const unconfirmed = plan.dockerHosts.filter((h) => !pauses.hasMark(h, 'frozen'));
+        if (unconfirmed.length > 0) {
+          throw new PhaseError('pause', EXIT.PAUSE, unconfirmed.map((host) => ({ host, message: 'the pause ended without saying its containers are frozen' })));
+        }
+      }
       pausesEnded = pausePhase.then((r) => {
         pauseResults = r;
       });

@@ -222,6 +222,16 @@ describe('perform_backup failures', () => {
     expect(h.printed.join('\n')).toMatch(/FAILED in phase connect \(exit 4\): cassandra-1/);
   });
 
+  it('a pause that ends without saying its containers are frozen takes no snapshot and thaws every host (exit 10)', async () => {
+    const h = harness();
+    const t = h.transport;
+    t.on('pause_containers', { result: { ok: true, paused: 3 }, marks: [] }, 'manager-1');
+    expect(await performBackup(h.ctx)).toBe(EXIT.PAUSE);
+    expect(t.calledCapsules('prepare_source_snapshot')).toHaveLength(0);
+    expect(calls(t, 'unpause_containers').map((c) => c.host).sort()).toEqual([...DOCKER].sort());
+    expect(h.lines.join('\n')).toMatch(/the pause ended without saying its containers are frozen/);
+  });
+
   it('a failed prepare_target stops before the pause (exit 6)', async () => {
     const h = harness();
     h.transport.fail('prepare_target');

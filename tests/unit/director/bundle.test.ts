@@ -41,7 +41,7 @@ case "$capsule" in
   *) echo "$cmd" >>"$state/calls.log" ;;
 esac
 case "$capsule" in
-  pause_containers) t=$(now); echo "SBDI-RESULT {\\"ok\\":true,\\"paused\\":2,\\"deadline\\":60,\\"armedAt\\":$t,\\"pausedAt\\":$t}" ;;
+  pause_containers) t=$(now); echo "SBDI-MARK frozen"; echo "SBDI-RESULT {\\"ok\\":true,\\"paused\\":2,\\"deadline\\":60,\\"armedAt\\":$t,\\"pausedAt\\":$t}" ;;
   unpause_containers) echo "SBDI-RESULT {\\"ok\\":true,\\"unpaused\\":2,\\"watchdogFired\\":false,\\"unpausedAt\\":$(now)}" ;;
   prepare_source_snapshot) [ -e "$state/hang_snapshot" ] && sleep 20; t=$(now); echo "SBDI-MARK taken"; echo "SBDI-RESULT {\\"ok\\":true,\\"backend\\":\\"lvm\\",\\"snapshotStartedAt\\":$t,\\"snapshotAt\\":$t}" ;;
   perform_rsync) echo "      1,234 100%  progress" >&2; echo 'SBDI-RESULT {"ok":true,"bytes":1234,"files":5,"seconds":0,"rsyncExit":0}' ;;

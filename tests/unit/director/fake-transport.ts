@@ -151,7 +151,10 @@ export class FakeTransport implements Transport {
       done('error');
       throw answer;
     }
-    if (answer.marks) for (const mark of answer.marks) options.onMark?.(mark);
+    // A pause that succeeds says so (SBDI-MARK frozen) as the real capsule does, unless the script
+    // gives its own marks.
+    const marks = answer.marks ?? (capsule === 'pause_containers' && (answer.code ?? 0) === 0 && answer.result !== null && answer.result?.ok !== false && answer.result?.calledOff !== true ? ['go', 'frozen'] : []);
+    for (const mark of marks) options.onMark?.(mark);
     if (answer.delayMs) {
       const signal = options.signal;
       await new Promise<void>((resolve, reject) => {

@@ -144,3 +144,103 @@ rmdir ${V1}/${outer}/docker/inner ${V1}/${outer}/docker ${V1}/${outer}`;
     expect(r.stdout.trim()).toBe(`v1 ${V1}/docker/inner`);
   });
 });
+
+/** Runs bash with the runtime and pause libraries loaded; run_dir is a fresh directory. */
+function withLib(body: string): ReturnType<typeof spawnSync> {
+  const script = `set -euo pipefail
+export SBDI_NO_SYSLOG=1 SBDI_PHASE=test
+. ${logUtils}
+. ${lib}
+run_dir=$(mktemp -d ${dir}/run-XXXXXX)
+${body}`;
+  return spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 60_000 });
+}
+
+const ID = 'ab'.repeat(32);
+
+describe("a container's own cgroup, from the path of its main process", () => {
+  it('cuts the path at the component naming the container; refuses a path that names none', () => {
+    const r = withLib(`for d in /c/system.slice/docker-${ID}.scope/init /c/system.slice/docker-${ID}.scope /c/docker/${ID}/init/x /c/docker/${ID} /c/docker/other /c/docker/${ID}x; do
+  printf '%s -> %s\\n' "$d" "$(freezer_container_dir ${ID} "$d" || echo REFUSED)"
+done`);
+    expect(r.status, String(r.stderr)).toBe(0);
+    expect(String(r.stdout).trim().split('\n')).toEqual([
+      `/c/system.slice/docker-${ID}.scope/init -> /c/system.slice/docker-${ID}.scope`,
+      `/c/system.slice/docker-${ID}.scope -> /c/system.slice/docker-${ID}.scope`,
+      `/c/docker/${ID}/init/x -> /c/docker/${ID}`,
+      `/c/docker/${ID} -> /c/docker/${ID}`,
+      '/c/docker/other -> REFUSED',
+      `/c/docker/${ID}x -> REFUSED`,
+    ]);
+  });
+});
+
+describe.skipIf(!root || !existsSync(`${V1}/cgroup.procs`))('the freeze, against what happens between the plan and the go (cgroup v1, this machine)', () => {
+  /** A "docker" cgroup directory with container cgroups named by id, each with a busy process. */
+  const containers = (top: string) => `top=${top}
+mkdir -p "$top"
+pids=()
+start() { mkdir -p "$top/$1"; ( echo "$BASHPID" >"$top/$1/cgroup.procs"; while :; do sleep 0.01; done ) & pids+=("$!"); }
+cleanup() {
+  for d in "$top"/*/; do echo THAWED >"$d/freezer.state" 2>/dev/null || true; done
+  kill "\${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true
+  for d in "$top"/*/; do rmdir "$d" 2>/dev/null || true; done; rmdir "$top" 2>/dev/null || true
+}
+trap cleanup EXIT`;
+
+  it('freezes a container started after the plan was made, and lists it first', () => {
+    const top = `${V1}/sbdi-test-started-${process.pid}`;
+    const late = 'cd'.repeat(32);
+    const r = withLib(`${containers(top)}
+start ${ID}
+printf '%s v1 %s\\n' ${ID.slice(0, 12)} "$top/${ID}" >"$run_dir/plan"
+printf 'v1 %s\\n' "$top" >"$run_dir/freeze.parents"
+start ${late}
+freezer_freeze "$run_dir/plan" 2000
+echo "FROZE frozen=$frozen started=$started"
+cat "$run_dir/frozen.list"
+cat "$top/${late}/freezer.state"
+docker_thaw 1
+cat "$top/${late}/freezer.state"`);
+    expect(r.status, String(r.stderr) + String(r.stdout)).toBe(0);
+    expect(String(r.stdout).trim().split('\n')).toEqual([
+      'FROZE frozen=2 started=1',
+      `${ID.slice(0, 12)} v1 ${top}/${ID}`,
+      `${late.slice(0, 12)} v1 ${top}/${late}`,
+      'FROZEN',
+      'THAWED',
+    ]);
+  });
+
+  it('freezes nothing when the list of what it freezes cannot be written', () => {
+    const top = `${V1}/sbdi-test-nolist-${process.pid}`;
+    const r = withLib(`${containers(top)}
+start ${ID}
+printf '%s v1 %s\\n' ${ID.slice(0, 12)} "$top/${ID}" >"$run_dir/plan"
+ln -s /dev/full "$run_dir/frozen.list"
+if freezer_freeze "$run_dir/plan" 2000; then echo FROZE; else echo "REFUSED $freeze_error"; fi
+cat "$top/${ID}/freezer.state"`);
+    expect(r.status, String(r.stderr) + String(r.stdout)).toBe(0);
+    expect(String(r.stdout).trim().split('\n')).toEqual([expect.stringMatching(/^REFUSED could not write .*frozen\.list$/), 'THAWED']);
+  });
+});
+
+describe('disarming the deadline', () => {
+  it('stops the watchdog named in watchdog.pid, never a process that got its pid since', () => {
+    const r = withLib(`sleep 30 & other=$!
+( exec -a sbdi-pause-watchdog sleep 30 ) & wd=$!
+sleep 0.2
+echo "$other" >"$run_dir/watchdog.pid"
+docker_disarm
+sleep 0.1
+kill -0 "$other" && echo "other alive"
+echo "$wd" >"$run_dir/watchdog.pid"
+docker_disarm
+sleep 0.1
+kill -0 "$wd" 2>/dev/null || echo "watchdog stopped"
+[ -e "$run_dir/watchdog.pid" ] || echo "pid file removed"
+kill "$other"`);
+    expect(r.status, String(r.stderr)).toBe(0);
+    expect(String(r.stdout).trim().split('\n')).toEqual(['other alive', 'watchdog stopped', 'pid file removed']);
+  });
+});
