@@ -309,7 +309,9 @@ describe('least privilege (rst)', () => {
       expect(await must(RST, h.name, 'cat /root/.ssh/authorized_keys 2>/dev/null | grep -c sbdi-backup || true')).toBe('0\n');
       const keys = await must(RST, h.name, 'cat /home/backupoperator/.ssh/authorized_keys 2>/dev/null || true');
       for (const line of keys.split('\n').filter((l) => l && !l.startsWith('#'))) expect(line, h.name).toMatch(/^restrict,command="/);
-      const agent = await must(RST, h.name, `grep -rlE 'ForwardAgent +yes|ForwardAgent=yes|SSH_AUTH_SOCK| -A ' ${LIBEXEC} /etc/sudoers.d /etc/ssh/ssh_config 2>/dev/null || true`);
+      // Agent forwarding: in ssh's configuration, its environment, or an ssh command line given -A
+      // (bash's own `local -A` is no ssh).
+      const agent = await must(RST, h.name, `grep -rlE 'ForwardAgent +yes|ForwardAgent=yes|SSH_AUTH_SOCK|ssh( [^ ]+)* -A\\b' ${LIBEXEC} /etc/sudoers.d /etc/ssh/ssh_config 2>/dev/null || true`);
       expect(agent, h.name).toBe('');
     }
     expect(files.get('manager-1')).toContain(`${LIBEXEC}/restore_source_dry_run`);
