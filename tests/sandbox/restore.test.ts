@@ -309,8 +309,8 @@ describe('least privilege (rst)', () => {
       expect(await must(RST, h.name, 'cat /root/.ssh/authorized_keys 2>/dev/null | grep -c sbdi-backup || true')).toBe('0\n');
       const keys = await must(RST, h.name, 'cat /home/backupoperator/.ssh/authorized_keys 2>/dev/null || true');
       for (const line of keys.split('\n').filter((l) => l && !l.startsWith('#'))) expect(line, h.name).toMatch(/^restrict,command="/);
-      // Agent forwarding: in ssh's configuration, its environment, or an ssh command line given -A
-      // (bash's own `local -A` is no ssh).
+      // Key forwarding is an ssh option (ssh_config, the forwarded socket's variable, or ssh's -A
+      // flag); bash's own `local -A` is no ssh command.
       const agent = await must(RST, h.name, `grep -rlE 'ForwardAgent +yes|ForwardAgent=yes|SSH_AUTH_SOCK|ssh( [^ ]+)* -A\\b' ${LIBEXEC} /etc/sudoers.d /etc/ssh/ssh_config 2>/dev/null || true`);
       expect(agent, h.name).toBe('');
     }
