@@ -12,7 +12,8 @@ const MiB = 1024 * KiB;
 export type SizeName = 'tiny' | 'small' | 'large';
 
 export interface CorpusSize {
-  name: SizeName;
+  /** Part of what seeds the plan, beside `--seed`: a size's tree depends on its name too. */
+  name: string;
   files: number;
   bytes: number;
 }
@@ -32,6 +33,16 @@ const SMALL_MIN = 1 * KiB;
 const SMALL_MAX = 32 * KiB;
 const LARGE_MIN = 5 * MiB;
 const LARGE_MAX = 20 * MiB;
+
+/** The sizes of a tree's files: small ones uniform in [min, max] bytes, and whether some are 5–20 MB. */
+export interface FileMix {
+  min: number;
+  max: number;
+  large: boolean;
+}
+
+/** The corpus' mix: 1–32 KiB, a few files of 5–20 MB to come near the size's bytes. */
+export const CORPUS_MIX: FileMix = { min: SMALL_MIN, max: SMALL_MAX, large: true };
 
 import { rng, type Rng } from '../util/rng';
 
@@ -53,7 +64,7 @@ export interface CorpusFile {
 
 export interface CorpusPlan {
   seed: string;
-  size: SizeName;
+  size: string;
   dirs: string[];
   files: CorpusFile[];
   totalBytes: number;
@@ -71,7 +82,7 @@ export function largeFileCount(size: CorpusSize): number {
   return Math.max(1, Math.round((size.bytes - size.files * smallMean) / (largeMean - smallMean)));
 }
 
-export function planCorpus(size: CorpusSize, seed: string): CorpusPlan {
+export function planCorpus(size: CorpusSize, seed: string, mix: FileMix = CORPUS_MIX): CorpusPlan {
   const r = rng(`plan:${seed}:${size.name}`);
   const leaves = Math.ceil(size.files / FILES_PER_DIR);
   const dirs: string[] = [];
@@ -83,13 +94,13 @@ export function planCorpus(size: CorpusSize, seed: string): CorpusPlan {
     dirs.push(parts.join('/'));
   }
   const large = new Set<number>();
-  const nLarge = Math.min(size.files, largeFileCount(size));
+  const nLarge = mix.large ? Math.min(size.files, largeFileCount(size)) : 0;
   while (large.size < nLarge) large.add(int(r, 0, size.files - 1));
   const files: CorpusFile[] = [];
   let totalBytes = 0;
   for (let j = 0; j < size.files; j++) {
     const dir = dirs[Math.floor(j / FILES_PER_DIR)]!;
-    const bytes = large.has(j) ? int(r, LARGE_MIN, LARGE_MAX) : int(r, SMALL_MIN, SMALL_MAX);
+    const bytes = large.has(j) ? int(r, LARGE_MIN, LARGE_MAX) : int(r, mix.min, mix.max);
     const ext = large.has(j) ? 'dat' : pick(r, EXTS);
     files.push({ path: `${dir}/f${String(j).padStart(6, '0')}.${ext}`, size: bytes });
     totalBytes += bytes;
@@ -168,6 +179,13 @@ export interface Fractions {
 /** The issue's incremental: 0.5 % of files changed, 0.2 % added, 0.1 % deleted. */
 export const INCREMENTAL: Fractions = { changed: 0.005, added: 0.002, deleted: 0.001 };
 
+/** How many files a round changes, adds and deletes. */
+export type MutationCounts = Fractions;
+
+export function countsOf(files: number, fr: Fractions): MutationCounts {
+  return { changed: Math.round(files * fr.changed), added: Math.round(files * fr.added), deleted: Math.round(files * fr.deleted) };
+}
+
 export interface Mutation {
   round: number;
   changed: CorpusFile[];
@@ -177,10 +195,13 @@ export interface Mutation {
 
 /** Which files an incremental round changes, adds and deletes (disjoint; pure, seeded by seed and round). */
 export function planMutation(files: readonly CorpusFile[], seed: string, round: number, fr: Fractions = INCREMENTAL): Mutation {
+  return planMutationOf(files, seed, round, countsOf(files.length, fr));
+}
+
+/** planMutation with the counts given; added files get sizes of `mix` (without its large files). */
+export function planMutationOf(files: readonly CorpusFile[], seed: string, round: number, counts: MutationCounts, mix: FileMix = CORPUS_MIX): Mutation {
   const r = rng(`mutate:${seed}:${round}`);
-  const nChanged = Math.round(files.length * fr.changed);
-  const nDeleted = Math.round(files.length * fr.deleted);
-  const nAdded = Math.round(files.length * fr.added);
+  const { changed: nChanged, deleted: nDeleted, added: nAdded } = counts;
   // Partial Fisher–Yates: the first nChanged + nDeleted of a seeded shuffle of the indices.
   const idx = files.map((_, i) => i);
   const take = Math.min(files.length, nChanged + nDeleted);
@@ -193,7 +214,7 @@ export function planMutation(files: readonly CorpusFile[], seed: string, round: 
   const dirs = [...new Set(files.map((f) => dirname(f.path)))].sort();
   const added: CorpusFile[] = [];
   for (let k = 0; k < nAdded; k++) {
-    added.push({ path: `${pick(r, dirs)}/new-r${round}-${String(k).padStart(5, '0')}.${pick(r, EXTS)}`, size: int(r, SMALL_MIN, SMALL_MAX) });
+    added.push({ path: `${pick(r, dirs)}/new-r${round}-${String(k).padStart(5, '0')}.${pick(r, EXTS)}`, size: int(r, mix.min, mix.max) });
   }
   return { round, changed, added, deleted };
 }

@@ -37,9 +37,11 @@ export const RESTIC_PASSWORD_FILE = '/root/.sbdi-bench-restic-password';
 /** Caches the tools keep on each source (removed with the repositories, before a full backup). */
 export const PEER_CACHES = ['/root/.cache/restic', '/root/.cache/borg', '/root/.config/borg'] as const;
 
-/** The btrfs snapshot of the product's own source snapshot: never backed up by any side. */
-function snapshotDir(s: PeerSource): string {
-  return `${s.dir}/.sbdi-snapshot`;
+/** The product's own btrfs snapshot and its bases, at the top of a source's live dir: never backed up, emptied or restored by any side. */
+export const OWN_NAMES = ['.sbdi-snapshot', '.sbdi-snapshot.base'] as const;
+
+function ownDirs(s: PeerSource): string[] {
+  return OWN_NAMES.map((name) => `${s.dir}/${name}`);
 }
 
 /** Single-quotes a word for bash. */
@@ -75,8 +77,8 @@ export function initCommand(peer: PeerName, t: PeerTarget, s: PeerSource): strin
  * archive (restic names its snapshots itself; the next backup finds its parent by host and path).
  */
 export function backupCommand(peer: PeerName, t: PeerTarget, s: PeerSource, name: string): string {
-  if (peer === 'restic') return restic(t, s, `backup --json --quiet --exclude ${shq(snapshotDir(s))} ${shq(s.dir)}`);
-  return `${borgEnv(t)} borg create --json --exclude ${shq(`pp:${snapshotDir(s)}`)} ${shq(`${borgRepo(t, s)}::${name}`)} ${shq(s.dir)}`;
+  if (peer === 'restic') return restic(t, s, `backup --json --quiet ${ownDirs(s).map((d) => `--exclude ${shq(d)}`).join(' ')} ${shq(s.dir)}`);
+  return `${borgEnv(t)} borg create --json ${ownDirs(s).map((d) => `--exclude ${shq(`pp:${d}`)}`).join(' ')} ${shq(`${borgRepo(t, s)}::${name}`)} ${shq(s.dir)}`;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * What the bench does on a sandbox deployment: the operator's commands on the director (timed from
- * outside, as the operator would see them), and the bare-rsync baseline over the same transport (ssh
+ * What the bench does on a sandbox deployment: the operator's commands on the director (timed in
+ * its shell, as the operator would see them), and the bare-rsync baseline over the same transport (ssh
  * between the same containers, into a dataset of the same pool with the same compression).
  */
 import { HOSTS, TARGET_DATA_DIR, type Names } from '../sandbox/config';
@@ -8,7 +8,7 @@ import { SandboxError } from '../sandbox/errors';
 import { DOCKER, dockerBash, run } from '../sandbox/exec';
 import { targetRoot, type TargetBackend } from '../sandbox/inventory';
 import {
-  PEER_CACHES, RESTIC_PASSWORD_FILE, acceptedCodes, backupCommand, initCommand, parseBorgCreate, parseResticSummary, parseTimed, restoreCommand, timedScript,
+  OWN_NAMES, PEER_CACHES, RESTIC_PASSWORD_FILE, acceptedCodes, backupCommand, initCommand, parseBorgCreate, parseResticSummary, parseTimed, restoreCommand, shq, timedScript,
   type PeerBackupSummary, type PeerName, type PeerTarget,
 } from './peers';
 
@@ -47,22 +47,26 @@ const BARE_DATASET = 'backup/benchbare';
 /** The btrfs target's second filesystem (the bench's copies), a loop file on the data volume. */
 const BENCH_BTRFS_IMAGE = `${TARGET_DATA_DIR}/bench.img`;
 /** The source's btrfs snapshot subvolume: never synced by the product, so not by the baseline either. */
-const EXCLUDE = '--exclude=/.sbdi-snapshot';
+const EXCLUDE = OWN_NAMES.map((name) => `--exclude=/${name}`).join(' ');
 const BENCH_KEY = '/root/.ssh/sbdi_bench_ed25519';
 
-/** Runs an operator command on the director; resolves with its wall time in ms, throws on a non-zero exit. */
+/**
+ * Runs an operator command on the director; resolves with its wall time in ms, throws on a non-zero
+ * exit. Timed inside the director's container, as the baselines and the peers are timed inside
+ * theirs: what the operator's shell sees, without the docker exec that only the bench needs.
+ */
 export async function operator(n: Names, command: string, args: readonly string[] = []): Promise<{ ms: number; stdout: string }> {
-  const t0 = performance.now();
+  const cmd = [`/opt/sbdi/backup/bin/${command}`, ...args].map(shq).join(' ');
   const r = await run(
     DOCKER,
-    ['exec', '-u', 'backupoperator', '-w', '/home/backupoperator', n.container(DIRECTOR), `/opt/sbdi/backup/bin/${command}`, ...args],
+    ['exec', '-u', 'backupoperator', '-w', '/home/backupoperator', n.container(DIRECTOR), 'bash', '-c', timedScript(cmd)],
     { timeoutMs: 3_600_000 },
   );
-  const ms = performance.now() - t0;
   if (r.code !== 0) {
     throw new SandboxError('bench', DIRECTOR, `${command} ${args.join(' ')} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-1500)}`);
   }
-  return { ms, stdout: r.stdout };
+  const timed = parseTimed(r.stdout);
+  return { ms: timed.ms, stdout: timed.stdout };
 }
 
 /** Root bash in a host; long timeouts (a full copy into zfs-fuse takes minutes on a loaded machine). */
@@ -157,7 +161,7 @@ async function timedInside(n: Names, host: string, cmd: string): Promise<number>
   return Number(out.trim().split('\n').pop());
 }
 
-/** Bare rsync of every source's live tree to its copy on the target, one after the other (as ours does). */
+/** Bare rsync of every source's live tree to its copy on the target, one after the other. */
 export async function barePush(n: Names, t: TargetLayout, b: Baseline): Promise<number> {
   let ms = 0;
   for (const s of SOURCES) {
@@ -263,7 +267,16 @@ export async function storeBytes(n: Names, t: TargetLayout, side: 'ours' | 'plai
 
 /** Empties every source's live dir (docker is stopped): the next restore is a full one. */
 export async function emptyLiveDirs(n: Names): Promise<void> {
-  for (const s of SOURCES) await rootSh(n, s.host, `find ${s.dir} -mindepth 1 -maxdepth 1 ! -name .sbdi-snapshot -exec rm -rf {} +; sync`);
+  for (const s of SOURCES) await rootSh(n, s.host, `find ${s.dir} -mindepth 1 -maxdepth 1 ${OWN_NAMES.map((name) => `! -name ${name}`).join(' ')} -exec rm -rf {} +; sync`);
+}
+
+/**
+ * The lines of a host's syslog (busybox syslogd: /var/log/messages, and the one file it keeps when it
+ * rotates) that contain `text`: what the capsules logged there (they log to syslog and to stderr, and
+ * the director relays only their warnings).
+ */
+export async function syslogLines(n: Names, host: string, text: string): Promise<string> {
+  return rootSh(n, host, `cat /var/log/messages.0 /var/log/messages 2>/dev/null | grep -F -- ${shq(text)} || true`);
 }
 
 /** Regular files below a source's dir (a restore's sanity check). */

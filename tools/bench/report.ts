@@ -1,5 +1,6 @@
 /** The bench's markdown: machine, load, corpus, the throughput tables, the pause series. Pure (a result in, text out). */
 import type { BenchResult } from './run';
+import { scaleFullTable, scaleTable } from './scale';
 import { SIDE_LABELS, ceilingTable, formatMiB, markdownTable, median, pauseTable, throughputTable, type Side } from './stats';
 
 export function loadSummary(samples: ReadonlyArray<{ load1: number }>): string {
@@ -77,7 +78,7 @@ export function renderReport(r: BenchResult): string {
       `## Throughput (target \`${r.options.target}\`)`,
       '',
       `Sides: ours; \`${r.sandbox?.bareRsync ?? 'rsync -a'}\` and \`${r.sandbox?.fidelityRsync ?? 'rsync -aHAX'}\` over ssh${peers.length ? `; ${peers.join(' and ')} over ssh` : ''}. ` +
-        'Every side copies every source, one after the other, between the same containers. ÷ X: the median divided by the median of X.',
+        'Between the same containers, ours syncs and restores the sources as an installation does, up to four at once (`backup_sync_concurrency`, `backup_restore_concurrency`); the other sides copy them one after the other, and their time is the sum of the copies. ÷ X: the median divided by the median of X.',
       '',
       ...cacheNote(r.options.dropCaches),
       ...peerNote(peers),
@@ -129,6 +130,34 @@ export function renderReport(r: BenchResult): string {
         'Window (`pause.durationMs`): from the last host having paused everything to the first host unpausing: when the whole platform was frozen at once.',
       '',
       pauseTable(r.pause),
+      '',
+    );
+  }
+  if (r.scale && r.scale.length > 0) {
+    const peers = r.options.peers ?? [];
+    const hosts = [...new Set(r.scale.map((x) => x.dockerHosts))].join(', ');
+    const where = [...new Set(r.scale.map((x) => `${x.host}:${x.dir}`))].join(', ');
+    out.push(
+      `## Scale (target \`${r.options.target}\`)`,
+      '',
+      `Per file count a tree of that many files of 0–2 KiB (uniform), 100 to a leaf directory, generated from \`--seed\` in \`${where}\` ` +
+        `(the corpus removed first); ${hosts} docker hosts in the inventory. After a full backup by every side (the set-up, below), each incremental ` +
+        'follows a change of 0.1 % of the files (a tenth of them added, as many deleted, the rest rewritten). Sides: ours, ' +
+        `\`${r.sandbox?.fidelityRsync ?? 'rsync -aHAX'}\`${peers.length ? ` and ${peers.join(' and ')}` : ''} over ssh as in the throughput runs, the order rotated every run. ` +
+        "Listing + compare: perform_rsync's own figure on the tree's host (from its syslog), listing the snapshot and comparing it with the base's listing; " +
+        '– where the push compared every entry instead (a dir target: only zfs and btrfs stores are set back to a base a push can send just the changes against). ' +
+        'Medians over the runs.',
+      '',
+      ...cacheNote(r.options.dropCaches),
+      // Said with the throughput runs when there are any.
+      ...(r.runs.length === 0 ? peerNote(peers) : []),
+      '### Incremental backup',
+      '',
+      scaleTable(r.scale, peers),
+      '',
+      '### Set-up: the tree and each full backup',
+      '',
+      scaleFullTable(r.scale, peers),
       '',
     );
   }

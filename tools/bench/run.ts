@@ -5,7 +5,8 @@
  * Order: create (N docker hosts × M containers) → pause series with the first host count → the
  * throughput runs (full, incremental, restore; ours, the bare rsync baselines and the peers, the order
  * rotated every run) → the pause series with the other host counts (each a re-converge with a changed
- * inventory).
+ * inventory) → the scale series (the corpus removed; per file count a tree of small files, a full
+ * backup by each side, then the incrementals).
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,17 +16,18 @@ import { converge, create, deploymentNames, deploymentPaths, destroy, type Sandb
 import { LIVE_SUBVOLUME } from '../sandbox/btrfs';
 import type { Names } from '../sandbox/config';
 import {
-  SIZES, afterMutation, applyMutation, planCorpus, planMutation, writeCorpus, type CorpusFile, type SizeName,
+  SIZES, afterMutation, applyMutation, planCorpus, planMutation, planMutationOf, writeCorpus, type CorpusFile, type SizeName,
 } from './corpus';
 import { dropCaches, machineFacts, sampleLoad, type LoadSample, type MachineFacts } from './machine';
 import {
   BARE_RSYNC, BARE_RSYNC_FIDELITY, BASELINES, SOURCES, barePull, barePush, countFiles, emptyLiveDirs, emptyTargetCopies, latestBackup, operator, peerBackup, peerRestore,
-  rootSh, setupBare, storeBytes, targetLayout, warmPrograms, type ListedBackup, type TargetLayout,
+  rootSh, setupBare, syslogLines, storeBytes, targetLayout, warmPrograms, type ListedBackup, type TargetLayout,
 } from './platform';
 import { parseVersion, type PeerBackupSummary, type PeerName } from './peers';
 import { SIDE_LABELS, type PauseSeries, type Series, type Side } from './stats';
 import type { TargetBackend } from '../sandbox/inventory';
 import { renderReport } from './report';
+import { SCALE_MIX, formatCount, parseListing, planScale, scaleMutationCounts, scaleRoomGiB, scaleSidesOf, type Listing } from './scale';
 
 export interface BenchOptions {
   prefix: string;
@@ -46,11 +48,19 @@ export interface BenchOptions {
   target: TargetBackend;
   /** Other backup tools measured beside ours and bare rsync (--peers); none by default. */
   peers: PeerName[];
+  /** File counts of the scale series, ascending (--scale); none by default. */
+  scale: number[];
+  /** Incrementals per file count of the scale series (--scale-runs). */
+  scaleRuns: number;
 }
 
 /** The host that holds the corpus (a source without docker: nothing else writes there). */
 export const CORPUS_HOST = 'solr-1';
 export const CORPUS_DIR = 'corpus';
+/** The scale series' tree, beside the corpus. */
+export const SCALE_DIR = 'scale';
+/** The corpus host's live dir, as its containers see it. */
+const CORPUS_LIVE_DIR = SOURCES.find((s) => s.host === CORPUS_HOST)!.dir;
 
 /** Every side of a run: ours, the two baselines, then the peers asked for. */
 export function sidesOf(peers: readonly PeerName[]): Side[] {
@@ -85,6 +95,31 @@ export interface RunRecord {
   restore: { ms: Times; filesExpected: number; filesAfter: Times };
 }
 
+/** One file count of the scale series: its tree, the full backups (set-up), the incrementals. */
+export interface ScaleRecord {
+  /** The source holding the tree, and the tree's path there. */
+  host: string;
+  dir: string;
+  files: number;
+  dirs: number;
+  bytes: number;
+  writeMs: number;
+  /** Docker hosts in the inventory (ours pauses them all). */
+  dockerHosts: number;
+  full: BackupRecord;
+  incrementals: Array<
+    BackupRecord & {
+      run: number;
+      order: Side[];
+      changed: number;
+      added: number;
+      deleted: number;
+      /** perform_rsync's listing and comparison with the base, per source host (from its syslog). */
+      listing: Partial<Record<string, Listing>>;
+    }
+  >;
+}
+
 export interface BenchResult {
   startedAt: string;
   finishedAt?: string;
@@ -96,6 +131,7 @@ export interface BenchResult {
   runs: RunRecord[];
   series: Series[];
   pause: PauseSeries[];
+  scale?: ScaleRecord[];
   error?: string;
 }
 
@@ -139,7 +175,7 @@ function keepOutput(o: BenchOptions, label: string, stdout: string): void {
   writeFileSync(join(dir, `${label}.txt`), stdout);
 }
 
-/** A perform_backup timed from outside, with the manifest's own pause and sync figures. */
+/** A perform_backup timed in the director's shell (operator), with the manifest's own pause and sync figures. */
 async function oursBackup(n: Names, o: BenchOptions, label: string): Promise<{ ms: number; backup: ListedBackup }> {
   const { ms, stdout } = await operator(n, 'perform_backup');
   keepOutput(o, label, stdout);
@@ -208,8 +244,7 @@ async function throughputRun(n: Names, o: BenchOptions, t: TargetLayout, run: nu
   log(`run ${run}: incremental ${secs(inc.ms)}`);
 
   await operator(n, 'stop_docker');
-  const source = SOURCES.find((s) => s.host === CORPUS_HOST)!;
-  const corpusInContainer = `${source.dir}/${CORPUS_DIR}`;
+  const corpusInContainer = `${CORPUS_LIVE_DIR}/${CORPUS_DIR}`;
   const filesAfter: Times = {};
   let ms: Times;
   try {
@@ -239,6 +274,54 @@ async function throughputRun(n: Names, o: BenchOptions, t: TargetLayout, run: nu
     if (filesAfter[side] !== after.length) throw new Error(`run ${run}: after the ${side} restore the corpus has ${filesAfter[side]} files, expected ${after.length}`);
   }
   return { rec: { run, order, full, incremental: inc, restore }, files: after };
+}
+
+/** What each source's perform_rsync said of listing and comparing its tree in the push whose base was `base`. */
+async function listingOf(n: Names, base: string): Promise<Partial<Record<string, Listing>>> {
+  const out: Partial<Record<string, Listing>> = {};
+  for (const s of SOURCES) {
+    const l = parseListing(await syslogLines(n, s.host, 'listed and compared'), base);
+    if (l) out[s.host] = l;
+  }
+  return out;
+}
+
+/**
+ * One file count of the scale series: the tree written (from the host, like the corpus), every side's
+ * full backup, then per run 0.1 % of the files changed and every side's incremental. `keep` is
+ * called with the record whenever it grew.
+ */
+async function scaleSeries(n: Names, o: BenchOptions, t: TargetLayout, files: number, dockerHosts: number, root: string, keep: (rec: ScaleRecord) => void): Promise<void> {
+  const sides = scaleSidesOf(o.peers);
+  const label = `scale${formatCount(files)}`;
+  const plan = planScale(files, o.seed);
+  log(`${label}: writing ${plan.files.length} files in ${plan.dirs.length} directories, ${(plan.totalBytes / 2 ** 20).toFixed(0)} MiB`);
+  rmSync(root, { recursive: true, force: true });
+  const t0 = performance.now();
+  writeCorpus(root, plan);
+  const writeMs = performance.now() - t0;
+  log(`${label}: written in ${(writeMs / 1000).toFixed(1)} s`);
+  await emptyTargetCopies(n, t, o.peers);
+  const full = await backupAll(n, o, t, orderOf(sides, 1), `${label}-full`, `${label}-full`);
+  log(`${label}: full ${secs(full.ms)}`);
+  const rec: ScaleRecord = { host: CORPUS_HOST, dir: `${CORPUS_LIVE_DIR}/${SCALE_DIR}`, files, dirs: plan.dirs.length, bytes: plan.totalBytes, writeMs, dockerHosts, full, incrementals: [] };
+  keep(rec);
+  let tree = plan.files;
+  let base = full.backup;
+  for (let run = 1; run <= o.scaleRuns; run++) {
+    const m = planMutationOf(tree, o.seed, run, scaleMutationCounts(files), SCALE_MIX);
+    applyMutation(root, o.seed, m);
+    tree = afterMutation(tree, m);
+    const order = orderOf(sides, run);
+    const name = `${label}-incremental${run}`;
+    const inc = await backupAll(n, o, t, order, name, name);
+    const listing = await listingOf(n, base);
+    base = inc.backup;
+    rec.incrementals.push({ run, order, changed: m.changed.length, added: m.added.length, deleted: m.deleted.length, ...inc, listing });
+    const own = listing[CORPUS_HOST];
+    log(`${label}: incremental ${run} ${secs(inc.ms)}; ours on ${CORPUS_HOST}: ${own ? `${own.entries} entries differed, listed and compared in ${own.ms} ms` : 'a whole-tree push (no listing)'}`);
+    keep(rec);
+  }
 }
 
 /** Points the deployment at the first `hosts` docker hosts (re-writes its inventory, converges). */
@@ -277,9 +360,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const size = SIZES[o.size];
   const maxHosts = Math.max(2, ...o.hostCounts);
   const scale: DockerScale = { dockerHosts: maxHosts, containersPerHost: o.containersPerHost };
-  // Room for the corpus plus a full restore's rewrite on the source; the pool holds ~2 full copies per run.
-  const sourceImageSize = o.size === 'large' ? '16G' : '3G';
-  const poolGiB = o.size === 'large' ? 40 : 6;
+  // Room for the corpus plus a full restore's rewrite on the source; the pool holds ~2 full copies per run;
+  // and the scale series' largest tree.
+  const room = scaleRoomGiB(o.scale);
+  const sourceImageSize = `${(o.size === 'large' ? 16 : 3) + room.source}G`;
+  const poolGiB = (o.size === 'large' ? 40 : 6) + room.pool;
   const so: SandboxOptions = { prefix: o.prefix, scale, sourceImageSize, targetPoolGiB: poolGiB, targetBackend: o.target, log: (m) => log(`sandbox: ${m}`) };
   const t = targetLayout(o.target);
   let interrupted = false;
@@ -298,7 +383,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     await create(so);
     const n = deploymentNames(so);
     const counts = [...o.hostCounts].sort((a, b) => a - b);
-    await useDockerHosts(so, o, scale, counts[0] ?? 2, poolGiB);
+    let hosts = counts[0] ?? 2;
+    await useDockerHosts(so, o, scale, hosts, poolGiB);
     res.sandbox = {
       rsync: (await rootSh(n, CORPUS_HOST, 'rsync --version | sed -n 1p')).trim(),
       openssh: (await rootSh(n, CORPUS_HOST, 'ssh -V 2>&1')).trim(),
@@ -312,9 +398,17 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       res.pause.push(await pauseSeries(n, o, counts[0]));
       save(res);
     }
+    const live = join(deploymentPaths(so).btrfsMount(CORPUS_HOST), LIVE_SUBVOLUME);
+    // The baselines' and the peers' keys and area, made once for whichever series needs them first.
+    let benchArea = false;
+    const useBenchArea = async (): Promise<void> => {
+      // The bench's second btrfs (btrfs target) holds the baselines' copies and the peers' repositories.
+      if (!benchArea) await setupBare(n, t, poolGiB);
+      benchArea = true;
+    };
     if (o.runs > 0) {
       const plan = planCorpus(size, o.seed);
-      const root = join(deploymentPaths(so).btrfsMount(CORPUS_HOST), LIVE_SUBVOLUME, CORPUS_DIR);
+      const root = join(live, CORPUS_DIR);
       log(`writing the ${o.size} corpus: ${plan.files.length} files, ${(plan.totalBytes / 2 ** 20).toFixed(0)} MiB`);
       const t0 = performance.now();
       // A kept sandbox (--keep) still holds the last run's corpus, mutations included.
@@ -324,8 +418,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         size: o.size, seed: o.seed, files: plan.files.length, bytes: plan.totalBytes,
         largeFiles: plan.files.filter((f) => f.size >= 5 * 2 ** 20).length, dirs: plan.dirs.length, writeMs: performance.now() - t0,
       };
-      // The bench's second btrfs (btrfs target) holds the baselines' copies and the peers' repositories.
-      await setupBare(n, t, poolGiB);
+      await useBenchArea();
       let files = plan.files;
       for (let run = 1; run <= o.runs; run++) {
         const r = await throughputRun(n, o, t, run, files, root);
@@ -335,10 +428,23 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       }
     }
     if (o.pauseRuns > 0) {
-      for (const hosts of counts.slice(1)) {
+      for (const more of counts.slice(1)) {
+        hosts = more;
         await useDockerHosts(so, o, scale, hosts, poolGiB);
         res.pause.push(await pauseSeries(n, o, hosts));
         save(res);
+      }
+    }
+    if (o.scale.length > 0) {
+      // Only the scale tree is measured: the corpus goes first.
+      rmSync(join(live, CORPUS_DIR), { recursive: true, force: true });
+      await useBenchArea();
+      const records = (res.scale ??= []);
+      for (const files of o.scale) {
+        await scaleSeries(n, o, t, files, hosts, join(live, SCALE_DIR), (rec) => {
+          if (!records.includes(rec)) records.push(rec);
+          save(res);
+        });
       }
     }
   } catch (e) {

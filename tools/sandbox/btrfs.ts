@@ -13,8 +13,9 @@ export const LIVE_SUBVOLUME = 'live';
 
 /**
  * Makes a source's btrfs filesystem on the machine (not in the container): a sparse image file,
- * mkfs.btrfs, `mount -o loop` (autoclear: the loop device goes away with the unmount), and a subvolume
- * `live` that is bind-mounted into the container at its live dir. Returns the subvolume's host path.
+ * mkfs.btrfs, `mount -o loop,noatime` (autoclear: the loop device goes away with the unmount; noatime
+ * as docs/storage.md advises for a btrfs source), and a subvolume `live` that is bind-mounted into the
+ * container at its live dir. Returns the subvolume's host path.
  * Loop devices are global to the machine: this only ever releases its own, by unmounting.
  */
 export async function makeBtrfsSource(p: Paths, state: SandboxState, host: string, size: string = BTRFS_IMAGE_SIZE): Promise<string> {
@@ -26,7 +27,7 @@ export async function makeBtrfsSource(p: Paths, state: SandboxState, host: strin
   await must('create', host, 'truncate', ['-s', size, img]);
   await must('create', host, 'mkfs.btrfs', ['-q', '-f', img]);
   track(p.state, state, 'mounts', mnt);
-  await must('create', host, 'mount', ['-o', 'loop', img, mnt]);
+  await must('create', host, 'mount', ['-o', 'loop,noatime', img, mnt]);
   const live = join(mnt, LIVE_SUBVOLUME);
   await must('create', host, 'btrfs', ['subvolume', 'create', live]);
   return live;

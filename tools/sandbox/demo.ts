@@ -47,7 +47,7 @@ async function listing(p: Paths, n: Names, host: string, dir: string, treelist: 
   // zfs-fuse keeps whole-second mtimes and reports no holes: compare at that precision. The store
   // keeps symlinks munged (receive_backup: rrsync -munge); restores un-munge them. An LVM live
   // volume (ext4) has its lost+found, which the snapshot has too (so the backup as well).
-  return hostBash(p, n, host, `python3 - --no-holes --mtime-seconds --unmunge --exclude .sbdi-snapshot ${dir}`, { input: treelist });
+  return hostBash(p, n, host, `python3 - --no-holes --mtime-seconds --unmunge --exclude .sbdi-snapshot --exclude .sbdi-snapshot.base ${dir}`, { input: treelist });
 }
 
 export interface ListedBackup {

@@ -74,9 +74,9 @@ describe('peer commands', () => {
     );
     expect(initCommand('borg', T, S)).toContain("borg init -e none 'ssh://root@bnc-backup-target/var/lib/sbdi/bench/borg/solr-1@+docker_local'");
     expect(initCommand('borg', T, S)).toContain("BORG_RSH='ssh -i /root/.ssh/k -o BatchMode=yes'");
-    expect(backupCommand('restic', T, S, 'x')).toMatch(/ backup --json --quiet --exclude '\/docker_local\/\.sbdi-snapshot' '\/docker_local'$/);
+    expect(backupCommand('restic', T, S, 'x')).toMatch(/ backup --json --quiet --exclude '\/docker_local\/\.sbdi-snapshot' --exclude '\/docker_local\/\.sbdi-snapshot\.base' '\/docker_local'$/);
     expect(backupCommand('borg', T, S, 'run1-full')).toMatch(
-      / borg create --json --exclude 'pp:\/docker_local\/\.sbdi-snapshot' 'ssh:\/\/root@bnc-backup-target\/var\/lib\/sbdi\/bench\/borg\/solr-1@\+docker_local::run1-full' '\/docker_local'$/,
+      / borg create --json --exclude 'pp:\/docker_local\/\.sbdi-snapshot' --exclude 'pp:\/docker_local\/\.sbdi-snapshot\.base' 'ssh:\/\/root@bnc-backup-target\/var\/lib\/sbdi\/bench\/borg\/solr-1@\+docker_local::run1-full' '\/docker_local'$/,
     );
     expect(restoreCommand('restic', T, S, 'x')).toMatch(/ restore latest --target \/$/);
     expect(restoreCommand('borg', T, S, 'run1-incremental')).toMatch(/^cd \/ && .* borg extract '.*::run1-incremental'$/);

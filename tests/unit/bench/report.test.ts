@@ -34,7 +34,7 @@ function result(): BenchResult {
     finishedAt: '2026-12-01T02:20:00Z',
     options: {
       prefix: 'bnc', size: 'tiny', seed: 's', runs: 1, pauseRuns: 1, hostCounts: [2], containersPerHost: 20, keep: false, out: '/x', dropCaches: true,
-      target: 'btrfs', peers: ['restic', 'borg'],
+      target: 'btrfs', peers: ['restic', 'borg'], scale: [], scaleRuns: 1,
     },
     machine: { cpus: 2, cpuModel: 'cpu', memGiB: 23.5, kernel: '6.1', os: 'Debian 12', disk: 'vda', node: 'v20', docker: '20.10', rsyncHost: 'rsync 3.2.7' },
     sandbox: { rsync: 'rsync  version 3.2.7', openssh: 'OpenSSH_9.2p1', store: 'btrfs-progs 6.2-1', bareRsync: 'rsync -a --delete', fidelityRsync: 'rsync -aHAX --sparse --numeric-ids --delete', restic: '0.14.0', borg: '1.2.4' },
@@ -83,8 +83,37 @@ describe('report', () => {
   it('the pause section leads with the freeze', () => {
     expectAll(renderReport(result()), [
       "## Pause (from each backup's manifest)",
-      '| 2 | 20 | 1 | 40 | 700 ms | 700 – 700 ms | 300 ms | 300 – 300 ms | (target is for 5) |',
+      '| 2 | 20 | 1 | 40 | 700 ms | 700 – 700 ms | 300 ms | 300 – 300 ms | – |',
     ]);
+  });
+
+  it('the scale section: where the tree is, the incrementals first, the set-up after; none without a series', () => {
+    expect(renderReport(result())).not.toContain('## Scale');
+    const r = result();
+    r.scale = [
+      {
+        host: 'solr-1', dir: '/docker_local/scale', files: 20_000, dirs: 200, bytes: 20_000 * 1024, writeMs: 4_200, dockerHosts: 2,
+        full: { ms: { ours: 30_000, fidelity: 20_000, restic: 40_000, borg: 50_000 }, storeBytes: {}, backup: 'f' },
+        incrementals: [
+          {
+            run: 1, order: ['ours', 'fidelity', 'restic', 'borg'], changed: 16, added: 2, deleted: 2, listing: { 'solr-1': { entries: 24, ms: 310 } },
+            ms: { ours: 3_000, fidelity: 2_000, restic: 6_000, borg: 9_000 }, storeBytes: {}, backup: 'i',
+          },
+        ],
+      },
+    ];
+    expectAll(renderReport(r), [
+      '## Scale (target `btrfs`)',
+      '`solr-1:/docker_local/scale`',
+      '2 docker hosts in the inventory',
+      '### Incremental backup\n\n| files | changed / added / deleted | runs | ours | rsync -aHAX | restic | borg | ours ÷ restic | ours ÷ rsync -aHAX |',
+      '| 20k | 16 / 2 / 2 | 1 | 3.0 s | 2.0 s | 6.0 s | 9.0 s | 0.50× | 1.50× | 310 ms |',
+      '| 20k | 200 | 20 MiB | 4.2 s | 30.0 s | 20.0 s | 40.0 s | 50.0 s |',
+    ]);
+    // Without throughput runs the scale section says how the peers ran.
+    r.runs = [];
+    r.series = [];
+    expect(renderReport(r)).toContain('`borg init -e none`');
   });
 
   it('without peers: no restic column, no peer notes', () => {
