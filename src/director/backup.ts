@@ -415,7 +415,8 @@ class BackupRun {
       stdinFor: (host) => {
         const tree = plan.sources.find((s) => s.host === host)?.treeName;
         const linked = tree === undefined ? undefined : this.linked.get(tree);
-        return `${this.baseFor(host) ?? '-'} ${this.id}\n${linked === undefined ? '' : `linked ${linked}\n`}`;
+        const progress = ctx.progress === undefined ? '' : ' progress';
+        return `${this.baseFor(host) ?? '-'} ${this.id}${progress}\n${linked === undefined ? '' : `linked ${linked}\n`}`;
       },
       concurrency: Math.max(1, plan.settings.syncConcurrency),
       // A backup missing one source is never committed: no point starting the next ones.

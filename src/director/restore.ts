@@ -317,6 +317,8 @@ class RestoreRun {
       announce: true,
       summarize: (r: CapsuleResult) => ({ bytes: num(r, 'bytes'), files: num(r, 'files') }),
       argFor: (host) => byHost.get(host),
+      // rsync's progress only for an operator who sees it (it costs the copy time).
+      stdinFor: () => (ctx.progress === undefined ? '' : 'progress\n'),
     });
     throwIfFailed({ phase: 'restore', exitCode: EXIT.RESTORE }, outcome);
   }

@@ -217,7 +217,7 @@ export function buildPlan(inv: RawInventory): Plan {
   }
   const settings: Settings = {
     pauseDeadlineSeconds: g.integer('backup_pause_deadline', 60, 5, 3600),
-    syncConcurrency: g.integer('backup_sync_concurrency', 1, 1, 64),
+    syncConcurrency: g.integer('backup_sync_concurrency', 4, 1, 64),
     restoreConcurrency: g.integer('backup_restore_concurrency', 4, 1, 64),
     connectTimeoutSeconds: g.integer('backup_connect_timeout', 10, 1, 300),
     fullScanDays: g.integer('backup_full_scan_days', 7, 0, 3650),
@@ -469,8 +469,10 @@ function buildSource(host: string, v: HostVars, targets: readonly string[]): Sou
         snapshotSizeGiB: snapshotStorage ?? 0,
       };
     }
-    case 'btrfs':
-      return { ...common, backend, snapshotDir: v.path('btrfs_backup_source_snapshot_dir', `${liveDir}/.sbdi-snapshot`) };
+    case 'btrfs': {
+      const snapshotDir = v.path('btrfs_backup_source_snapshot_dir', `${liveDir}/.sbdi-snapshot`);
+      return { ...common, backend, snapshotDir, ...(v.bool('btrfs_backup_source_keep_base', true) ? { baseDir: `${snapshotDir}.base` } : {}) };
+    }
     case 'zfs': {
       if (!v.has('zfs_backup_source_dataset')) {
         v.problem('zfs_backup_source_dataset', undefined, 'a zfs source needs the dataset mounted at its source dir, e.g. tank/docker_local');

@@ -94,6 +94,10 @@ export const SETTINGS: readonly Setting[] = [
       v('btrfs_backup_source_dir', PATH, { default: '/docker', about: 'the live dir' }),
       v('btrfs_backup_source_snapshot_mount_point', PATH, { default: '/btrfs_backupsource', about: 'where the snapshot is mounted' }),
       v('btrfs_backup_source_snapshot_dir', PATH, { defaultText: '`<dir>/.sbdi-snapshot`', about: 'where the snapshot subvolume is made' }),
+      v('btrfs_backup_source_keep_base', BOOLEAN, {
+        default: true,
+        about: 'whether a read-only copy of what each backup pushed stays in `<snapshot_dir>.base`, so that the next backup asks btrfs what changed instead of listing the whole tree (it holds the space of what changed since)',
+      }),
     ],
     where: 'btrfs source',
     meaning: 'the live dir must be a subvolume',
@@ -137,7 +141,7 @@ export const SETTINGS: readonly Setting[] = [
   // The run.
   { vars: [v('backup_pause_deadline', integer(5, 3600), { default: 60 })], where: 'all', meaning: 'seconds after which a docker host unpauses by itself' },
   { vars: [v('backup_connect_timeout', integer(1, 300), { default: 10 })], where: 'all', meaning: "seconds the director waits for a host's ssh connection and handshake (1–300)" },
-  { vars: [v('backup_sync_concurrency', integer(1, 64), { default: 1 })], where: 'all', meaning: 'sources synced at once' },
+  { vars: [v('backup_sync_concurrency', integer(1, 64), { default: 4 })], where: 'all', meaning: 'sources synced at once (1: one after the other)' },
   { vars: [v('backup_restore_concurrency', integer(1, 64), { default: 4 })], where: 'all', meaning: 'sources restored at once (a restore is downtime)' },
   { vars: [v('backup_full_scan_days', integer(0, 3650), { default: 7 })], where: 'all', meaning: "a source's push compares every entry with the store again when its last such push is this many days old (0: only `perform_backup --full-scan`)" },
   // Monitoring and schedule.

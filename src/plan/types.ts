@@ -58,6 +58,11 @@ export interface BtrfsSource extends SourceCommon {
   backend: 'btrfs';
   /** Directory holding the read-only snapshot subvolume (on the same filesystem as liveDir). */
   snapshotDir: string;
+  /**
+   * Where a read-only snapshot of each push's tree is kept as the next push's base (`<snapshotDir>.base`),
+   * or absent when `btrfs_backup_source_keep_base` is false.
+   */
+  baseDir?: string;
 }
 export interface ZfsSource extends SourceCommon {
   backend: 'zfs';
@@ -200,7 +205,10 @@ export interface SchedulePlan {
 export interface Settings {
   /** Seconds after which a docker host unpauses by itself (`backup_pause_deadline`). */
   pauseDeadlineSeconds: number;
-  /** Parallel source syncs (`backup_sync_concurrency`, seed default 1 = sequential). */
+  /**
+   * Sources synced at once (`backup_sync_concurrency`, default 4): each push's fixed costs (its
+   * listing, connections, the kept base) overlap the others'; 1 pushes one after the other.
+   */
   syncConcurrency: number;
   /**
    * Sources restored at once (`backup_restore_concurrency`, default 4): a restore runs with the

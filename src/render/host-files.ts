@@ -25,10 +25,13 @@ function hostOf(plan: Plan, name: string): HostPlan {
   return h;
 }
 
-/** Paths inside a source's live dir that must never be synced (the btrfs snapshot subvolume). */
-/** What a source never backs up nor restores, as `/PATH` under its live dir: its snapshot directory, backup_source_exclude. */
+/**
+ * What a source never backs up nor restores, as `/PATH` under its live dir: its snapshot directory
+ * and the directory of its bases (btrfs), backup_source_exclude.
+ */
 function excludesOf(source: SourcePlan): string[] {
-  const own = source.backend === 'btrfs' && source.snapshotDir.startsWith(`${source.liveDir}/`) ? [source.snapshotDir.slice(source.liveDir.length)] : [];
+  const ours = source.backend === 'btrfs' ? [source.snapshotDir, ...(source.baseDir !== undefined ? [source.baseDir] : [])] : [];
+  const own = ours.filter((d) => d.startsWith(`${source.liveDir}/`)).map((d) => d.slice(source.liveDir.length));
   return [...own, ...(source.excludes ?? []).map((x) => `/${x}`)];
 }
 

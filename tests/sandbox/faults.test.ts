@@ -102,7 +102,14 @@ class Backup {
     return m[1]!;
   }
 
-  async result(): Promise<number | null> {
+  /** Its exit code; a run still going after timeoutMs fails the test with what each host runs. */
+  async result(timeoutMs = 600_000): Promise<number | null> {
+    const ended = await Promise.race([this.done.then(() => true), sleep(timeoutMs).then(() => false)]);
+    if (!ended) {
+      const ps = await Promise.all(['backup-target', ...SOURCES.map((s) => s.host)].map(async (h) => `--- ${h}\n${(await sh(h, 'ps -eo pid,ppid,stat,etime,args')).stdout}`));
+      logs.push(`$ perform_backup (faulted) still running after ${timeoutMs} ms\n${this.stderr}\n${ps.join('\n')}`);
+      throw new Error(`perform_backup did not end within ${timeoutMs} ms:\n${this.stderr}`);
+    }
     const code = await this.done;
     logs.push(`$ perform_backup (faulted) → ${code}\n${this.stdout}${this.stderr}`);
     return code;
@@ -491,8 +498,9 @@ describe.sequential('faults injected into perform_backup on real hosts (sandbox 
     ['prepare_target', 'backup-target', 'prepare_target', /\] connect +\S+: ok/, 4],
     ['pause', 'cassandra-1', 'pause_containers', /\] pause +manager-1: ok/, 1],
     ['unpause', 'cassandra-1', 'unpause_containers', /\] unpause +manager-1: ok/, 1],
-    ['commit', 'backup-target', 'commit_backup', /\] sync +solr-1: ok/, 1],
-    // Each snapshot is removed as its sync ends; solr-1 syncs last, so its removal is still held
+    // The pushes run at once and end in any order: the commit follows the last of the three.
+    ['commit', 'backup-target', 'commit_backup', /\] sync +\S+: ok/, 3],
+    // Each snapshot is removed as its sync ends; solr-1's removal is held, so it is still running
     // when the commit has ended and the run waits for it.
     ['remove_snapshots', 'solr-1', 'remove_source_snapshot', /\] commit +backup-target: ok/, 1],
   ] as const) {

@@ -42,7 +42,7 @@ async function entries(): Promise<Entry[]> {
 
 /** Canonical listing of a tree (symlinks stored munged are shown un-munged; zfs-fuse keeps whole seconds). */
 function listing(host: string, dir: string): Promise<string> {
-  return must(host, `python3 - --no-holes --mtime-seconds --unmunge --exclude .sbdi-snapshot ${dir}`, TREELIST);
+  return must(host, `python3 - --no-holes --mtime-seconds --unmunge --exclude .sbdi-snapshot --exclude .sbdi-snapshot.base ${dir}`, TREELIST);
 }
 
 /** What a target's activated backup holds: its top-level names, each tree's listing, and the manifest. */
@@ -154,9 +154,13 @@ describe('two backup targets on real hosts (sandbox twt)', () => {
   it('damage on both targets\' sources, restore_latest_backup: every tree equals the backup', async () => {
     expect((await op('stop_docker')).code).toBe(0);
     try {
-      await must('manager-1', 'find /docker -mindepth 1 -maxdepth 1 -type d | head -n 1 | xargs rm -rf; echo stray >/docker/stray-file');
-      await must('cassandra-1', 'find /docker_local -type f | head -n 3 | xargs rm -f');
-      await must('solr-1', 'find /docker_local -type f | head -n 1 | while read -r f; do echo changed >"$f"; done; mkdir -p /docker_local/new-dir && echo x >/docker_local/new-dir/x');
+      // Live files only, and the whole list read: under pipefail a `find | head` fails once find
+      // meets the closed pipe, and the product's own snapshot dirs are read-only.
+      const live = (dir: string, type: 'd' | 'f', depth = ''): string =>
+        `mapfile -t picked < <(find ${dir} -mindepth 1 ${depth} \\( -name .sbdi-snapshot -o -name .sbdi-snapshot.base \\) -prune -o -type ${type} -print | sort)`;
+      await must('manager-1', `${live('/docker', 'd', '-maxdepth 1')}; rm -rf "\${picked[0]}"; echo stray >/docker/stray-file`);
+      await must('cassandra-1', `${live('/docker_local', 'f')}; rm -f "\${picked[@]:0:3}"`);
+      await must('solr-1', `${live('/docker_local', 'f')}; echo changed >"\${picked[0]}"; mkdir -p /docker_local/new-dir && echo x >/docker_local/new-dir/x`);
       for (const t of TARGETS) for (const s of t.sources) expect(await listing(s.host, s.dir), `${s.host} damaged`).not.toBe(backupTrees.get(s.host));
       const r = await op('restore_latest_backup');
       expect(r.code, r.stdout + r.stderr).toBe(0);

@@ -55,8 +55,9 @@ describe.each(CASES)('storage: $name', (c) => {
     if (r.code !== 0) process.stdout.write(`${out}\n${r.stderr.slice(-4000)}\n`);
     expect(r.code, out.split('\n').filter((l) => l.includes('FAILED')).join('\n')).toBe(0);
     expect(out).toContain('SCENARIO PASSED');
-    // Only the zfs store gives a base: pushes of only the changes there, whole trees elsewhere.
-    const scan = c.target.backup_target_backend === 'zfs' ? '"changes"' : '"full"';
+    // The zfs and btrfs stores give a base: pushes of only the changes there, unless the source
+    // is zfs-fuse's (no ctime to trust); whole trees into a dir store.
+    const scan = c.target.backup_target_backend === 'dir' || ('zfs_backup_source_package' in c.source && c.source.zfs_backup_source_package === 'zfs-fuse') ? '"full"' : '"changes"';
     expect(out).toContain(`FIGURE backup2_scan ${scan}`);
     expect(out.match(/^FIGURE fuzz_round_\d+ (\S+)/gm)?.map((l) => l.split(' ')[2])).toEqual(Array(rounds).fill(scan));
     const f = figures(out);
@@ -124,13 +125,20 @@ describe('storage: a zfs-fuse store made without enable-xattr', () => {
   }, 300_000);
 });
 
-describe('storage: a push limit (backup_push_limit)', () => {
-  const container = `storagetest-limit-${process.pid}`;
+const L = '/opt/sbdi/backup/libexec';
+
+/** A shell in a test container, and one backup as the director takes it there: a push of the
+ *  whole tree, printing perform_rsync's exit. */
+function pushKit(container: string) {
   const sh = (script: string) => dockerAsync(['exec', container, 'bash', '-c', script], undefined, 300_000);
-  const L = '/opt/sbdi/backup/libexec';
-  // One backup as the director takes it, a push of the whole tree; prints perform_rsync's exit.
   const push = (id: string) => sh(`${L}/prepare_target </dev/null >/dev/null && ${L}/prepare_source_snapshot >/dev/null &&
     { printf -- '- ${id}\\n' | ${L}/perform_rsync; echo "exit $?"; ${L}/remove_source_snapshot >/dev/null; }`);
+  return { sh, push };
+}
+
+describe('storage: a push limit (backup_push_limit)', () => {
+  const container = `storagetest-limit-${process.pid}`;
+  const { sh, push } = pushKit(container);
   const stored = async () => Number((await sh('du -s -B1 --apparent-size /backup/current/storage-1@+srv+data | cut -f1')).stdout.trim());
   beforeAll(async () => {
     startContainer(container, 'storage-1', await baseImage());
@@ -163,4 +171,49 @@ describe('storage: a push limit (backup_push_limit)', () => {
       expect((await sh('test -e /backup/current/storage-1@+srv+data/zipped; echo $?')).stdout.trim()).toBe('1');
     }
   });
+});
+
+describe('storage: the passes of one push', () => {
+  const container = `storagetest-passes-${process.pid}`;
+  const { sh, push } = pushKit(container);
+  const logins = async () => Number((await sh('grep -c "Accepted publickey for sbdi-receive" /tmp/sshd.log || true')).stdout.trim());
+  const masters = async () => (await sh('pgrep -f "^ssh .*[C]ontrolMaster=yes" || true')).stdout.trim();
+  beforeAll(async () => {
+    startContainer(container, 'storage-1', await baseImage());
+    install(container, render(inventory({ backup_target_backend: 'dir' }, { btrfs_backup_source: true, btrfs_backup_source_dir: '/srv/data' })), 'storage-1');
+    // sshd again, logging to a file: every login the pushes make is counted.
+    const r = await sh(`bash /tmp/storage/make-source.sh btrfs /srv/data && ${L}/sbdi-target-setup >/dev/null &&
+      pkill -x -o sshd && sleep 0.5 && /usr/sbin/sshd -E /tmp/sshd.log && mkdir -p /srv/data/a && seq 1 1000 >/srv/data/a/f && echo b >/srv/data/b && sync`);
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(() => removeContainer(container));
+
+  it('go through one ssh connection, which is closed when the push ends', async () => {
+    const first = await push('20260101_000001');
+    expect(first.stdout, first.stderr).toMatch(/^exit 0$/m);
+    expect((await sh('echo changed >/srv/data/a/f && rm /srv/data/b && sync')).code).toBe(0);
+    const before = await logins();
+    const second = await push('20260101_000002');
+    expect(second.stdout, second.stderr).toMatch(/^exit 0$/m);
+    // Two passes: the files changed since the store's copy, by content, then the whole tree.
+    expect(second.stderr).toMatch(/1 files changed since the store's snapshot was taken: compared by content first/);
+    expect((await logins()) - before).toBe(1);
+    expect(await masters()).toBe('');
+    expect((await sh('cmp /srv/data/a/f /backup/current/storage-1@+srv+data/a/f && test ! -e /backup/current/storage-1@+srv+data/b && echo same')).stdout).toContain('same');
+  });
+
+  it('a push killed outright leaves its connection open no longer than 10 s after its last pass', async () => {
+    expect((await sh('head -c 300M /dev/zero >/srv/data/big && sync')).code).toBe(0);
+    const killed = sh(`${L}/prepare_target </dev/null >/dev/null && ${L}/prepare_source_snapshot >/dev/null &&
+      { printf -- '- 20260101_000003\\n' | ${L}/perform_rsync >/dev/null 2>&1 & pid=$!;
+        for _ in $(seq 1 100); do pgrep -x rsync >/dev/null && break; sleep 0.1; done;
+        kill -9 "$pid"; pkill -9 -x rsync; echo killed; }`);
+    expect((await killed).stdout).toContain('killed');
+    expect(await masters()).not.toBe('');
+    const gone = Date.now();
+    while ((await masters()) !== '' && Date.now() - gone < 20_000) await new Promise((r) => setTimeout(r, 500));
+    expect(await masters()).toBe('');
+    expect(Date.now() - gone).toBeLessThan(12_000);
+    await sh(`${L}/remove_source_snapshot >/dev/null; rm -f /srv/data/big`);
+  }, 120_000);
 });

@@ -3,7 +3,7 @@
 and the odd things too (renamed and replaced directories, hardlinks split by rename, ACLs, xattrs,
 symlinks, old mtimes, files turned into directories and symlinks and back, names no shell likes).
 
-    mutate.py SEED COUNT DIR [--exclude NAME]
+    mutate.py SEED COUNT DIR [--exclude NAME]...
 
 Never touches the excluded top-level names. Prints one line per change. Importable: Mutator(seed,
 root, excluded).run(count) returns the names of the changes made (tests/torture/torture.py).
@@ -198,6 +198,6 @@ class Mutator:
 
 if __name__ == "__main__":
     seed, count, root = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    excluded = sys.argv[sys.argv.index("--exclude") + 1:sys.argv.index("--exclude") + 2] if "--exclude" in sys.argv else []
+    excluded = [sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--exclude"]
     for change in Mutator(seed, root, excluded).run(count):
         print(change)

@@ -20,6 +20,7 @@ it too. The first divergence is printed with its random seed, the round and its 
 command that runs the same again; exit 1.
 """
 import argparse
+import glob
 import json
 import os
 import random
@@ -32,6 +33,8 @@ sys.path.insert(0, "/tmp/storage")
 from mutate import Mutator  # noqa: E402
 
 L = "/opt/sbdi/backup/libexec"
+# Where a btrfs source's snapshot is mounted while it is pushed (the plan's default).
+SNAPSHOT_MOUNT = "/btrfs_backupsource"
 
 
 class Divergence(Exception):
@@ -87,6 +90,16 @@ def first_difference(want, got):
     return ""
 
 
+def walked(mount, excludes):
+    """A listing of the mounted snapshot as perform_rsync's walk makes it (source/changes, its
+    sbdi_list_format read from the installed capsule), sorted."""
+    with open(os.path.join(L, "perform_rsync")) as f:
+        fmt = next(line.split("'")[1] for line in f if line.startswith("sbdi_list_format='"))
+    prune = sum((["-path", os.path.join(mount, x), "-prune", "-o"] for x in excludes), [])
+    out = subprocess.run(["find", mount, *prune, "-printf", "%P\\t" + fmt + "\\0"], capture_output=True, check=True).stdout
+    return sorted(r for r in out.split(b"\0") if r)
+
+
 def empty_dir(path, keep):
     for name in os.listdir(path):
         if name in keep:
@@ -127,6 +140,7 @@ def main():
     mutator = Mutator(a.seed, a.live, a.exclude)
     flags = a.listing_flag + sum((["--exclude", x] for x in a.exclude), [])
     states, history, committed = {}, [], []
+    from_base = 0
     where = "setup"
     try:
         capsule("sbdi-target-setup")
@@ -155,6 +169,16 @@ def main():
             capsule("prepare_source_snapshot")
             lines = "%s %s\n" % (base or "-", ident) + ("linked %s\n" % linked if linked is not None else "")
             pushed = capsule("perform_rsync", stdin=lines)
+            if pushed.get("listedFromBase"):
+                # The listing made from btrfs's changes since the base must be the one a walk of
+                # the snapshot gives, record for record.
+                from_base += 1
+                kept = glob.glob("/var/lib/sbdi-backup/changes/*/%s.%s" % (glob.escape(a.tree), ident))
+                with open(kept[0], "rb") as f:
+                    derived = [r for r in f.read().split(b"\0") if r]
+                diff = first_difference("\n".join(map(repr, walked(SNAPSHOT_MOUNT, a.exclude))), "\n".join(map(repr, derived)))
+                if diff:
+                    raise Divergence("the listing made from the base differs from a walk of the snapshot: %s" % diff)
             if uncommitted:
                 capsule("remove_source_snapshot")
                 print("ROUND %d %s %s %s uncommitted: %s" % (n, ident, mode, pushed.get("scan"), ",".join(changes)), flush=True)
@@ -197,7 +221,7 @@ def main():
             print("  round %d (%s, %s%s): %s" % (n, ident, mode, ", uncommitted" if uncommitted else "", ", ".join(changes)), flush=True)
         print("again: npm run torture -- --seed %d --rounds %d --ops %d --backends <this pair>" % (a.seed, a.rounds, a.ops), flush=True)
         sys.exit(1)
-    print("TORTURE PASSED seed=%d rounds=%d committed=%d changes=%d" % (a.seed, a.rounds, len(committed), sum(len(h[4]) for h in history)), flush=True)
+    print("TORTURE PASSED seed=%d rounds=%d committed=%d changes=%d from_base=%d" % (a.seed, a.rounds, len(committed), sum(len(h[4]) for h in history), from_base), flush=True)
 
 
 if __name__ == "__main__":

@@ -167,6 +167,16 @@ describe('perform_backup: pushes of only the changes', () => {
     expect(sourcesOf(h).map((s) => [s.scan, s.base, s.changedEntries])).toEqual([['changes', first, 7], ['changes', first, 7]]);
   });
 
+  it('asks the pushes for rsync\'s progress only when the operator sees it', async () => {
+    const h = harness();
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    for (const host of SOURCES) expect(stdinOf(h.transport, host)[0]).toMatch(/^- \d{8}_\d{6}\n$/);
+    const shown: Buffer[] = [];
+    h.ctx.progress = (chunk) => shown.push(chunk);
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    for (const host of SOURCES) expect(stdinOf(h.transport, host)[1]).toMatch(/^\d{8}_\d{6} \d{8}_\d{6} progress\n$/);
+  });
+
   it('--full-scan pushes whole trees although the target gives a base', async () => {
     const h = harness();
     expect(await performBackup(h.ctx)).toBe(EXIT.OK);

@@ -35,6 +35,16 @@ describe('restore_backup', () => {
     expect(h.printed.join('\n')).toMatch(/backup 20240101_000000 restored in .*start_docker/);
   });
 
+  it('asks for rsync\'s progress only when the operator sees it', async () => {
+    const h = harness();
+    h.transport.backups.push(completeBackup('20240101_000000'));
+    expect(await restoreBackup(h.ctx, { id: '20240101_000000' })).toBe(EXIT.OK);
+    expect(h.transport.calledCapsules('restore_source').map((c) => c.stdin)).toEqual(['', '']);
+    h.ctx.progress = () => undefined;
+    expect(await restoreBackup(h.ctx, { id: '20240101_000000' })).toBe(EXIT.OK);
+    expect(h.transport.calledCapsules('restore_source').slice(2).map((c) => c.stdin)).toEqual(['progress\n', 'progress\n']);
+  });
+
   it('refuses while docker runs anywhere: "run stop_docker first" (exit 20)', async () => {
     const h = harness();
     h.transport.backups.push(completeBackup('20240101_000000'));

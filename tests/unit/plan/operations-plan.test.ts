@@ -5,8 +5,8 @@ import { SEED, planOf } from './seed-inventory';
 
 
 describe('settings', () => {
-  it('syncs one source at a time and restores up to four at once unless the inventory says otherwise', () => {
-    expect(planOf(SEED).settings).toMatchObject({ syncConcurrency: 1, restoreConcurrency: 4 });
+  it('syncs and restores up to four sources at once unless the inventory says otherwise', () => {
+    expect(planOf(SEED).settings).toMatchObject({ syncConcurrency: 4, restoreConcurrency: 4 });
     const plan = planOf(SEED.replace('deployment_prefix=uat', 'deployment_prefix=uat\nbackup_sync_concurrency=2\nbackup_restore_concurrency=1'));
     expect(plan.settings).toMatchObject({ syncConcurrency: 2, restoreConcurrency: 1 });
   });

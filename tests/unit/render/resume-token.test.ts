@@ -3,22 +3,16 @@
 // zfs-fuse has no resumable receive, so the function is run here with `zfs` stood in: what it
 // prints for `zfs send -n -v -t` is OpenZFS's "resume token contents" form.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { planFromInventory } from '../../../src/plan';
-import { renderPlan, writeRendered } from '../../../src/render';
+import { renderedFunction } from './rendered';
 
 const TOKEN = '1-e604ea4bf-e0-789c63a2a0c6e2b3b0';
 let fn: string;
 
 beforeAll(() => {
-  const out = mkdtempSync(join(tmpdir(), 'sbdi-render-token-'));
-  writeRendered(renderPlan(planFromInventory(join(__dirname, '..', '..', 'fixtures', 'inventories', 'full', 'hosts.yml')), '// bundle\n'), out);
-  const capsule = readFileSync(join(out, 'backup-target', 'opt/sbdi/backup/libexec/replicate_backups'), 'utf8');
-  fn = /^target_send_resume\(\) \{\n[\s\S]*?\n\}$/m.exec(capsule)![0];
-  expect(capsule).toMatch(/^dataset='?backup\/current'?$/m);
+  const rendered = renderedFunction('backup-target', 'replicate_backups', 'target_send_resume');
+  fn = rendered.fn;
+  expect(rendered.capsule).toMatch(/^dataset='?backup\/current'?$/m);
 });
 
 /** Runs target_send_resume TOKEN with a zfs whose dry run names TONAME; prints what was sent. */
