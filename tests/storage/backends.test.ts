@@ -171,6 +171,19 @@ describe('storage: a push limit (backup_push_limit)', () => {
       expect((await sh('test -e /backup/current/storage-1@+srv+data/zipped; echo $?')).stdout.trim()).toBe('1');
     }
   });
+
+  it('says a refusal on stderr only: stdout carries the rsync protocol, and a stray line there hides the reason', async () => {
+    // The forced commands as a source's rsync calls them, read byte for byte: a refused push (it
+    // asks for compression) and a pull when no backup is activated.
+    const ssh = (key: string, command: string) =>
+      sh(`ssh -i /etc/sbdi/backup/${key}_ed25519 -o IdentitiesOnly=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts sbdi-receive@127.0.0.1 '${command}' </dev/null >/tmp/protocol; echo "exit $?"; wc -c </tmp/protocol`);
+    const refused = await ssh('push', 'rsync --server -logDtprze.iLsfxCIvu --old-compress . zipped');
+    expect(refused.stderr).toMatch(/refused a push of storage-1@\+srv\+data asking for compression/);
+    expect(refused.stdout).toMatch(/^exit 2\n0$/m);
+    const pull = await ssh('pull', 'rsync --server --sender -logDtprze.iLsfxCIvu . x');
+    expect(pull.stderr).toMatch(/no activated backup holds 'storage-1@\+srv\+data'/);
+    expect(pull.stdout).toMatch(/^exit 12\n0$/m);
+  });
 });
 
 describe('storage: the passes of one push', () => {
