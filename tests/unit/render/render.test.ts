@@ -164,8 +164,15 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
       expect(text, s).toContain('set -euo pipefail');
       if (!s.endsWith('sbdi-dispatch')) expect(text, s).toContain('sbdi_require_root');
     }
-    const libs = hostsIn(out).map((h) => join(out, h, 'opt/sbdi/lib/backup-runtime'));
-    const r = await run('shellcheck', ['-s', 'bash', ...scripts, ...libs], { timeoutMs: 600_000 });
+    // shellcheck reads what the goldens keep: every file of one host of each shape, and what is
+    // written per host. Hosts of one shape differ only in checked names and values, which change
+    // nothing shellcheck looks at; checking all of them took minutes.
+    const kept = new Set(goldenFiles(out).map((f) => join(out, f)));
+    const checked = scripts.filter((s) => kept.has(s));
+    expect(new Set(checked.map((s) => s.split('/').pop()))).toEqual(new Set(scripts.map((s) => s.split('/').pop())));
+    const libs = hostsIn(out).map((h) => join(out, h, 'opt/sbdi/lib/backup-runtime')).filter((l) => kept.has(l));
+    expect(libs.length).toBeGreaterThan(0);
+    const r = await run('shellcheck', ['-s', 'bash', ...checked, ...libs], { timeoutMs: 600_000 });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.code).toBe(0);
     for (const s of scripts) expect((await run('bash', ['-n', s])).code, s).toBe(0);
