@@ -2,8 +2,8 @@
 // with a snapshot LV) and Gluster (a one-node volume on a thin-provisioned brick, gluster
 // snapshots), each in a qemu VM of Debian's kernel that is its own backup target (the dir store,
 // receive_backup behind sbdi-receive's forced command, as tests/storage installs a host). The same
-// tests/torture/torture.py as on the container pairs. `npm test` runs seed 1 with 3 rounds of 33
-// changes on each (under emulation a round takes 60–150 s, mostly the snapshot commands, so fewer
+// tests/torture/torture.py as on the container pairs. `npm test` runs seed 1 with 3 rounds of up to
+// 33 changes on each (under emulation a round takes 60–150 s, mostly the snapshot commands, so fewer
 // rounds with more changes each cost less for as many changes); `npm run torture -- --backends
 // lvm:dir,gluster:dir --seeds S --rounds N` runs more.
 import { execFileSync } from 'node:child_process';

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, posix, relative } from 'node:path';
+import { basename, dirname, join, posix, relative } from 'node:path';
 import yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../../tools/sandbox/exec';
@@ -169,7 +169,7 @@ describe.each(Object.entries(INVENTORIES))('rendering the %s inventory', (name, 
     // nothing shellcheck looks at; checking all of them took minutes.
     const kept = new Set(goldenFiles(out).map((f) => join(out, f)));
     const checked = scripts.filter((s) => kept.has(s));
-    expect(new Set(checked.map((s) => s.split('/').pop()))).toEqual(new Set(scripts.map((s) => s.split('/').pop())));
+    expect(new Set(checked.map((s) => basename(s)))).toEqual(new Set(scripts.map((s) => basename(s))));
     const libs = hostsIn(out).map((h) => join(out, h, 'opt/sbdi/lib/backup-runtime')).filter((l) => kept.has(l));
     expect(libs.length).toBeGreaterThan(0);
     const r = await run('shellcheck', ['-s', 'bash', ...checked, ...libs], { timeoutMs: 600_000 });
