@@ -35,6 +35,16 @@ function excludesOf(source: SourcePlan): string[] {
   return [...own, ...(source.excludes ?? []).map((x) => `/${x}`)];
 }
 
+/**
+ * Whether every change to an entry of this source moves its ctime, so that a push of only the
+ * changes finds it: not on zfs-fuse, nor on Gluster, whose own ctime (features.ctime, on by
+ * default) stays put for xattr- and ACL-only changes. Those sources always push whole trees, and
+ * a dir store keeps their tree in current apart from its backups (target/dir).
+ */
+function ctimeComplete(source: SourcePlan): boolean {
+  return !(source.backend === 'zfs' && source.package === 'zfs-fuse') && source.backend !== 'gluster';
+}
+
 /** Everything one host gets, in a stable order. */
 export function filesForHost(plan: Plan, hostName: string, directorBundle: string): RenderedFile[] {
   const host = hostOf(plan, hostName);
@@ -74,18 +84,20 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
     sourcePartial: source ? `source/${source.backend}` : undefined,
     targetPartial: target ? `target/${target.backend}` : undefined,
     targetIsCopyOnWrite: peerTarget !== undefined && peerTarget.backend !== 'dir',
+    // A dir store's current shares this source's regular files with the newest backup: a file must
+    // never be changed in place there, its metadata neither.
+    targetSharesFiles: peerTarget !== undefined && peerTarget.backend === 'dir' && source !== undefined && ctimeComplete(source),
     // zfs-fuse keeps whole-second mtimes only: compared to the nanosecond, every file would differ.
     targetKeepsNanoseconds: peerTarget !== undefined && !(peerTarget.backend === 'zfs' && peerTarget.zfs?.package === 'zfs-fuse'),
     targetSetsAclModes: storeNeedsAclModes(peerTarget),
     // The source's capsules list ACL entries for such a store, and a zfs source sets its own bits after a restore.
     sourceAclModes: source !== undefined && (source.backend === 'zfs' || storeNeedsAclModes(peerTarget)),
     excludes: source ? excludesOf(source) : [],
-    // Whether every change to an entry moves its ctime, so that a push of only the changes finds it:
-    // not on zfs-fuse, nor on Gluster, whose own ctime (features.ctime, on by default) stays put
-    // for xattr- and ACL-only changes. Those sources always push whole trees.
-    sourceCtimeComplete: source !== undefined && !(source.backend === 'zfs' && source.package === 'zfs-fuse') && source.backend !== 'gluster',
+    sourceCtimeComplete: source !== undefined && ctimeComplete(source),
     // A target accepts and serves only the trees of its own sources.
     trees: ownSources.map((s) => s.treeName),
+    // The trees a dir store copies at each commit instead of sharing them with current.
+    copiedTrees: ownSources.filter((s) => !ctimeComplete(s)).map((s) => s.treeName),
     pushLimits: ownSources.flatMap((s) => (s.pushLimitBytes === undefined ? [] : [{ tree: s.treeName, bytes: s.pushLimitBytes }])),
     // The off-site remote this host is (remote capsules), and the remotes the target sends to.
     remote,

@@ -22,10 +22,16 @@ const CASES = [
     args: ['zfs', '/docker_local', 'storage-1@+docker_local', 'tank/docker_local'],
   },
   {
-    name: 'dir target (hardlinked snapshots) with a btrfs source',
+    name: 'dir target (snapshots sharing files by hardlinks) with a btrfs source',
     target: { backup_target_backend: 'dir' },
     source: { btrfs_backup_source: true, btrfs_backup_source_dir: '/srv/data' },
     args: ['btrfs', '/srv/data', 'storage-1@+srv+data'],
+  },
+  {
+    name: 'dir target with a zfs source (zfs-fuse), whose tree it copies at each commit',
+    target: { backup_target_backend: 'dir' },
+    source: { zfs_backup_source: true, zfs_backup_source_dir: '/docker_local', zfs_backup_source_dataset: 'tank/docker_local', zfs_backup_source_package: 'zfs-fuse' },
+    args: ['zfs', '/docker_local', 'storage-1@+docker_local', 'tank/docker_local'],
   },
 ] as const;
 
@@ -35,7 +41,7 @@ beforeAll(() => {
 });
 
 describe.each(CASES)('storage: $name', (c) => {
-  const container = `storagetest-${c.target.backup_target_backend}-${process.pid}`;
+  const container = `storagetest-${c.target.backup_target_backend}-${c.args[0]}-${process.pid}`;
   let image: string;
 
   beforeAll(async () => {
@@ -48,16 +54,16 @@ describe.each(CASES)('storage: $name', (c) => {
   it('round-trips the fidelity tree and keeps committed backups immutable', async () => {
     // Random changes and a backup after each (mutate.py): many rounds where pushes send only the
     // changes (zfs), a few where they send whole trees.
-    const rounds = Number(process.env.SBDI_FUZZ_ROUNDS ?? (c.target.backup_target_backend === 'zfs' ? 12 : 3));
+    const rounds = Number(process.env.SBDI_FUZZ_ROUNDS ?? (c.target.backup_target_backend === 'zfs' ? 12 : 4));
     const r = await dockerAsync(['exec', '-e', `FUZZ_ROUNDS=${rounds}`, container, 'bash', '/tmp/storage/scenario.sh', ...c.args], undefined, 590_000);
     const out = r.stdout;
     process.stdout.write(`--- ${c.name}\n${out.split('\n').filter((l) => /^(CHECK|FIGURE|SCENARIO)/.test(l)).join('\n')}\n`);
     if (r.code !== 0) process.stdout.write(`${out}\n${r.stderr.slice(-4000)}\n`);
     expect(r.code, out.split('\n').filter((l) => l.includes('FAILED')).join('\n')).toBe(0);
     expect(out).toContain('SCENARIO PASSED');
-    // The zfs and btrfs stores give a base: pushes of only the changes there, unless the source
-    // is zfs-fuse's (no ctime to trust); whole trees into a dir store.
-    const scan = c.target.backup_target_backend === 'dir' || ('zfs_backup_source_package' in c.source && c.source.zfs_backup_source_package === 'zfs-fuse') ? '"full"' : '"changes"';
+    // Every store gives a base: pushes of only the changes, unless the source is zfs-fuse's (no
+    // ctime to trust).
+    const scan = 'zfs_backup_source_package' in c.source && c.source.zfs_backup_source_package === 'zfs-fuse' ? '"full"' : '"changes"';
     expect(out).toContain(`FIGURE backup2_scan ${scan}`);
     expect(out.match(/^FIGURE fuzz_round_\d+ (\S+)/gm)?.map((l) => l.split(' ')[2])).toEqual(Array(rounds).fill(scan));
     const f = figures(out);
@@ -89,7 +95,7 @@ describe.each(CASES)('storage: $name', (c) => {
 });
 
 describe.each(CASES)('storage: $name: list_backups', (c) => {
-  const container = `storagetest-fill-${c.target.backup_target_backend}-${process.pid}`;
+  const container = `storagetest-fill-${c.target.backup_target_backend}-${c.args[0]}-${process.pid}`;
   beforeAll(async () => {
     startContainer(container, 'storage-1', await baseImage());
     install(container, render(inventory(c.target, c.source)), 'storage-1');

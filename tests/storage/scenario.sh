@@ -64,6 +64,14 @@ if [ "$zfs_fuse" = true ]; then
 fi
 [ "$src_backend" != zfs ] || restore_flags+=(--no-holes)
 
+# A dir store: current's trees share their regular files with the newest backup, but for those it
+# copies at each commit (a source whose ctime does not move on every change: templates/target/dir).
+dir_store=false shares_files=false
+if grep -q '^dir_link_current() {$' "$L/prepare_target"; then
+  dir_store=true
+  grep '^copied_trees=' "$L/prepare_target" | grep -qF "$tree" || shares_files=true
+fi
+
 # --- the source: its filesystem, then the fidelity tree ----------------------------------------
 if [ "$src_backend" = zfs ] && [ "$zfs_fuse" = false ]; then
   # zfs-fuse comes with the source: the tree passes through it, which keeps whole-second mtimes.
@@ -115,18 +123,37 @@ capsule remove_source_snapshot
 listing "${store_flags[@]}" "$current/$tree" >/tmp/B1.store
 same "the store holds the snapshot's tree, without what was written after it" /tmp/L0.store /tmp/B1.store
 
-# --- change /backup/current after the commit, in place and otherwise ---------------------------
+# --- change /backup/current after the commit ----------------------------------------------------
 c="$current/$tree"
-printf 'in place' | dd of="$c/data/random/blob.bin" conv=notrunc status=none
-echo "appended in current" >>"$c/data/text/file-1.txt"
-chmod 0640 "$c/links/pair-1"
-chown 4321:4321 "$c/links/a/original"
-setfattr -n user.x -v changed "$c/meta/xattr-file"
-setfacl -m u:999:r "$c/meta/acl-file"
-touch -d '@1700000000' "$c/data/empty-file"
+if [ "$shares_files" = true ]; then
+  # A dir store's current is a copy of the backup that shares its regular files and nothing else.
+  [ "$(stat -c %i "$c/links/a/original")" = "$(stat -c %i "/backup/snapshots/${id1}/${tree}/links/a/original")" ] ||
+    fail "a dir store's current shares its regular files with the newest backup"
+  for link in symlinks/relative symlinks/dangling 0-symlink-seen-first; do
+    [ "$(stat -c %i "$c/$link")" != "$(stat -c %i "/backup/snapshots/${id1}/${tree}/$link")" ] ||
+      fail "a dir store's current has symlinks of its own ($link)"
+  done
+  ok "a dir store's current shares the backup's regular files, not its symlinks"
+  # What a push does there: new files renamed over names, names removed, its own entries changed;
+  # a push starts by saying current is no longer the backup (receive_backup).
+  printf 'renamed over' >"$c/data/random/blob.bin.new" && mv "$c/data/random/blob.bin.new" "$c/data/random/blob.bin"
+  chmod 0700 "$c/data"
+  touch -h -d '@1700000000' "$c/symlinks/relative"
+  chown -h 4321:4321 "$c/symlinks/absolute"
+else
+  printf 'in place' | dd of="$c/data/random/blob.bin" conv=notrunc status=none
+  echo "appended in current" >>"$c/data/text/file-1.txt"
+  chmod 0640 "$c/links/pair-1"
+  chown 4321:4321 "$c/links/a/original"
+  setfattr -n user.x -v changed "$c/meta/xattr-file"
+  setfacl -m u:999:r "$c/meta/acl-file"
+  touch -d '@1700000000' "$c/data/empty-file"
+fi
 rm -f "$c/symlinks/dangling"
 rm -rf "$c/empty/nested"
 echo new >"$c/new-in-current"
+# A dir store knows current changed only as a push or a commit tells it (receive_backup does so).
+[ "$dir_store" = false ] || rm -f /backup/.current-base
 capsule activate_backup "$id1"
 listing "${store_flags[@]}" "$restore/$tree" >/tmp/A1.store
 same "a committed backup does not change when /backup/current changes afterwards" /tmp/L0.store /tmp/A1.store
@@ -146,6 +173,16 @@ setfacl -m u:777:rwx,m::rwx "$live/meta/acl-and-xattr"
 if [ "$src_backend" = zfs ] && [ "$zfs_fuse" = true ]; then
   printf 'meta/acl-and-xattr\0' | sbdi_acl_modes "$live" >/dev/null
 fi
+# Metadata alone, and a content change behind the same size and mtime: a store whose current
+# shares files with backup 1 (dir) must write these anew, never through to backup 1 (checked after
+# the next commit).
+chmod 0604 "$live/data/text/file-3.txt"
+chown -h 4321:4321 "$live/symlinks/relative"
+touch -h -d '@1600000000' "$live/symlinks/absolute"
+setfattr -n user.linked -v changed "$live/links/a/original"
+touch -r "$live/data/text/file-2.txt" /tmp/file-2.mtime
+printf X | dd of="$live/data/text/file-2.txt" conv=notrunc status=none
+touch -r /tmp/file-2.mtime "$live/data/text/file-2.txt"
 # As before backup 1: rsync compares mtimes in whole seconds, so a directory of the store that the
 # sync changes in the same second as its source's mtime keeps the sync's time (the source root
 # moved just now; seen in the dir-target scenario once in ~7 runs, always on the root).
@@ -213,11 +250,14 @@ done
 
 # --- listing: both backups, their manifests, sizes and compression ratios ---------------------
 capsule list_backups
-python3 - "$result" "$id1" "$id2" <<'PY' || fail "list_backups lists both backups with manifest, sizes and compressRatio"
+python3 - "$result" "$shares_files" "$id1" "$id2" <<'PY' || fail "list_backups lists both backups with manifest, sizes and compressRatio"
 import json, sys
 r = json.loads(sys.argv[1])
 ids = [b["id"] for b in r["backups"]]
-assert ids == sys.argv[2:], ids
+assert ids == sys.argv[3:], ids
+# A dir store's newest backup holds the files changed since backup 1 alone (current's links to
+# them count for it).
+assert sys.argv[2] != "true" or r["backups"][-1]["usedBytes"] > 0, r["backups"][-1]
 for b in r["backups"]:
     assert b["manifest"]["id"] == b["id"], b
     assert isinstance(b["usedBytes"], int) and b["usedBytes"] >= 0, b
@@ -302,7 +342,7 @@ fi
 # FUZZ_ROUNDS backups (default 0) after FUZZ_CHANGES random changes each (mutate.py). A store that
 # gives a base (zfs, btrfs) gets pushes of only the changes; one round's backup is never committed, as
 # when a run fails after its push: the next push must still bring the store to its source.
-rounds=${FUZZ_ROUNDS:-0}
+rounds=${FUZZ_ROUNDS:-0} committed=()
 for n in $(seq 1 "$rounds"); do
   id=$(printf '20260103_%06d' "$n")
   python3 "$here/mutate.py" "$((1000 + n))" "${FUZZ_CHANGES:-30}" "$live" --exclude .sbdi-snapshot --exclude .sbdi-snapshot.base >/tmp/mutations
@@ -331,7 +371,16 @@ for n in $(seq 1 "$rounds"); do
   listing "${store_flags[@]}" "$current/$tree" >/tmp/F.store
   if ! diff -q /tmp/F.live /tmp/F.store >/dev/null; then sort /tmp/mutations | uniq -c; fi
   same "round ${n} of random changes ($(sort -u /tmp/mutations | wc -l) kinds, base ${base}, scan ${scan})" /tmp/F.live /tmp/F.store
+  cp /tmp/F.live "/tmp/F-${id}.live"
+  committed+=("$id")
   echo "FIGURE fuzz_round_${n} ${scan}"
+done
+# Every backup of the rounds still holds its own tree: no later push changed what they share.
+for id in "${committed[@]}"; do
+  capsule activate_backup "$id"
+  listing "${store_flags[@]}" "$restore/$tree" >/tmp/F.backup
+  same "backup ${id} holds its own tree after the rounds that followed it" "/tmp/F-${id}.live" /tmp/F.backup
+  capsule deactivate_backup
 done
 
 echo "SCENARIO PASSED"
