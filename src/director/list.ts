@@ -225,16 +225,21 @@ export function mergeBackups(target: TargetBackup[], runs: RunRecord[], now: num
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** Asks each (connected) target for its own backups; the listings of those that answered, and the failures. */
+/**
+ * Asks each (connected) target for its own backups; the listings of those that answered, and the
+ * failures. `sizes: false` leaves each backup's sizes out, which a dir store counts by walking
+ * every backup: for the callers that need only which backups there are.
+ */
 export async function fetchListings(
   ctx: Context,
   phase: string,
   exitCode: ExitCode,
   hosts: readonly string[] = targetHosts(ctx.plan),
+  { sizes = true }: { sizes?: boolean } = {},
 ): Promise<{ listings: Map<string, TargetBackup[]>; clocks: Map<string, number>; stores: Map<string, StoreUsage>; failures: DirectorError[] }> {
   const parse = (r: CapsuleResult): TargetBackup[] => parseTargetBackups(r, ctx.plan.settings.clockSkewSeconds * 1000, ctx.now());
   const outcome = await runOnHosts(ctx, hosts, { phase, exitCode, summarize: (r: CapsuleResult) => ({ detail: `${parse(r).length} backups` }) }, (host) =>
-    runCapsule(ctx, { phase, exitCode, host, capsule: 'list_backups' }, { signal: ctx.interrupt }),
+    runCapsule(ctx, { phase, exitCode, host, capsule: 'list_backups' }, { signal: ctx.interrupt, ...(sizes ? {} : { stdin: 'ids\n' }) }),
   );
   const listings = new Map<string, TargetBackup[]>();
   const clocks = new Map<string, number>();
@@ -248,9 +253,9 @@ export async function fetchListings(
   return { listings, clocks, stores, failures: outcome.failures };
 }
 
-/** Every target's backups merged by id (one backup spans all targets); throws when a target cannot be listed. */
+/** Every target's backups merged by id (one backup spans all targets), without their sizes; throws when a target cannot be listed. */
 export async function fetchTargetBackups(ctx: Context, phase: string, exitCode: ExitCode): Promise<TargetBackup[]> {
-  const { listings, failures } = await fetchListings(ctx, phase, exitCode);
+  const { listings, failures } = await fetchListings(ctx, phase, exitCode, targetHosts(ctx.plan), { sizes: false });
   throwIfFailed({ phase, exitCode }, { values: listings, failures, skipped: [] });
   return mergeTargetListings(listings, targetHosts(ctx.plan));
 }

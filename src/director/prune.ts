@@ -126,7 +126,7 @@ function pruneTable(rows: readonly PruneRow[], dryRun: boolean): string {
 async function planPrune(ctx: Context, phase: string, options: PruneOptions): Promise<{ stores: StorePrune[]; rows: PruneRow[] }> {
   const { plan } = ctx;
   await connectAll(ctx, [...plan.targets.map((t) => t.host), ...plan.remotes.map((r) => r.host)], EXIT.CONNECT);
-  const { listings: stores, clocks, failures: storeFailures } = await fetchListings(ctx, phase, EXIT.PRUNE);
+  const { listings: stores, clocks, failures: storeFailures } = await fetchListings(ctx, phase, EXIT.PRUNE, undefined, { sizes: false });
   throwIfFailed({ phase, exitCode: EXIT.PRUNE }, { values: stores, failures: storeFailures, skipped: [] });
   const { listings, failures } = await listRemotes(ctx, phase, EXIT.PRUNE);
   if (failures.length > 0) {

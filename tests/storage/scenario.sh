@@ -271,6 +271,17 @@ for b in r["backups"]:
     print("FIGURE referenced_bytes_%s %s" % (b["id"], b["referencedBytes"]))
 PY
 ok "list_backups lists both backups with manifest, sizes and compressRatio"
+# `ids` on stdin (the director's restores and prunes): the same backups and manifests; a dir store
+# leaves the sizes out instead of walking every backup.
+capsule list_backups < <(echo ids)
+python3 - "$result" "$dir_store" "$id1" "$id2" <<'PY' || fail "list_backups with ids on stdin lists both backups, without sizes on a dir store" "$result"
+import json, sys
+r = json.loads(sys.argv[1])
+assert [b["id"] for b in r["backups"]] == sys.argv[3:]
+assert all(b["manifest"]["id"] == b["id"] for b in r["backups"])
+assert sys.argv[2] != "true" or all(b["usedBytes"] is None and b["referencedBytes"] is None for b in r["backups"])
+PY
+ok "list_backups with ids on stdin lists both backups, without sizes on a dir store"
 
 # --- restore backup 1 over a damaged live tree --------------------------------------------------
 rm -rf "$live/data/text" "$live/links/b"

@@ -21,6 +21,8 @@ describe('list_backups', () => {
     expect(out).toMatch(/\d{8}_\d{6}\s+failed \(sync\)\s+-\s+-\s+\S+\s+-\s+no/);
     // Only the target is contacted.
     expect(new Set(h.transport.calls.slice(-1).map((c) => c.host))).toEqual(new Set(['backup-target']));
+    // With the sizes: nothing on the capsule's stdin.
+    expect(h.transport.calledCapsules('list_backups').at(-1)!.stdin).toBeUndefined();
   });
 
   it('--json gives the same entries as data', async () => {

@@ -23,6 +23,8 @@ describe('restore_backup', () => {
     expect(order.slice(0, 3).sort()).toEqual(['docker_status@cassandra-1', 'docker_status@manager-1', 'list_backups@backup-target']);
     const list = h.transport.calledCapsules('list_backups')[0]!;
     expect(h.transport.calledCapsules('docker_status').every((c) => c.start < list.end!)).toBe(true);
+    // A restore needs which backups there are, not their sizes (a dir store walks every backup for those).
+    expect(list.stdin).toBe('ids\n');
     expect(order.slice(3)).toEqual([
       'activate_backup@backup-target',
       'restore_source@cassandra-1',
