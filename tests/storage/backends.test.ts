@@ -134,12 +134,25 @@ describe('storage: a zfs-fuse store made without enable-xattr', () => {
 const L = '/opt/sbdi/backup/libexec';
 
 /** A shell in a test container, and one backup as the director takes it there: a push of the
- *  whole tree, printing perform_rsync's exit. */
+ *  whole tree, printing perform_rsync's exit; its commit, printing commit_backup's. */
 function pushKit(container: string) {
   const sh = (script: string) => dockerAsync(['exec', container, 'bash', '-c', script], undefined, 300_000);
   const push = (id: string) => sh(`${L}/prepare_target </dev/null >/dev/null && ${L}/prepare_source_snapshot >/dev/null &&
     { printf -- '- ${id}\\n' | ${L}/perform_rsync; echo "exit $?"; ${L}/remove_source_snapshot >/dev/null; }`);
-  return { sh, push };
+  const commit = (id: string) => sh(`printf '{"id":"%s","status":"complete","sources":[{"host":"storage-1","target":"storage-1","bytes":4}]}' ${id} | ${L}/commit_backup ${id} >/dev/null; echo "exit $?"`);
+  return { sh, push, commit };
+}
+
+/** A test container with one source (btrfs, /srv/data) that syncs to its own store of TARGET's
+ *  kind, the store set up; THEN runs after, in the same shell. */
+function startStorageHost(container: string, target: Record<string, string | number>, sh: (script: string) => ReturnType<typeof dockerAsync>, then = '') {
+  beforeAll(async () => {
+    startContainer(container, 'storage-1', await baseImage());
+    install(container, render(inventory(target, { btrfs_backup_source: true, btrfs_backup_source_dir: '/srv/data' })), 'storage-1');
+    const r = await sh(`bash /tmp/storage/make-source.sh btrfs /srv/data && ${L}/sbdi-target-setup >/dev/null${then}`);
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(() => removeContainer(container));
 }
 
 describe('storage: a push limit (backup_push_limit)', () => {
@@ -189,6 +202,93 @@ describe('storage: a push limit (backup_push_limit)', () => {
     const pull = await ssh('pull', 'rsync --server --sender -logDtprze.iLsfxCIvu . x');
     expect(pull.stderr).toMatch(/no activated backup holds 'storage-1@\+srv\+data'/);
     expect(pull.stdout).toMatch(/^exit 12\n0$/m);
+  });
+});
+
+describe('storage: a dir store whose tree becomes a copied one (its source now zfs-fuse or Gluster)', () => {
+  const container = `storagetest-relinked-${process.pid}`;
+  const { sh, push, commit } = pushKit(container);
+  const tree = '/backup/current/storage-1@+srv+data';
+  startStorageHost(container, { backup_target_backend: 'dir' }, sh);
+
+  it('takes that tree out of current before any push: no push sets metadata through a file a backup shares', async () => {
+    expect((await sh('echo one >/srv/data/f && chmod 0644 /srv/data/f && sync')).code).toBe(0);
+    expect((await push('20260101_000001')).stdout).toMatch(/^exit 0$/m);
+    expect((await commit('20260101_000001')).stdout).toMatch(/^exit 0$/m);
+    const inode = async (path: string) => (await sh(`stat -c %i '${path}'`)).stdout.trim();
+    expect(await inode(`${tree}/f`)).toBe(await inode('/backup/snapshots/20260101_000001/storage-1@+srv+data/f'));
+    // What a converge does when the source's backend changes: the tree is a copied one now, and
+    // the source, no longer told the store shares files, compares by content where it has no
+    // record of the store's snapshot (rsync --checksum sets a same-content file's mode in place).
+    const renderedAgain = await sh(`sed -i "s/^copied_trees=(/copied_trees=('storage-1@+srv+data' /" ${L}/*; sed -i 's/by_content=(--ignore-times)/by_content=(--checksum)/' ${L}/perform_rsync; rm -rf /var/lib/sbdi-backup/changes`);
+    expect(renderedAgain.code, renderedAgain.stderr).toBe(0);
+    expect((await sh('chmod 0600 /srv/data/f && sync')).code).toBe(0);
+    const second = await push('20260101_000002');
+    expect(second.stdout).toMatch(/^exit 0$/m);
+    expect(second.stderr).toMatch(/storage-1@\+srv\+data may share files with a backup, and its tree is now a copied one: removed/);
+    expect((await commit('20260101_000002')).stdout).toMatch(/^exit 0$/m);
+    expect((await sh("stat -c %a /backup/snapshots/20260101_000001/storage-1@+srv+data/f")).stdout.trim(), 'backup 1 keeps its mode').toBe('644');
+    expect((await sh("stat -c %a /backup/snapshots/20260101_000002/storage-1@+srv+data/f")).stdout.trim()).toBe('600');
+    expect(await inode(`${tree}/f`)).not.toBe(await inode('/backup/snapshots/20260101_000002/storage-1@+srv+data/f'));
+  });
+});
+
+describe("storage: a dir store's push key cannot change a committed backup", () => {
+  const container = `storagetest-sharedpush-${process.pid}`;
+  const { sh, push, commit } = pushKit(container);
+  // rsync as a source's own key runs it, from a tree the test makes: what a source taken over can send.
+  const rsyncAs = (options: string) =>
+    sh(`rsync ${options} -e 'ssh -i /etc/sbdi/backup/push_ed25519 -o IdentitiesOnly=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts' /tmp/hostile/ sbdi-receive@127.0.0.1:; echo "exit $?"`);
+  const backup1 = '/backup/snapshots/20260101_000001/storage-1@+srv+data';
+  startStorageHost(container, { backup_target_backend: 'dir' }, sh, " && printf 'one\\n' >/srv/data/f && chmod 0644 /srv/data/f && ln -s f /srv/data/l1 && ln /srv/data/l1 /srv/data/l2 && sync");
+  beforeAll(async () => {
+    expect((await push('20260101_000001')).stdout).toMatch(/^exit 0$/m);
+    expect((await commit('20260101_000001')).stdout).toMatch(/^exit 0$/m);
+    // The same size and mtime as backup 1's f, another content and mode.
+    expect((await sh(`mkdir -p /tmp/hostile && printf 'two\n' >/tmp/hostile/f && chmod 0600 /tmp/hostile/f && touch -r ${backup1}/f /tmp/hostile/f`)).code).toBe(0);
+  });
+
+  it("makes current's symlinks its own, a hardlinked pair still one", async () => {
+    const inodes = async (dir: string) => (await sh(`stat -c %i '${dir}/l1' '${dir}/l2'`)).stdout.trim().split('\n');
+    const [c1, c2] = await inodes('/backup/current/storage-1@+srv+data');
+    const [b1] = await inodes(backup1);
+    expect(c1).toBe(c2);
+    expect(c1).not.toBe(b1);
+  });
+
+  it('refuses what would write into a file or keep one by its size or checksum', async () => {
+    for (const options of ['-a --inplace', '-a --append', '-a --append-verify', '-a --size-only', '-ac']) {
+      const r = await rsyncAs(options);
+      expect(r.stdout, options).not.toMatch(/^exit 0$/m);
+      expect(r.stderr, options).toMatch(/refused a push of storage-1@\+srv\+data asking for (--inplace|--append|--size-only|--checksum)/);
+    }
+    expect((await sh(`cat ${backup1}/f; stat -c %a ${backup1}/f`)).stdout).toBe('one\n644\n');
+  });
+
+  it('writes every file a push sends anew: the same size and mtime change neither content nor mode of backup 1', async () => {
+    const r = await rsyncAs('-a');
+    expect(r.stdout, r.stderr).toMatch(/^exit 0$/m);
+    expect((await sh('cat /backup/current/storage-1@+srv+data/f')).stdout).toBe('two\n');
+    expect((await sh(`cat ${backup1}/f; stat -c %a ${backup1}/f`)).stdout).toBe('one\n644\n');
+  });
+});
+
+describe('storage: a whole-tree push after one that never committed (btrfs store)', () => {
+  const container = `storagetest-refull-${process.pid}`;
+  const { sh, push, commit } = pushKit(container);
+  startStorageHost(container, { backup_target_backend: 'btrfs', backup_data_device: '/var/lib/sbdi/backup.img', backup_data_file_size: 1 }, sh);
+
+  it('sends a file rewritten behind the same size and mtime before the push that never committed', async () => {
+    expect((await sh('printf aaaa >/srv/data/f && sync')).code).toBe(0);
+    expect((await push('20260101_000001')).stdout).toMatch(/^exit 0$/m);
+    expect((await commit('20260101_000001')).stdout).toMatch(/^exit 0$/m);
+    // Rewritten more than the push's margin of a second before the next snapshot.
+    expect((await sh('touch -r /srv/data/f /tmp/ref && printf bbbb >/srv/data/f && touch -r /tmp/ref /srv/data/f && sync && sleep 2.1')).code).toBe(0);
+    // Whole-tree pushes (no base: the director's full scans): the first never commits, so the
+    // next one goes into the store set back to backup 1.
+    expect((await push('20260101_000002')).stdout).toMatch(/^exit 0$/m);
+    expect((await push('20260101_000003')).stdout).toMatch(/^exit 0$/m);
+    expect((await sh("cat '/backup/current/storage-1@+srv+data/f'")).stdout).toBe('bbbb');
   });
 });
 
