@@ -325,7 +325,9 @@ describe('storage: the passes of one push', () => {
   const masters = async () => (await sh('pgrep -f "^ssh .*[C]ontrolMaster=yes" || true')).stdout.trim();
   beforeAll(async () => {
     startContainer(container, 'storage-1', await baseImage());
-    install(container, render(inventory({ backup_target_backend: 'dir' }, { btrfs_backup_source: true, btrfs_backup_source_dir: '/srv/data' })), 'storage-1');
+    // A btrfs store: a whole-tree push there makes two passes (a dir store's, one: it writes every
+    // file anew).
+    install(container, render(inventory({ backup_target_backend: 'btrfs', backup_data_device: '/var/lib/sbdi/backup.img', backup_data_file_size: 1 }, { btrfs_backup_source: true, btrfs_backup_source_dir: '/srv/data' })), 'storage-1');
     // sshd again, logging to a file: every login the pushes make is counted.
     const r = await sh(`bash /tmp/storage/make-source.sh btrfs /srv/data && ${L}/sbdi-target-setup >/dev/null &&
       pkill -x -o sshd && sleep 0.5 && /usr/sbin/sshd -E /tmp/sshd.log && mkdir -p /srv/data/a && seq 1 1000 >/srv/data/a/f && echo b >/srv/data/b && sync`);
