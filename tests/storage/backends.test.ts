@@ -155,6 +155,85 @@ function startStorageHost(container: string, target: Record<string, string | num
   afterAll(() => removeContainer(container));
 }
 
+describe.each([['btrfs'], ['dir']])('storage: a push of only the changes into a %s store', (backend) => {
+  const container = `storagetest-changes-${backend}-${process.pid}`;
+  const { sh, push, commit } = pushKit(container);
+  const TREE = '/backup/current/storage-1@+srv+data';
+  // The forced command's sessions the pushes open (sshd logs each at VERBOSE): one per rsync pass.
+  const passes = async () => Number((await sh('grep -c "Starting session: forced-command" /tmp/sshd.log || true')).stdout.trim());
+  // A push with a base, then what differs between the snapshot it pushed and the store's copy of
+  // it: content, times, owners, modes, ACLs, xattrs and hardlinks (rsync's itemized list of a dry
+  // run; empty when equal).
+  const pushChanges = (base: string, id: string) =>
+    sh(`${L}/prepare_target </dev/null | grep -q '"base":"${base}"' && ${L}/prepare_source_snapshot >/dev/null &&
+      { printf '${base} ${id}\\n' | ${L}/perform_rsync; echo "exit $?";
+        rsync -n -i -aHAX --checksum --delete --exclude=/.sbdi-snapshot --exclude=/.sbdi-snapshot.base /btrfs_backupsource/ ${TREE}/ >/tmp/differs; ${L}/remove_source_snapshot >/dev/null; }`);
+  const differs = async () => (await sh('cat /tmp/differs')).stdout.trim();
+  /** A push of the changes since BASE into ID, committed. */
+  const backup = async (base: string, id: string) => {
+    expect((await pushChanges(base, id)).stdout).toMatch(/^exit 0$/m);
+    expect((await commit(id)).stdout).toMatch(/^exit 0$/m);
+  };
+  /** CHANGE made on the source, then a push of it from BASE into ID (not committed): its passes. */
+  const passesOf = async (change: string, base: string, id: string) => {
+    expect((await sh(`${change} && sync`)).code).toBe(0);
+    const opened = await passes();
+    const r = await pushChanges(base, id);
+    expect(r.stdout, r.stderr).toMatch(/^exit 0$/m);
+    expect(r.stderr).toMatch(new RegExp(`entries differ from backup ${base}`));
+    return (await passes()) - opened;
+  };
+  const inodes = async (names: string[]) => (await sh(`cd ${TREE}/d && stat -c %i -- ${names.map((n) => `$'${n}'`).join(' ')}`)).stdout;
+  startStorageHost(
+    container,
+    backend === 'btrfs' ? { backup_target_backend: 'btrfs', backup_data_device: '/var/lib/sbdi/backup.img', backup_data_file_size: 1 } : { backup_target_backend: 'dir' },
+    sh,
+    ' && pkill -x -o sshd && sleep 0.5 && /usr/sbin/sshd -o LogLevel=VERBOSE -E /tmp/sshd.log',
+  );
+
+  // Names that are patterns to rsync's filters (*, ?, [, a backslash), with a line break, a
+  // trailing space, a leading dash; and beside them names such a pattern would match.
+  const KEPT = ['keep', 'qax', 'q?[x]', 'x\\\\*y', 'sp ace ', '-dash', 'nl\\nname', 'tab\\tk'];
+  const GONE = ['gone', 'g*ne', 'back\\\\slash', 'b\\\\*ck', 'q[a]x', 'nl\\ngone'];
+
+  it('deletes in one pass what the source lost, and leaves every other entry of those directories alone', async () => {
+    const make = [...KEPT, ...GONE].map((n) => `printf '%s' $'${n}' >$'/srv/data/d/${n}'`).join('; ');
+    expect((await sh(`mkdir -p /srv/data/d/e /srv/data/d/gonedir/sub && ${make};
+      echo f >/srv/data/d/gonedir/sub/f; echo 2 >/srv/data/d/e/keep2; echo 2 >/srv/data/d/e/gone2; echo t >/srv/data/topgone; echo t >/srv/data/topkeep;
+      setfacl -m u:1234:r /srv/data/d/qax; setfattr -n user.k -v v /srv/data/d/keep; sync`)).code).toBe(0);
+    const first = await push('20260101_000001');
+    expect(first.stdout, first.stderr).toMatch(/^exit 0$/m);
+    expect((await commit('20260101_000001')).stdout).toMatch(/^exit 0$/m);
+    const before = await inodes(KEPT);
+
+    const drop = GONE.map((n) => `$'/srv/data/d/${n}'`).join(' ');
+    const change = `rm -r ${drop} /srv/data/d/gonedir /srv/data/d/e/gone2 /srv/data/topgone && echo new >/srv/data/d/new && echo 3 >/srv/data/d/e/keep2`;
+    expect(await passesOf(change, '20260101_000001', '20260101_000002')).toBe(1);
+    expect(await differs()).toBe('');
+    // Not one of the entries that stayed was written again.
+    expect(await inodes(KEPT)).toBe(before);
+    expect((await commit('20260101_000002')).stdout).toMatch(/^exit 0$/m);
+  });
+
+  it('past the rules it may give rsync, deletes in a pass of its own, as exactly', async () => {
+    expect((await sh('mkdir /srv/data/many && for i in $(seq 1 600); do echo $i >/srv/data/many/f$i; done && sync')).code).toBe(0);
+    await backup('20260101_000002', '20260101_000003');
+    expect(await passesOf('rm /srv/data/many/f[1-5]* /srv/data/d/keep && echo x >/srv/data/many/f6', '20260101_000003', '20260101_000004')).toBe(2);
+    expect(await differs()).toBe('');
+    expect((await commit('20260101_000004')).stdout).toMatch(/^exit 0$/m);
+  });
+
+  it('a name of a hardlinked file replaced by rename goes first: the times of its directory are set after it', async () => {
+    expect((await sh('echo l >/srv/data/ln1 && ln /srv/data/ln1 /srv/data/ln2 && sync')).code).toBe(0);
+    await backup('20260101_000004', '20260101_000005');
+    // In the top directory: ln1 becomes a file of its own (written anew, in a pass of its own, by
+    // rename), and an entry is gone (the directory goes in the filtered pass). The push comes a
+    // second later, so a rename after the directory's times were set would show.
+    expect(await passesOf('echo n >/srv/data/tmp && mv /srv/data/tmp /srv/data/ln1 && rm /srv/data/topkeep && sleep 1.1', '20260101_000005', '20260101_000006')).toBe(2);
+    expect(await differs()).toBe('');
+  });
+});
+
 describe('storage: a push limit (backup_push_limit)', () => {
   const container = `storagetest-limit-${process.pid}`;
   const { sh, push } = pushKit(container);

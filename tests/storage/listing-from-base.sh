@@ -100,7 +100,7 @@ PY
   umount "$snapshot_mount"
   btrfs subvolume delete "$snapshot_dir" >/dev/null
   if [ -n "$prev" ]; then
-    sbdi_tree_changes "${work}/walk.${prev}" "${work}/walk.$n" "${work}/main" "${work}/renewed" "${work}/dirs" "${work}/delta"
+    sbdi_tree_changes "${work}/walk.${prev}" "${work}/walk.$n" "${work}/main" "${work}/renewed" "${work}/dirs" "${work}/delta" "${work}/rules"
     sbdi_list_counts "${work}/walk.${prev}" >"${work}/counts.${prev}"
     from_delta=$(sbdi_list_counts_from "${work}/counts.${prev}" "${work}/delta" /nonexistent)
     whole=$(sbdi_list_counts "${work}/walk.$n")

@@ -15,9 +15,10 @@ import subprocess
 import sys
 
 # Names: spaces, a tab, a newline, a leading dash, non-ASCII, bytes that are no UTF-8, a dot file,
+# rsync pattern characters (*, ?, [, a backslash),
 # a long one. Bytes throughout (os.fsencode), so the non-UTF-8 ones survive.
 NAMES = [b"a", b"b", b"c", b"data", b"log", b"x y", b"tab\tname", b"nl\nname", "\u00fc".encode(), b"-dash", b"--x",
-         b".hidden", b"long" * 30, b"bad\xff\xfe", b"sp ace "]
+         b".hidden", b"long" * 30, b"bad\xff\xfe", b"sp ace ", b"st*r", b"q?[x]", b"b\\*ck", b"back\\slash"]
 
 OPS = ["create", "create", "rewrite", "rewrite", "append", "truncate", "delete", "mkdir", "rmtree", "rename", "rename",
        "rename-dir", "replace", "chmod", "chown", "xattr", "acl", "hardlink", "hardlink", "replace-linked",
