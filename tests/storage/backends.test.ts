@@ -231,6 +231,24 @@ describe.each([['btrfs'], ['dir']])('storage: a push of only the changes into a 
     // second later, so a rename after the directory's times were set would show.
     expect(await passesOf('echo n >/srv/data/tmp && mv /srv/data/tmp /srv/data/ln1 && rm /srv/data/topkeep && sleep 1.1', '20260101_000005', '20260101_000006')).toBe(2);
     expect(await differs()).toBe('');
+    expect((await commit('20260101_000006')).stdout).toMatch(/^exit 0$/m);
+  });
+
+  it('a file of the top directory rewritten where it is: the times of that directory stay the source\'s', async () => {
+    // On a dir store rsync writes the file anew and renames it over its name, which moves the
+    // directory's times; the top directory is no name of the pass.
+    expect(await passesOf('echo again >>/srv/data/ln2 && sleep 1.1', '20260101_000006', '20260101_000007')).toBe(1);
+    expect(await differs()).toBe('');
+    expect((await commit('20260101_000007')).stdout).toMatch(/^exit 0$/m);
+  });
+
+  it('a name whose rule would be too long for rsync (4096 bytes) makes the directories go in a pass of their own', async () => {
+    // Ten directories of 200 stars each: escaped, the rule for a name below them is over 4000 bytes.
+    const deep = `/srv/data/${Array(10).fill('\\*'.repeat(200)).join('/')}`;
+    expect((await sh(`mkdir -p ${deep} && echo a >${deep}/gone && echo b >${deep}/kept && sync`)).code).toBe(0);
+    await backup('20260101_000007', '20260101_000008');
+    expect(await passesOf(`rm ${deep}/gone`, '20260101_000008', '20260101_000009')).toBe(2);
+    expect(await differs()).toBe('');
   });
 });
 
