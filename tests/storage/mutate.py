@@ -93,7 +93,8 @@ class Mutator:
                 os.rename(d, self.fresh(target))
         elif name == "replace" and regular:
             # A new file renamed over an old one, as every atomic writer does.
-            tmp = f + b".new"
+            # Beside it, under a name that fits whatever the old one's length (255 bytes at most).
+            tmp = os.path.join(os.path.dirname(f), b".replacing")
             open(tmp, "wb").write(self.text(rng.randrange(0, 3000)))
             os.rename(tmp, f)
         elif name == "chmod" and regular:
@@ -118,7 +119,7 @@ class Mutator:
             if not linked:
                 return False
             g = rng.choice(linked)
-            tmp = g + b".replacing"
+            tmp = os.path.join(os.path.dirname(g), b".replacing")
             open(tmp, "wb").write(self.text(rng.randrange(0, 300)))
             os.rename(tmp, g)
             others = [x for x in linked if x != g and os.path.exists(x)]

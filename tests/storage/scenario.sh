@@ -221,7 +221,7 @@ if grep -q sbdi-acl-modes "$L/receive_backup"; then
   target_login=''  # set by the lines of perform_rsync sourced next
   # shellcheck source=/dev/null
   source <(sed -n -e '/^sbdi_ssh_cipher() {$/,/^}$/p' /opt/sbdi/lib/backup-runtime
-    sed -n -e '/^rsync_cipher=/p' -e '/^rsync_ssh() {$/,/^}$/p' -e '/^target_login=/p' "$L/perform_rsync")
+    sed -n -e '/^rsync_cipher=/p' -e '/^rsync_ssh() {$/,/^}$/p' -e '/^target_login=/p' -e '/^rsync_share_dir=/p' "$L/perform_rsync")
   read -ra push_ssh <<<"$(rsync_ssh push)"
   for bad in '../x' '/etc/passwd' 'meta/../../x' 'meta//acl-file'; do
     if out=$(printf '%s\0' "$bad" 644 | "${push_ssh[@]}" "$target_login" sbdi-acl-modes 2>&1); then
