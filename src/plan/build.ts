@@ -559,6 +559,7 @@ function buildTarget(host: string, v: HostVars): TargetPlan {
       dataDevice,
       dataFileSizeGiB,
       compression: v.matching('backup_btrfs_compression', 'zstd:3', BTRFS_COMPRESSION, 'expected a btrfs compression: zstd, zstd:N, zlib, zlib:N, lzo, no'),
+      quota: v.bool('backup_btrfs_quota', false),
     };
   }
   return target;

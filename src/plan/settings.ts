@@ -129,6 +129,7 @@ export const SETTINGS: readonly Setting[] = [
     meaning: '`zfs-fuse` where the kernel has no ZFS (then no `lz4`/`zstd`)',
   },
   { vars: [v('backup_btrfs_compression', { kind: 'text', rule: '`zstd`, `zlib`, `lzo` or `no`, the first two optionally with `:N`' }, { default: 'zstd:3' })], where: 'btrfs target', meaning: 'mount option `compress=`: `zstd[:N]`, `zlib[:N]`, `lzo`, `no`' },
+  { vars: [v('backup_btrfs_quota', BOOLEAN, { default: false })], where: 'btrfs target', meaning: "quota groups on the store, for each backup's own size and compression ratio in `list_backups`; btrfs then accounts them at every commit and deletion, slower with every backup kept (docs/storage.md). Set to false on a store that has them, the playbook switches them off" },
   { vars: [v('backup_root', PATH, { default: '/backup' })], where: 'target, remote', meaning: 'the store: `current`, `manifests`, `restore` (and `snapshots` for btrfs and dir)' },
   { vars: [v('backup_foreign_stores', { kind: 'mapping', rule: 'NAME of lowercase letters, digits and `-` (at most 32, starting with a letter); DEVICE an absolute path' }, { defaultText: 'none' })], where: 'target', meaning: "other deployments' pools this target may restore from (`restore_backup --from NAME`): a mapping `NAME: DEVICE` or `NAME: {device: DEVICE, pool: POOL}` (POOL `backup` by default)" },
   { vars: [v('backup_remote_target', TARGET_HOST, { defaultText: 'the only target' })], where: 'remote', meaning: 'the target this remote replicates; required when there are several targets' },

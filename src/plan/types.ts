@@ -105,6 +105,11 @@ export interface TargetPlan {
     /** Size of the file created when dataDevice is not under /dev (`backup_data_file_size`, GiB). */
     dataFileSizeGiB: number;
     compression: string;
+    /**
+     * Quota groups on the store (`backup_btrfs_quota`): each backup's own and compressed size in
+     * list_backups, for a commit and a deletion that grow slower with every backup kept.
+     */
+    quota: boolean;
   };
   /** This target's retention (`backup_keep_*` on it). */
   retention: RetentionPolicy;

@@ -16,8 +16,8 @@ const CASES = [
     args: ['btrfs', '/docker', 'storage-1@+docker'],
   },
   {
-    name: 'btrfs target (zstd:3) with a zfs source (zfs-fuse)',
-    target: { backup_target_backend: 'btrfs', backup_data_device: '/var/lib/sbdi/backup.img', backup_data_file_size: 2 },
+    name: 'btrfs target (zstd:3, quota groups) with a zfs source (zfs-fuse)',
+    target: { backup_target_backend: 'btrfs', backup_data_device: '/var/lib/sbdi/backup.img', backup_data_file_size: 2, backup_btrfs_quota: true },
     source: { zfs_backup_source: true, zfs_backup_source_dir: '/docker_local', zfs_backup_source_dataset: 'tank/docker_local', zfs_backup_source_package: 'zfs-fuse' },
     args: ['zfs', '/docker_local', 'storage-1@+docker_local', 'tank/docker_local'],
   },
@@ -145,7 +145,7 @@ function pushKit(container: string) {
 
 /** A test container with one source (btrfs, /srv/data) that syncs to its own store of TARGET's
  *  kind, the store set up; THEN runs after, in the same shell. */
-function startStorageHost(container: string, target: Record<string, string | number>, sh: (script: string) => ReturnType<typeof dockerAsync>, then = '') {
+function startStorageHost(container: string, target: Record<string, string | number | boolean>, sh: (script: string) => ReturnType<typeof dockerAsync>, then = '') {
   beforeAll(async () => {
     startContainer(container, 'storage-1', await baseImage());
     install(container, render(inventory(target, { btrfs_backup_source: true, btrfs_backup_source_dir: '/srv/data' })), 'storage-1');
@@ -249,6 +249,73 @@ describe.each([['btrfs'], ['dir']])('storage: a push of only the changes into a 
     await backup('20260101_000007', '20260101_000008');
     expect(await passesOf(`rm ${deep}/gone`, '20260101_000008', '20260101_000009')).toBe(2);
     expect(await differs()).toBe('');
+  });
+});
+
+describe('storage: the quota groups of a btrfs store (backup_btrfs_quota)', () => {
+  const container = `storagetest-quota-${process.pid}`;
+  const { sh, push } = pushKit(container);
+  const STORE = { backup_target_backend: 'btrfs', backup_data_device: '/var/lib/sbdi/backup.img', backup_data_file_size: 1 };
+  startStorageHost(container, STORE, sh);
+  const json = (out: string) => JSON.parse(out.slice(out.indexOf('{'))) as Record<string, unknown>;
+  const quotaOn = async () => (await sh('btrfs qgroup show /backup >/dev/null 2>&1')).code === 0;
+  /** The store's setup after rendering the inventory with QUOTA: whether it changed anything. */
+  const setup = async (quota: boolean) => {
+    install(container, render(inventory({ ...STORE, backup_btrfs_quota: quota }, { btrfs_backup_source: true, btrfs_backup_source_dir: '/srv/data' })), 'storage-1');
+    const r = await sh(`${L}/sbdi-target-setup`);
+    expect(r.code, r.stderr).toBe(0);
+    return json(r.stdout).changed;
+  };
+  /** A push of the whole tree into ID, committed: commit_backup's result. */
+  const backup = async (id: string) => {
+    // 256 KiB that do not compress, in a file of its own per backup.
+    expect((await sh(`head -c 262144 /dev/urandom >/srv/data/data-${id} && sync`)).code).toBe(0);
+    expect((await push(id)).stdout).toMatch(/^exit 0$/m);
+    const r = await sh(`printf '{"id":"%s","status":"complete","sources":[{"host":"storage-1","target":"storage-1","bytes":4}]}' ${id} | ${L}/commit_backup ${id}`);
+    expect(r.code, r.stderr).toBe(0);
+    return json(r.stdout);
+  };
+  const listed = async () => {
+    const r = await sh(`${L}/list_backups </dev/null`);
+    expect(r.code, r.stderr).toBe(0);
+    return json(r.stdout).backups as Array<Record<string, unknown>>;
+  };
+
+  it('has none by default: every backup is committed and listed, without sizes', async () => {
+    expect(await quotaOn()).toBe(false);
+    expect(await backup('20260101_000001')).toMatchObject({ id: '20260101_000001', usedBytes: null });
+    const backups = await listed();
+    expect(backups.map((b) => b.id)).toEqual(['20260101_000001']);
+    expect(backups[0]).toMatchObject({ usedBytes: null, referencedBytes: null, compressRatio: null });
+    expect(await setup(false), 'nothing to change').toBe(false);
+  });
+
+  it('asked for, the setup switches them on and counts what the store holds; list_backups gives the sizes', async () => {
+    expect(await setup(true)).toBe(true);
+    expect(await quotaOn()).toBe(true);
+    expect(await setup(true), 'nothing to change').toBe(false);
+    const committed = await backup('20260101_000002');
+    expect(committed.usedBytes).toBeGreaterThan(2 * 262144);
+    const backups = await listed();
+    expect(backups.map((b) => b.id)).toEqual(['20260101_000001', '20260101_000002']);
+    // The backup made before the quota groups is counted too (the setup waited for the rescan).
+    backups.forEach((b, i) => {
+      expect(b.referencedBytes, JSON.stringify(b)).toBeGreaterThan((i + 1) * 262144);
+      expect(b.usedBytes, JSON.stringify(b)).toBeGreaterThan(0);
+      // Against the manifest's bytes (4 here: the scenario checks the ratio itself).
+      expect(typeof b.compressRatio).toBe('number');
+    });
+    // The director's listing (`ids`) reads no sizes.
+    const ids = json((await sh(`echo ids | ${L}/list_backups`)).stdout).backups as Array<Record<string, unknown>>;
+    expect(ids.map((b) => [b.id, b.usedBytes])).toEqual([['20260101_000001', null], ['20260101_000002', null]]);
+  });
+
+  it('no longer asked for, the setup switches them off; prepare_target does not switch them on again', async () => {
+    expect(await setup(false)).toBe(true);
+    expect(await quotaOn()).toBe(false);
+    expect(await backup('20260101_000003')).toMatchObject({ usedBytes: null });
+    expect(await quotaOn()).toBe(false);
+    expect((await listed()).map((b) => [b.id, b.usedBytes])).toEqual([['20260101_000001', null], ['20260101_000002', null], ['20260101_000003', null]]);
   });
 });
 

@@ -89,6 +89,9 @@ export function render(inventoryYaml: string): string {
  * The rendering is deleted afterwards unless `keep` (another host of it is installed next).
  */
 export function install(name: string, rendered: string, host: string, opts: { tokens?: string; keep?: boolean } = {}): void {
+  // docker cp puts a directory into one already there: a second install would copy beside the first.
+  const clean = docker(['exec', name, 'rm', '-rf', '/tmp/rendered', '/tmp/storage']);
+  if (clean.code !== 0) throw new Error(`clearing an earlier install in ${name}: ${clean.stderr}`);
   for (const [from, to] of [[join(rendered, host), '/tmp/rendered'], [__dirname, '/tmp/storage']] as const) {
     const r = docker(['cp', from, `${name}:${to}`]);
     if (r.code !== 0) throw new Error(`docker cp ${from}: ${r.stderr}`);
@@ -104,7 +107,7 @@ export function install(name: string, rendered: string, host: string, opts: { to
 
 /** An inventory of one host that is both target and source, plus the director the plan needs. */
 export function inventory(
-  target: Record<string, string | number>,
+  target: Record<string, string | number | boolean>,
   source: Record<string, string | number | boolean>,
   remote?: { host: string; vars: Record<string, string | number> },
 ): string {
