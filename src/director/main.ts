@@ -10,7 +10,7 @@ import type { Context } from './context';
 import { DirectorError } from './errors';
 import { EXIT } from './exit-codes';
 import { loadPlan } from './plan-source';
-import { Reporter, syslogViaLogger } from './reporter';
+import { Reporter, syslogViaLogger, type ReporterSinks } from './reporter';
 import { StateStore, defaultStateDir } from './state';
 
 function writeErr(text: string): void {
@@ -32,7 +32,8 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.USAGE;
   }
 
-  const syslog = process.env.SBDI_NO_SYSLOG === '1' ? () => undefined : syslogViaLogger(plan.application);
+  const logger = process.env.SBDI_NO_SYSLOG === '1' ? undefined : syslogViaLogger(plan.application);
+  const syslog: ReporterSinks['syslog'] = logger === undefined ? () => undefined : logger.send;
   // A Nagios plugin's output is its first line on stdout: check_backup shows its progress lines
   // only when the check is not OK (they still go to syslog).
   const held: string[] = [];
@@ -62,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof TransportError) {
       report.error('connect', e.message);
+      await logger?.close();
       return EXIT.CONNECT;
     }
     throw e;
@@ -87,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
     return code;
   } finally {
     await transport.close();
+    await logger?.close();
   }
 }
 

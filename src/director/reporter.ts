@@ -4,7 +4,8 @@
  * format every capsule uses, and a record of each phase's start and end per host for the
  * final table and the run record.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { formatBytes, formatDuration } from './format';
 
 export type Level = 'info' | 'warn' | 'error';
@@ -92,19 +93,59 @@ export class Reporter {
   }
 }
 
+/** Syslog's priority of each level, facility user: 8 × 1 + the severity (info 6, warning 4, err 3). */
+const PRIORITY: Record<Level, number> = { info: 14, warn: 12, error: 11 };
+
+export interface SyslogSink {
+  /** Sends one line (Reporter's syslog sink). */
+  send: ReporterSinks['syslog'];
+  /** Resolves once every line sent is with logger (or `waitMs` passed); ends its input. */
+  close(waitMs?: number): Promise<void>;
+}
+
 /**
- * Sends a line to syslog through `logger`, like the capsules' runtime library. Fire and forget: a
- * host without a syslog socket (or without logger) must not fail a backup over it.
+ * Sends lines to syslog through one `logger` for the whole run, with the tag and priorities the
+ * capsules' runtime library uses: each line on its input, its priority in front (--prio-prefix).
+ * One process and not one per line: a backup logs ~40 lines, and starting a process from node
+ * for each cost the director ~90 ms of CPU, their starts as much again. Fire and forget: a host
+ * without a syslog socket (or without logger) must not fail a run over it. `args`: more of
+ * logger's options (a test's socket).
  */
-export function syslogViaLogger(tag: string): ReporterSinks['syslog'] {
-  const priority: Record<Level, string> = { info: 'user.info', warn: 'user.warning', error: 'user.err' };
-  return (line, level) => {
+export function syslogViaLogger(tag: string, args: readonly string[] = []): SyslogSink {
+  let child: ChildProcess | undefined;
+  let broken = false;
+  const start = (): ChildProcess | undefined => {
+    if (child !== undefined || broken) return child;
     try {
-      const child = spawn('logger', ['-t', tag, '-p', priority[level], '--', line], { stdio: 'ignore', detached: false });
-      child.on('error', () => undefined);
-      child.unref();
+      child = spawn('logger', ['-t', tag, '--prio-prefix', ...args], { stdio: ['pipe', 'ignore', 'ignore'] });
     } catch {
-      // no logger binary: nothing to do
+      broken = true;
+      return undefined;
     }
+    child.on('error', () => (broken = true));
+    child.stdin?.on('error', () => (broken = true));
+    // Neither logger nor its input keeps the director running.
+    child.unref();
+    (child.stdin as (Writable & { unref?: () => void }) | null)?.unref?.();
+    return child;
+  };
+  return {
+    send: (line, level) => {
+      const input = start()?.stdin;
+      if (broken || input == null) return;
+      input.write(`<${PRIORITY[level]}>${line.replace(/[\r\n]+/g, ' ')}\n`);
+    },
+    close: (waitMs = 1000) => {
+      const input = child?.stdin;
+      if (input == null || broken || input.writableFinished) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        timer.unref();
+        input.end(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
   };
 }
