@@ -10,7 +10,7 @@ import { renderedFunction } from './rendered';
 
 let fn: string;
 beforeAll(() => {
-  fn = renderedFunction('solr-1', 'perform_rsync', 'sbdi_tree_changes').fn;
+  fn = ['sbdi_tree_changes', 'sbdi_tree_compare'].map((name) => renderedFunction('solr-1', 'perform_rsync', name).fn).join('\n');
 });
 
 type Entry = [path: string, type: 'd' | 'f', inode: number, mtime: number];
