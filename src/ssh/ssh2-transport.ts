@@ -4,7 +4,12 @@
  * (ssh2 without a hostVerifier accepts any key). Channels per connection are capped below
  * OpenSSH's MaxSessions so a burst of parallel execs queues instead of failing.
  */
-import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
+import type { Client as Ssh2Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
+
+// ssh2's client alone: its index also loads its HTTP agents, and with them node's http, https and
+// tls, which the director never uses (~20 ms of every start on the sandbox's hosts).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Client = require('ssh2/lib/client.js') as typeof Ssh2Client;
 import { hostKeyAlgorithms, keysFor, parseKnownHosts, verifyHostKey, type KnownHostEntry, type VerifyOutcome } from './known-hosts';
 import { markScanner, parseResultLine } from './result';
 import { Semaphore } from './semaphore';
@@ -41,7 +46,7 @@ export interface Ssh2TransportOptions {
 
 interface Connection {
   host: SshHost;
-  client: Client;
+  client: Ssh2Client;
   channels: Semaphore;
   ready: Promise<void>;
   isReady: boolean;
