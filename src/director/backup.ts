@@ -23,7 +23,7 @@ import { pauseWindow, planDigest, snapshotsInside, type Manifest, type PauseHost
 import { capsuleOnHosts, capsulePhase, connectAll, runOnHosts, runPhase, throwIfFailed, type PhaseOutcome } from './phase';
 import { PreOpened } from './preopened';
 import { targetHosts } from '../plan/lookup';
-import type { RunRecord } from './state';
+import { runsToForget, type RunRecord } from './state';
 import { leftoversOf, recoverLeftovers } from './recovery';
 import { phaseTable } from './summary';
 import { writeMetricsQuietly } from './health';
@@ -79,7 +79,17 @@ async function afterBackup(ctx: Context, code: number, id: string): Promise<numb
     }
   }
   await writeMetricsQuietly(ctx);
+  forgetOldRuns(ctx);
   return result;
+}
+
+/** Bounds the director's history (state.ts, runsToForget); a record that cannot go stays, said once. */
+function forgetOldRuns(ctx: Context): void {
+  try {
+    for (const id of runsToForget(ctx.state.runs())) ctx.state.forgetRun(id);
+  } catch (e) {
+    ctx.report.warn('done', `cannot delete old run records in ${ctx.state.runsDir}: ${(e as Error).message}`);
+  }
 }
 
 /** An id not used by an earlier run: two runs in the same second wait for the next one. */

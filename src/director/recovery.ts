@@ -8,11 +8,11 @@ import { EXIT } from './exit-codes';
 import { fetchTargetBackups, isComplete } from './list';
 import { capsulePhase } from './phase';
 import { targetHosts } from '../plan/lookup';
-import type { RunRecord } from './state';
+import { unsettled, type RunRecord } from './state';
 
 /** Runs a crashed or half-cleaned earlier run left behind. The lock is ours, so none is alive. */
 export function leftoversOf(records: RunRecord[]): RunRecord[] {
-  return records.filter((r) => r.status === 'running' || r.pauseInProgress || r.snapshotsMayExist || (r.commitTargets?.length ?? 0) > 0);
+  return records.filter(unsettled);
 }
 
 /** Unpauses, removes snapshots, readies the targets and settles half-done commits of LEFTOVERS. */

@@ -4,7 +4,7 @@
  * crash it says how far the run got, whether a pause may still be in force, and it lets
  * list_backups show failed runs (which never exist on the target).
  */
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { PhaseRecord } from './reporter';
@@ -82,6 +82,15 @@ export class StateStore {
     }
   }
 
+  /** Deletes the record of run `id` (gone already: nothing to do). */
+  forgetRun(id: string): void {
+    try {
+      unlinkSync(this.runPath(id));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+
   /** Every readable run record, oldest first. Unreadable files are skipped: state must never block a backup. */
   runs(): RunRecord[] {
     let names: string[];
@@ -102,4 +111,34 @@ export class StateStore {
     }
     return records;
   }
+}
+
+/**
+ * Whether a later run must still settle what this one may have left: a pause, source snapshots, a
+ * commit on some targets only (recovery.ts).
+ */
+export function unsettled(r: RunRecord): boolean {
+  return r.status === 'running' || r.pauseInProgress || r.snapshotsMayExist || (r.commitTargets?.length ?? 0) > 0;
+}
+
+/** How many of the newest run records are kept whatever they say (runsToForget). */
+export const RUNS_KEPT = 100;
+
+/**
+ * The runs whose records may go: all but the newest `kept`, every unsettled run, and for each source the
+ * newest complete run that compared its every entry (backup_full_scan_days counts from that
+ * one). Every run reads every record kept: without a bound, a director taking a backup an hour
+ * would read ~9 000 records (~60 MB) at each start after a year.
+ */
+export function runsToForget(records: readonly RunRecord[], kept = RUNS_KEPT): string[] {
+  const sorted = [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const keep = new Set(sorted.slice(-kept).map((r) => r.id));
+  const lastFullScan = new Map<string, string>();
+  for (const r of sorted) {
+    if (unsettled(r)) keep.add(r.id);
+    if (r.status !== 'complete') continue;
+    for (const s of r.manifest?.sources ?? []) if (s.scan === 'full') lastFullScan.set(s.host, r.id);
+  }
+  for (const id of lastFullScan.values()) keep.add(id);
+  return sorted.filter((r) => !keep.has(r.id)).map((r) => r.id);
 }
