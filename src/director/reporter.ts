@@ -93,6 +93,22 @@ export class Reporter {
   }
 }
 
+/**
+ * The longest line given to logger, in bytes: logger splits a line of its input longer than its
+ * message size (1 KiB) and reads a priority again at the head of each piece, so that text from a
+ * host (a file name in a warning) could choose its own. Longer lines are cut on a character.
+ */
+const SYSLOG_LINE_BYTES = 990;
+
+function syslogLine(line: string): string {
+  const flat = line.replace(/[\r\n]+/g, ' ');
+  const bytes = Buffer.from(flat, 'utf8');
+  if (bytes.length <= SYSLOG_LINE_BYTES) return flat;
+  let end = SYSLOG_LINE_BYTES - 3;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return `${bytes.subarray(0, end).toString('utf8')}...`;
+}
+
 /** Syslog's priority of each level, facility user: 8 × 1 + the severity (info 6, warning 4, err 3). */
 const PRIORITY: Record<Level, number> = { info: 14, warn: 12, error: 11 };
 
@@ -133,7 +149,7 @@ export function syslogViaLogger(tag: string, args: readonly string[] = []): Sysl
     send: (line, level) => {
       const input = start()?.stdin;
       if (broken || input == null) return;
-      input.write(`<${PRIORITY[level]}>${line.replace(/[\r\n]+/g, ' ')}\n`);
+      input.write(`<${PRIORITY[level]}>${syslogLine(line)}\n`);
     },
     close: (waitMs = 1000) => {
       const input = child?.stdin;

@@ -74,6 +74,22 @@ describe('director: syslog through one logger', () => {
     });
   });
 
+  it('a long line stays one message with its own priority: no text in it chooses one', async () => {
+    const sink = syslogViaLogger('sbdi-test', ['-u', join(dir, 'log')]);
+    // logger reads 1 KiB a message: what follows would be a line of its own, read for a priority.
+    const head = 'sbdi-backup host=h phase=sync level=warn msg=rsync: ' + 'ä'.repeat(200);
+    const line = `${head}${'x'.repeat(1024 - Buffer.byteLength(head) - 4)}<80>FORGED root login${'y'.repeat(2000)}`;
+    sink.send(line, 'warn');
+    sink.send('after', 'info');
+    await sink.close();
+    const got = await datagrams(2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await datagrams(3, 100)).toHaveLength(2);
+    expect(got[0]).toMatch(/^<12>.* sbdi-test(\[\d+\])?: sbdi-backup host=h phase=sync level=warn msg=rsync: ä+x+\.\.\.$/);
+    expect(got[0]).not.toContain('FORGED');
+    expect(got[1]).toMatch(/^<14>.*: after$/);
+  });
+
   it('without logger, sending and closing do nothing and do not throw', async () => {
     process.env.PATH = join(dir, 'nothing-here');
     const sink = syslogViaLogger('sbdi-test', ['-u', join(dir, 'log')]);

@@ -48,6 +48,31 @@ source_other_filesystems | tr '\\n' '\\0'; printf 'LIVE=%s\\0' "$live"`;
     expect(out.sort()).toEqual(names.map((n) => `${live}/${n}`).sort());
   });
 
+  it('misses none while mounts before them in the table go (containers stopping)', () => {
+    // 400 mounts before the live dir's own in the table, unmounted one after the other while the
+    // function reads the table again and again: each shifts every line after it.
+    const script = `set -euo pipefail
+base=$(mktemp -d)
+live="$base/live"
+mkdir -p "$live"
+for i in $(seq 1 400); do mkdir -p "$base/early/$i"; mount -t tmpfs t "$base/early/$i"; done
+for n in one two three; do mkdir -p "$live/$n"; mount -t tmpfs t "$live/$n"; done
+live_dir=$live
+${fn}
+( for i in $(seq 1 400); do umount "$base/early/$i"; sleep 0.002; done ) &
+churn=$!
+missed=0 calls=0
+while kill -0 "$churn" 2>/dev/null; do
+  calls=$((calls + 1))
+  [ "$(source_other_filesystems | wc -l)" -eq 3 ] || missed=$((missed + 1))
+done
+echo "MISSED $missed"
+echo "CALLS $calls" >&2`;
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'bash', '-c', script], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('MISSED 0');
+  });
+
   it('lists nothing where nothing is mounted inside', () => {
     expect(other('/nonexistent-live-dir', '')).toEqual([]);
   });

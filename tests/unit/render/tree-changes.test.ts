@@ -2,7 +2,7 @@
 // listings): what they include and exclude, and when there are none (the directories then go in a
 // pass of their own). What rsync makes of them is tested in tests/storage/backends.test.ts.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,8 @@ function changes(old: Entry[], now: Entry[]): { rules: string[]; dirs: string[] 
   writeFileSync(join(dir, 'new'), listing(now));
   const r = spawnSync('bash', ['-c', `set -euo pipefail\n${fn}\ncd "$1" && sbdi_tree_changes old new main renewed dirs delta rules`, '-', dir], { encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
+  // The comparison's own files went beside the new listing (not to /tmp), and are gone.
+  expect(readdirSync(dir).sort()).toEqual(['delta', 'dirs', 'main', 'new', 'old', 'renewed', 'rules']);
   const read = (f: string) => readFileSync(join(dir, f), 'utf8').split('\0').filter((x) => x !== '');
   return { rules: read('rules'), dirs: read('dirs') };
 }
