@@ -2,7 +2,7 @@
 // mount points carry a space, tab, newline or backslash escaped (\040, \011, \012, \134). Checked
 // with the capsule's own function, as rendered, in a mount namespace of its own holding tmpfs
 // mounts at such names, beside and at the live dir.
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renderedFunction } from './rendered';
 
@@ -48,7 +48,7 @@ source_other_filesystems | tr '\\n' '\\0'; printf 'LIVE=%s\\0' "$live"`;
     expect(out.sort()).toEqual(names.map((n) => `${live}/${n}`).sort());
   });
 
-  it('misses none while mounts before them in the table go (containers stopping)', () => {
+  it('misses none while mounts before them in the table go (containers stopping)', async () => {
     // 400 mounts before the live dir's own in the table, unmounted one after the other while the
     // function reads the table again and again: each shifts every line after it.
     const script = `set -euo pipefail
@@ -68,10 +68,15 @@ while kill -0 "$churn" 2>/dev/null; do
 done
 echo "MISSED $missed"
 echo "CALLS $calls" >&2`;
-    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'bash', '-c', script], { encoding: 'utf8', timeout: 120_000 });
+    // Seconds long: run beside the test's worker, whose event loop must stay free to report.
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile('unshare', ['-m', '--propagation', 'private', 'bash', '-c', script], { encoding: 'utf8', timeout: 120_000 }, (error, stdout, stderr) =>
+        resolve({ status: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr }),
+      );
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('MISSED 0');
-  });
+  }, 150_000);
 
   it('lists nothing where nothing is mounted inside', () => {
     expect(other('/nonexistent-live-dir', '')).toEqual([]);
