@@ -6,8 +6,8 @@
  */
 import type { Client as Ssh2Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
 
-// ssh2's client alone: its index also loads its HTTP agents, and with them node's http, https and
-// tls, which the director never uses (~20 ms of every start on the sandbox's hosts).
+// ssh2's client alone: its index also loads its HTTP tunnelling classes, and with them node's
+// http, https and tls, which the director never uses (~20 ms of every start on the sandbox's hosts).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Client = require('ssh2/lib/client.js') as typeof Ssh2Client;
 import { hostKeyAlgorithms, keysFor, parseKnownHosts, verifyHostKey, type KnownHostEntry, type VerifyOutcome } from './known-hosts';
