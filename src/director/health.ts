@@ -71,7 +71,8 @@ export function assessHealth(
   const durationS = typeof m.createdAt === 'number' && typeof m.startedAt === 'number' ? Math.round((m.createdAt - m.startedAt) / 1000) : undefined;
   const pauseS = typeof m.pause?.durationMs === 'number' ? m.pause.durationMs / 1000 : undefined;
   const freezeS = typeof m.pause?.freezeMs === 'number' ? m.pause.freezeMs / 1000 : undefined;
-  const bytes = last.referencedBytes ?? last.usedBytes ?? (Array.isArray(m.sources) ? m.sources.reduce((s, x) => s + (x.bytes ?? 0), 0) : undefined);
+  // What was backed up, as the manifest counts it: the same figure on every kind of store.
+  const bytes = Array.isArray(m.sources) ? m.sources.reduce((s, x) => s + (x.bytes ?? 0), 0) : undefined;
   perfdata.push(`age=${ageS}s;${w};${c};0`);
   if (durationS !== undefined) perfdata.push(`duration=${durationS}s;;;0`);
   if (freezeS !== undefined) perfdata.push(`freeze=${freezeS.toFixed(3)}s;;;0`);
@@ -157,7 +158,8 @@ async function gatherHealth(ctx: Context): Promise<Health> {
   const remoteFailures: string[] = [];
   try {
     await connectAll(ctx, ctx.plan.targets.map((t) => t.host), EXIT.CONNECT);
-    const fetched = await fetchListings(ctx, 'check', EXIT.LIST);
+    // The ids alone: a dir store counts each backup's sizes by walking every backup, on every run.
+    const fetched = await fetchListings(ctx, 'check', EXIT.LIST, targetHosts(ctx.plan), { sizes: false });
     throwIfFailed({ phase: 'check', exitCode: EXIT.LIST }, { values: fetched.listings, failures: fetched.failures, skipped: [] });
     target = mergeTargetListings(fetched.listings, targetHosts(ctx.plan));
     stores = fetched.stores;

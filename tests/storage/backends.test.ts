@@ -135,11 +135,21 @@ const L = '/opt/sbdi/backup/libexec';
 
 /** A shell in a test container, and one backup as the director takes it there: a push of the
  *  whole tree, printing perform_rsync's exit; its commit, printing commit_backup's. */
+/** Kills every process that holds a dir store's lock: a crash of the target during its rebuild of current. */
+const KILL_LOCK_HOLDERS =
+  'for fd in /proc/[0-9]*/fd/*; do [ "$(readlink "$fd" 2>/dev/null)" != /backup/.current-lock ] || { p=${fd#/proc/}; kill -KILL "${p%%/*}" 2>/dev/null || true; }; done';
+
+/** Waits until a dir store has made current again after a commit (no lock file elsewhere). */
+const SETTLED = '[ ! -e /backup/.current-lock ] || flock /backup/.current-lock true';
+
 function pushKit(container: string) {
   const sh = (script: string) => dockerAsync(['exec', container, 'bash', '-c', script], undefined, 300_000);
   const push = (id: string) => sh(`${L}/prepare_target </dev/null >/dev/null && ${L}/prepare_source_snapshot >/dev/null &&
     { printf -- '- ${id}\\n' | ${L}/perform_rsync; echo "exit $?"; ${L}/remove_source_snapshot >/dev/null; }`);
-  const commit = (id: string) => sh(`printf '{"id":"%s","status":"complete","sources":[{"host":"storage-1","target":"storage-1","bytes":4}]}' ${id} | ${L}/commit_backup ${id} >/dev/null; echo "exit $?"`);
+  // A dir store makes current again after commit_backup has answered: the tests that read current
+  // wait for that, as the next prepare_target does (its lock).
+  const commit = (id: string) =>
+    sh(`printf '{"id":"%s","status":"complete","sources":[{"host":"storage-1","target":"storage-1","bytes":4}]}' ${id} | ${L}/commit_backup ${id} >/dev/null; echo "exit $?"; ${SETTLED}`);
   return { sh, push, commit };
 }
 
@@ -434,6 +444,83 @@ describe("storage: a dir store's push key cannot change a committed backup", () 
     expect(r.stdout, r.stderr).toMatch(/^exit 0$/m);
     expect((await sh('cat /backup/current/storage-1@+srv+data/f')).stdout).toBe('two\n');
     expect((await sh(`cat ${backup1}/f; stat -c %a ${backup1}/f`)).stdout).toBe('one\n644\n');
+  });
+});
+
+describe("storage: a dir store makes current again after commit_backup has answered", () => {
+  const container = `storagetest-rebuild-${process.pid}`;
+  const { sh, push } = pushKit(container);
+  const tree = 'storage-1@+srv+data';
+  const LOCK = '/backup/.current-lock';
+  // 40 000 files: linking them takes long enough for the test to come in while it runs.
+  startStorageHost(container, { backup_target_backend: 'dir' }, sh, ` && python3 -c '
+import os
+for d in range(400):
+    os.makedirs("/srv/data/d%d" % d)
+    for f in range(100):
+        with open("/srv/data/d%d/f%d" % (d, f), "w") as o: o.write("%d %d\\n" % (d, f))
+' && sync`);
+  /** commit_backup ID as the director runs it: its exit, then whether the lock was still held right after it answered. */
+  const commitNow = (id: string) =>
+    sh(`printf '{"id":"%s","status":"complete","sources":[{"host":"storage-1","target":"storage-1","bytes":4}]}' ${id} | ${L}/commit_backup ${id} >/dev/null; echo "exit $?"
+      if flock -n ${LOCK} true; then echo "lock free"; else echo "lock held"; fi`);
+  /** What differs between current's tree and backup ID's (rsync's itemized dry run; empty when equal), and how many of its files share the backup's inode. */
+  const currentIs = async (id: string) => {
+    const r = await sh(`rsync -n -i -aHAX --checksum --delete /backup/snapshots/${id}/${tree}/ /backup/current/${tree}/
+      echo "shared $(find /backup/current/${tree} -type f -links +1 | wc -l) of $(find /backup/snapshots/${id}/${tree} -type f | wc -l)"`);
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.trim();
+  };
+
+  it('answers before current is made again; the next prepare_target waits for it and starts from the backup', async () => {
+    expect((await push('20260101_000001')).stdout).toMatch(/^exit 0$/m);
+    const r = await commitNow('20260101_000001');
+    expect(r.stdout).toMatch(/^exit 0$/m);
+    expect(r.stdout, 'the rebuild still held the lock when commit_backup had answered').toMatch(/^lock held$/m);
+    const prepared = await sh(`${L}/prepare_target </dev/null`);
+    expect(prepared.stdout).toContain('"base":"20260101_000001","baseReset":false');
+    expect(await currentIs('20260101_000001')).toBe('shared 40000 of 40000');
+    expect((await sh('ls -a /backup')).stdout).not.toMatch(/current\.(next|old)/);
+  });
+
+  it('a push that comes while current is being made waits for it, and sends only its changes into it', async () => {
+    expect((await sh('rm -rf /srv/data/d7 && echo changed >/srv/data/d8/f1 && sync')).code).toBe(0);
+    // As the director: prepare_target, then the push of the changes since the base.
+    const prepared = await sh(`${L}/prepare_target </dev/null`);
+    expect(prepared.stdout).toContain('"base":"20260101_000001"');
+    expect((await sh(`${L}/prepare_source_snapshot >/dev/null`)).code).toBe(0);
+    const pushed = await sh(`printf '20260101_000001 20260101_000002\n' | ${L}/perform_rsync; echo "exit $?"`);
+    expect(pushed.stdout, pushed.stderr).toMatch(/^exit 0$/m);
+    expect((await sh(`${L}/remove_source_snapshot >/dev/null`)).code).toBe(0);
+    const committed = await commitNow('20260101_000002');
+    expect(committed.stdout).toMatch(/^exit 0\nlock held$/m);
+    // A late (or hostile) push through the source's key while the rebuild runs: it waits for it,
+    // or what it writes into current would go with the trees the rebuild replaces.
+    const late = await sh(`mkdir -p /tmp/late && echo late >/tmp/late/file && rsync -a -e 'ssh -i /etc/sbdi/backup/push_ed25519 -o IdentitiesOnly=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts' /tmp/late/ sbdi-receive@127.0.0.1:late/; echo "exit $?"`);
+    expect(late.stdout, late.stderr).toMatch(/^exit 0$/m);
+    expect((await sh(`flock ${LOCK} cat /backup/current/${tree}/late/file`)).stdout).toBe('late\n');
+    expect((await sh(`test ! -e /backup/snapshots/20260101_000002/${tree}/d7 && cat /backup/snapshots/20260101_000002/${tree}/d8/f1`)).stdout).toBe('changed\n');
+  });
+
+  it('killed halfway, leaves current to the next prepare_target, which makes it again from the newest backup', async () => {
+    expect((await sh('echo again >/srv/data/d8/f2 && sync')).code).toBe(0);
+    expect((await sh(`${L}/prepare_target </dev/null >/dev/null`)).code).toBe(0);
+    expect((await push('20260101_000003')).stdout).toMatch(/^exit 0$/m);
+    // A crash of the target during the rebuild: every process of it (all that hold its lock)
+    // killed once it has linked some files.
+    const killed = await sh(`printf '{"id":"%s","status":"complete","sources":[]}' 20260101_000003 | ${L}/commit_backup 20260101_000003 >/dev/null
+      for i in $(seq 1000); do [ -z "$(find /backup/current.next -type f -print -quit 2>/dev/null)" ] || break; sleep 0.01; done
+      ${KILL_LOCK_HOLDERS}; sleep 0.2
+      if flock -n ${LOCK} true; then echo "lock free"; fi
+      find /backup/current.next -type f | wc -l`);
+    expect(killed.stdout, 'the rebuild was killed with the lock released').toMatch(/^lock free$/m);
+    const halfway = Number(killed.stdout.trim().split('\n').pop());
+    expect(halfway, 'killed halfway').toBeGreaterThan(0);
+    expect(halfway).toBeLessThan(39900);
+    const prepared = await sh(`${L}/prepare_target </dev/null`);
+    expect(prepared.stdout).toContain('"base":"20260101_000003","baseReset":true');
+    expect(prepared.stderr).toMatch(/removing current\.next left by an interrupted commit/);
+    expect(await currentIs('20260101_000003')).toBe('shared 39900 of 39900');
   });
 });
 

@@ -21,6 +21,12 @@ printf -- '- %s\n' "$id" | "$L/perform_rsync" >/dev/null
 printf '{"id":"%s","status":"complete","sources":[{"host":"storage-1","target":"storage-1","bytes":300006}]}' "$id" |
   "$L/commit_backup" "$id" >/dev/null
 cp --sparse=always "$image" /tmp/crash.img
+# The power cut ends everything still running: a dir store's making of current after the commit
+# (every process that holds its lock).
+for fd in /proc/[0-9]*/fd/*; do
+  [ "$(readlink "$fd" 2>/dev/null)" != /backup/.current-lock ] || { p=${fd#/proc/}; kill -KILL "${p%%/*}" 2>/dev/null || true; }
+done
+sleep 0.2
 umount /backup
 cp --sparse=always /tmp/crash.img "$image"
 rm -f /tmp/crash.img
@@ -30,4 +36,6 @@ check "the backup is listed after the crash" '[[ $listed == *"$id"* ]]'
 check "the backup can be activated" '"$L/activate_backup" "$id" >/dev/null'
 check "it holds the source's content" 'cmp -s /srv/data/payload "/backup/restore/storage-1@+srv+data/payload"'
 "$L/deactivate_backup" >/dev/null 2>&1 || true
+prepared=$("$L/prepare_target" </dev/null 2>/dev/null || true)
+check "the next backup starts from it" '[[ $prepared == *"\"base\":\"${id}\""* ]]'
 [ "$failed" = 0 ] && echo "CRASH PASSED"

@@ -30,6 +30,9 @@ capsule() {
   result=${out##*SBDI-RESULT }
   python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1])["ok"] else 1)' "$result" || fail "capsule $1 result" "$result"
   if [ "$1" = perform_rsync ]; then pushed_bytes=$(field bytes); fi
+  # A dir store makes current again after commit_backup has answered: what reads current here
+  # waits for that, as the next prepare_target does (its lock).
+  if [ "$1" = commit_backup ] && [ -e /backup/.current-lock ]; then flock /backup/.current-lock true; fi
 }
 field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]); [v := v[int(k)] if isinstance(v, list) else v[k] for k in sys.argv[2].split(".")]; print(json.dumps(v))' "$result" "$1"; }
 

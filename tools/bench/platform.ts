@@ -279,6 +279,19 @@ export async function syslogLines(n: Names, host: string, text: string): Promise
   return rootSh(n, host, `cat /var/log/messages.0 /var/log/messages 2>/dev/null | grep -F -- ${shq(text)} || true`);
 }
 
+/**
+ * After ours' backup: a dir store makes its current again from the new backup after commit_backup
+ * has answered (templates/target/dir.sh.hbs, target_commit). Waits for that (its lock), so that it
+ * never runs beside the next side's timed copy, and resolves with how long it took by the
+ * capsule's own syslog line; undefined on the other stores.
+ */
+export async function afterCommit(n: Names, t: TargetLayout, id: string): Promise<number | undefined> {
+  if (t.backend !== 'dir') return undefined;
+  await rootSh(n, TARGET, `flock ${t.root}/.current-lock true`);
+  const m = / again from backup (\d{8}_\d{6}) in (\d+) ms/.exec((await syslogLines(n, TARGET, `again from backup ${id} in `)).trim().split('\n').pop() ?? '');
+  return m && m[1] === id ? Number(m[2]) : undefined;
+}
+
 /** Regular files below a source's dir (a restore's sanity check). */
 export async function countFiles(n: Names, host: string, dir: string): Promise<number> {
   return Number((await rootSh(n, host, `find ${dir} -type f | wc -l`)).trim());

@@ -20,7 +20,7 @@ import {
 } from './corpus';
 import { dropCaches, machineFacts, sampleLoad, type LoadSample, type MachineFacts } from './machine';
 import {
-  BARE_RSYNC, BARE_RSYNC_FIDELITY, BASELINES, SOURCES, barePull, barePush, countFiles, emptyLiveDirs, emptyTargetCopies, latestBackup, operator, peerBackup, peerRestore,
+  BARE_RSYNC, BARE_RSYNC_FIDELITY, BASELINES, SOURCES, afterCommit, barePull, barePush, countFiles, emptyLiveDirs, emptyTargetCopies, latestBackup, operator, peerBackup, peerRestore,
   rootSh, setupBare, syslogLines, storeBytes, targetLayout, warmPrograms, type ListedBackup, type TargetLayout,
 } from './platform';
 import { parseVersion, type PeerBackupSummary, type PeerName } from './peers';
@@ -82,6 +82,11 @@ interface BackupRecord {
   backup: string;
   pauseMs?: number;
   syncMs?: number;
+  /**
+   * A dir store's rebuild of current after ours' commit, ms (its capsule's syslog line): it runs
+   * after perform_backup has answered, and the bench waits for it, untimed, before the next side.
+   */
+  rebuildMs?: number;
   /** What each peer reported about its backup, per source. */
   peers?: Partial<Record<PeerName, PeerBackupSummary[]>>;
 }
@@ -176,10 +181,12 @@ function keepOutput(o: BenchOptions, label: string, stdout: string): void {
 }
 
 /** A perform_backup timed in the director's shell (operator), with the manifest's own pause and sync figures. */
-async function oursBackup(n: Names, o: BenchOptions, label: string): Promise<{ ms: number; backup: ListedBackup }> {
+async function oursBackup(n: Names, o: BenchOptions, t: TargetLayout, label: string): Promise<{ ms: number; backup: ListedBackup; rebuildMs?: number }> {
   const { ms, stdout } = await operator(n, 'perform_backup');
   keepOutput(o, label, stdout);
-  return { ms, backup: await latestBackup(n) };
+  const backup = await latestBackup(n);
+  const rebuildMs = await afterCommit(n, t, backup.id);
+  return { ms, backup, ...(rebuildMs === undefined ? {} : { rebuildMs }) };
 }
 
 /** Runs every side in `order`, each through `body` and each from cold caches (unless --warm-caches); resolves with each side's ms. */
@@ -204,13 +211,15 @@ function storeOf(n: Names, t: TargetLayout, side: Side): Promise<number> {
 /** One backup by each side: perform_backup (with its manifest's pause and sync), the bare pushes, the peers. */
 async function backupAll(n: Names, o: BenchOptions, t: TargetLayout, order: readonly Side[], label: string, archive: string): Promise<BackupRecord> {
   let backup: ListedBackup | undefined;
+  let rebuildMs: number | undefined;
   const store: Times = {};
   const peers: Partial<Record<PeerName, PeerBackupSummary[]>> = {};
   const ms = await inOrder(n, o, order, async (side) => {
     let ms: number;
     if (side === 'ours') {
-      const r = await oursBackup(n, o, label);
+      const r = await oursBackup(n, o, t, label);
       backup = r.backup;
+      rebuildMs = r.rebuildMs;
       ms = r.ms;
     } else if (side === 'bare' || side === 'fidelity') ms = await barePush(n, t, BASELINES[side]);
     else {
@@ -221,7 +230,20 @@ async function backupAll(n: Names, o: BenchOptions, t: TargetLayout, order: read
     store[side] = await storeOf(n, t, side);
     return ms;
   });
-  return { ms, storeBytes: store, backup: backup!.id, pauseMs: pauseOf(backup!), syncMs: syncOf(backup!), ...(o.peers.length ? { peers } : {}) };
+  return {
+    ms,
+    storeBytes: store,
+    backup: backup!.id,
+    pauseMs: pauseOf(backup!),
+    syncMs: syncOf(backup!),
+    ...(rebuildMs === undefined ? {} : { rebuildMs }),
+    ...(o.peers.length ? { peers } : {}),
+  };
+}
+
+/** The dir store's rebuild of current after ours' backup, for the log (untimed, waited for). */
+function rebuilt(r: BackupRecord): string {
+  return r.rebuildMs === undefined ? '' : ` (then the store's current made again in ${(r.rebuildMs / 1000).toFixed(1)} s, untimed)`;
 }
 
 function secs(ms: Times): string {
@@ -234,14 +256,14 @@ async function throughputRun(n: Names, o: BenchOptions, t: TargetLayout, run: nu
   log(`run ${run}: full backup (order ${order.join(', ')})`);
   await emptyTargetCopies(n, t, o.peers);
   const full = await backupAll(n, o, t, order, `run${run}-full`, `run${run}-full`);
-  log(`run ${run}: full ${secs(full.ms)}`);
+  log(`run ${run}: full ${secs(full.ms)}${rebuilt(full)}`);
 
   const m = planMutation(files, o.seed, run);
   applyMutation(corpusRoot, o.seed, m);
   const after = afterMutation(files, m);
   const incArchive = `run${run}-incremental`;
   const inc = { changed: m.changed.length, added: m.added.length, deleted: m.deleted.length, ...(await backupAll(n, o, t, order, incArchive, incArchive)) };
-  log(`run ${run}: incremental ${secs(inc.ms)}`);
+  log(`run ${run}: incremental ${secs(inc.ms)}${rebuilt(inc)}`);
 
   await operator(n, 'stop_docker');
   const corpusInContainer = `${CORPUS_LIVE_DIR}/${CORPUS_DIR}`;
@@ -303,7 +325,7 @@ async function scaleSeries(n: Names, o: BenchOptions, t: TargetLayout, files: nu
   log(`${label}: written in ${(writeMs / 1000).toFixed(1)} s`);
   await emptyTargetCopies(n, t, o.peers);
   const full = await backupAll(n, o, t, orderOf(sides, 1), `${label}-full`, `${label}-full`);
-  log(`${label}: full ${secs(full.ms)}`);
+  log(`${label}: full ${secs(full.ms)}${rebuilt(full)}`);
   const rec: ScaleRecord = { host: CORPUS_HOST, dir: `${CORPUS_LIVE_DIR}/${SCALE_DIR}`, files, dirs: plan.dirs.length, bytes: plan.totalBytes, writeMs, dockerHosts, full, incrementals: [] };
   keep(rec);
   let tree = plan.files;
@@ -319,7 +341,7 @@ async function scaleSeries(n: Names, o: BenchOptions, t: TargetLayout, files: nu
     base = inc.backup;
     rec.incrementals.push({ run, order, changed: m.changed.length, added: m.added.length, deleted: m.deleted.length, ...inc, listing });
     const own = listing[CORPUS_HOST];
-    log(`${label}: incremental ${run} ${secs(inc.ms)}; ours on ${CORPUS_HOST}: ${own ? `${own.entries} entries differed, listed and compared in ${own.ms} ms` : 'a whole-tree push (no listing)'}`);
+    log(`${label}: incremental ${run} ${secs(inc.ms)}${rebuilt(inc)}; ours on ${CORPUS_HOST}: ${own ? `${own.entries} entries differed, listed and compared in ${own.ms} ms` : 'a whole-tree push (no listing)'}`);
     keep(rec);
   }
 }
@@ -332,10 +354,10 @@ async function useDockerHosts(so: SandboxOptions, o: BenchOptions, scale: Docker
   await converge(so);
 }
 
-async function pauseSeries(n: Names, o: BenchOptions, hosts: number): Promise<PauseSeries> {
+async function pauseSeries(n: Names, o: BenchOptions, t: TargetLayout, hosts: number): Promise<PauseSeries> {
   const s: PauseSeries = { dockerHosts: hosts, containersPerHost: o.containersPerHost, paused: [], freezeMs: [], windowMs: [] };
   for (let i = 1; i <= o.pauseRuns; i++) {
-    const r = await oursBackup(n, o, `pause-${hosts}hosts-run${i}`);
+    const r = await oursBackup(n, o, t, `pause-${hosts}hosts-run${i}`);
     const pause = r.backup.manifest?.pause;
     const paused = (pause?.hosts ?? []).reduce((a, h) => a + (h.paused ?? 0), 0);
     if ((pause?.hosts ?? []).length !== hosts) throw new Error(`backup ${r.backup.id}: the manifest shows ${(pause?.hosts ?? []).length} paused docker hosts, expected ${hosts}`);
@@ -395,7 +417,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       ...(o.peers.includes('borg') ? { borg: parseVersion('borg', await rootSh(n, CORPUS_HOST, 'borg --version')) } : {}),
     };
     if (o.pauseRuns > 0 && counts[0] !== undefined) {
-      res.pause.push(await pauseSeries(n, o, counts[0]));
+      res.pause.push(await pauseSeries(n, o, t, counts[0]));
       save(res);
     }
     const live = join(deploymentPaths(so).btrfsMount(CORPUS_HOST), LIVE_SUBVOLUME);
@@ -431,7 +453,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       for (const more of counts.slice(1)) {
         hosts = more;
         await useDockerHosts(so, o, scale, hosts, poolGiB);
-        res.pause.push(await pauseSeries(n, o, hosts));
+        res.pause.push(await pauseSeries(n, o, t, hosts));
         save(res);
       }
     }

@@ -52,6 +52,22 @@ describe('check_backup and the store fill level', () => {
     expect(h.printed.join('\n')).not.toContain('store_');
   });
 
+  it('asks each store for its ids alone, and gives the bytes the manifest counts', async () => {
+    // A dir store counts a backup's sizes by walking every backup it holds: after each run, for
+    // the metrics, that grew with every backup kept.
+    const h = harness(testPlan());
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    h.printed.length = 0;
+    expect(await runCommand(h.ctx, ['check_backup'])).toBe(NAGIOS.OK);
+    const lists = h.transport.calledCapsules('list_backups');
+    expect(lists.length).toBeGreaterThanOrEqual(1);
+    expect(lists.map((c) => c.stdin)).toEqual(lists.map(() => 'ids\n'));
+    const manifest = h.transport.backups[0]!.manifest as { sources: Array<{ bytes?: number }> };
+    const bytes = manifest.sources.reduce((a, s) => a + (s.bytes ?? 0), 0);
+    expect(bytes).toBeGreaterThan(0);
+    expect(h.printed.join('\n')).toContain(` bytes=${bytes}B;;;0`);
+  });
+
   it('exports used and free bytes per store as metrics', () => {
     const text = metricsText({ status: 0, text: '', perfdata: [], metrics: ['sbdi_backup_store_used_bytes{store="t"} 5', 'sbdi_backup_store_free_bytes{store="t"} 7'] }, 0);
     expect(text).toMatch(/# HELP sbdi_backup_store_used_bytes .*\n# TYPE sbdi_backup_store_used_bytes gauge\nsbdi_backup_store_used_bytes\{store="t"\} 5/);
