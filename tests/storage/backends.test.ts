@@ -502,13 +502,44 @@ for d in range(200):
     expect((await sh(`test ! -e /backup/snapshots/20260101_000002/${tree}/d7 && cat /backup/snapshots/20260101_000002/${tree}/d8/f1`)).stdout).toBe('changed\n');
   });
 
+  // A push through a source's key that never ends (a source taken over, or a connection that
+  // hangs): it holds the lock shared for as long as it lives.
+  const idlePush = () =>
+    sh(`setsid ssh -i /etc/sbdi/backup/push_ed25519 -o IdentitiesOnly=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts sbdi-receive@127.0.0.1 'rsync --server -logDtpre.iLsfxCIvu . .' < <(sleep 100000) >/dev/null 2>&1 &
+      for i in $(seq 200); do ls /run/sbdi-backup/receivers/*.pid >/dev/null 2>&1 && break; sleep 0.05; done; sleep 0.3`);
+  const receivers = async () => (await sh(`pgrep -fc '^/bin/bash ${L}/receive_backup ' || true`)).stdout.trim();
+
+  it("stops, before it prepares, a push left running, even one whose record a second push's refusal took", async () => {
+    expect((await idlePush()).code).toBe(0);
+    // The same tree again: rrsync refuses it (its own lock), and it ends.
+    const second = await sh(`ssh -i /etc/sbdi/backup/push_ed25519 -o IdentitiesOnly=yes -o UserKnownHostsFile=/etc/sbdi/backup/known_hosts sbdi-receive@127.0.0.1 'rsync --server -logDtpre.iLsfxCIvu . .' </dev/null; echo "exit $?"`);
+    expect(second.stdout).not.toMatch(/^exit 0$/m);
+    expect(await receivers()).toBe('1');
+    const prepared = await sh(`timeout 60 ${L}/prepare_target </dev/null; echo "exit $?"`);
+    expect(prepared.stdout).toMatch(/^exit 0$/m);
+    expect(prepared.stderr).toMatch(/stopped the receiver of storage-1@\+srv\+data left running by an earlier run/);
+    expect(await receivers()).toBe('0');
+  });
+
+  it('stops a push still running when it commits, instead of waiting for it', async () => {
+    expect((await sh('echo later >/srv/data/d8/f3 && sync')).code).toBe(0);
+    expect((await push('20260101_000004')).stdout).toMatch(/^exit 0$/m);
+    expect((await idlePush()).code).toBe(0);
+    expect(await receivers()).toBe('1');
+    const committed = await sh(`printf '{"id":"%s","status":"complete","sources":[]}' 20260101_000004 | timeout 60 ${L}/commit_backup 20260101_000004 >/dev/null; echo "exit $?"`);
+    expect(committed.stdout, committed.stderr).toMatch(/^exit 0$/m);
+    expect(committed.stderr).toMatch(/stopped a push into \/backup\/current that was still running/);
+    expect(await receivers()).toBe('0');
+    expect((await sh(`flock ${LOCK} cat /backup/snapshots/20260101_000004/${tree}/d8/f3`)).stdout).toBe('later\n');
+  });
+
   it('killed halfway, leaves current to the next prepare_target, which makes it again from the newest backup', async () => {
     expect((await sh('echo again >/srv/data/d8/f2 && sync')).code).toBe(0);
     expect((await sh(`${L}/prepare_target </dev/null >/dev/null`)).code).toBe(0);
-    expect((await push('20260101_000003')).stdout).toMatch(/^exit 0$/m);
+    expect((await push('20260101_000005')).stdout).toMatch(/^exit 0$/m);
     // A crash of the target during the rebuild: every process of it (all that hold its lock)
     // killed once it has linked some files.
-    const killed = await sh(`printf '{"id":"%s","status":"complete","sources":[]}' 20260101_000003 | ${L}/commit_backup 20260101_000003 >/dev/null
+    const killed = await sh(`printf '{"id":"%s","status":"complete","sources":[]}' 20260101_000005 | ${L}/commit_backup 20260101_000005 >/dev/null
       for i in $(seq 1000); do [ -z "$(find /backup/current.next -type f -print -quit 2>/dev/null)" ] || break; sleep 0.01; done
       ${KILL_LOCK_HOLDERS}; sleep 0.2
       if flock -n ${LOCK} true; then echo "lock free"; fi
@@ -518,9 +549,9 @@ for d in range(200):
     expect(halfway, 'killed halfway').toBeGreaterThan(0);
     expect(halfway).toBeLessThan(19900);
     const prepared = await sh(`${L}/prepare_target </dev/null`);
-    expect(prepared.stdout).toContain('"base":"20260101_000003","baseReset":true');
+    expect(prepared.stdout).toContain('"base":"20260101_000005","baseReset":true');
     expect(prepared.stderr).toMatch(/removing current\.next left by an interrupted commit/);
-    expect(await currentIs('20260101_000003')).toBe('shared 19900 of 19900');
+    expect(await currentIs('20260101_000005')).toBe('shared 19900 of 19900');
   });
 });
 
