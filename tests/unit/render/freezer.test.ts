@@ -61,7 +61,7 @@ sleep 0.3
 ${freeze.replace(/\$D/g, '"$top/c"')}
 sleep 0.1
 : >"$run_dir/plan"
-for i in 0 1 2; do printf 'id%s %s\\n' "$i" "$(freezer_of "\${pids[$i]}")" >>"$run_dir/plan"; done
+for i in 0 1 2; do freezer_of "\${pids[$i]}"; printf 'id%s %s %s\\n' "$i" "$freezer_kind" "$freezer_found" >>"$run_dir/plan"; done
 echo "PLAN"; cat "$run_dir/plan"
 # A container stopped since its cgroup was found: its cgroup is gone.
 echo "id9 ${kind} $top/gone" >>"$run_dir/plan"
@@ -136,6 +136,7 @@ sleep 30 & p=$!
 echo "$p" >${V1}/${outer}/docker/inner/cgroup.procs
 mount --bind ${V1}/${outer} ${V1}
 freezer_of "$p"
+echo "$freezer_kind $freezer_found"
 kill "$p"; wait 2>/dev/null || true
 umount ${V1}
 rmdir ${V1}/${outer}/docker/inner ${V1}/${outer}/docker ${V1}/${outer}`;
@@ -161,7 +162,8 @@ const ID = 'ab'.repeat(32);
 describe("a container's own cgroup, from the path of its main process", () => {
   it('cuts the path at the component naming the container; refuses a path that names none', () => {
     const r = withLib(`for d in /c/system.slice/docker-${ID}.scope/init /c/system.slice/docker-${ID}.scope /c/docker/${ID}/init/x /c/docker/${ID} /c/docker/other /c/docker/${ID}x; do
-  printf '%s -> %s\\n' "$d" "$(freezer_container_dir ${ID} "$d" || echo REFUSED)"
+  if freezer_container_dir ${ID} "$d"; then r=$freezer_cdir; else r=REFUSED; fi
+  printf '%s -> %s\\n' "$d" "$r"
 done`);
     expect(r.status, String(r.stderr)).toBe(0);
     expect(String(r.stdout).trim().split('\n')).toEqual([
