@@ -135,10 +135,6 @@ const L = '/opt/sbdi/backup/libexec';
 
 /** A shell in a test container, and one backup as the director takes it there: a push of the
  *  whole tree, printing perform_rsync's exit; its commit, printing commit_backup's. */
-/** Kills every process that holds a dir store's lock: a crash of the target during its rebuild of current. */
-const KILL_LOCK_HOLDERS =
-  'for fd in /proc/[0-9]*/fd/*; do [ "$(readlink "$fd" 2>/dev/null)" != /backup/.current-lock ] || { p=${fd#/proc/}; kill -KILL "${p%%/*}" 2>/dev/null || true; }; done';
-
 /** Waits until a dir store has made current again after a commit (no lock file elsewhere). */
 const SETTLED = '[ ! -e /backup/.current-lock ] || flock /backup/.current-lock true';
 
@@ -541,7 +537,7 @@ for d in range(200):
     // killed once it has linked some files.
     const killed = await sh(`printf '{"id":"%s","status":"complete","sources":[]}' 20260101_000005 | ${L}/commit_backup 20260101_000005 >/dev/null
       for i in $(seq 1000); do [ -z "$(find /backup/current.next -type f -print -quit 2>/dev/null)" ] || break; sleep 0.01; done
-      ${KILL_LOCK_HOLDERS}; sleep 0.2
+      bash /tmp/storage/kill-lock-holders.sh; sleep 0.2
       if flock -n ${LOCK} true; then echo "lock free"; fi
       find /backup/current.next -type f | wc -l`);
     expect(killed.stdout, 'the rebuild was killed with the lock released').toMatch(/^lock free$/m);

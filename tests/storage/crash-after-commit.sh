@@ -23,9 +23,7 @@ printf '{"id":"%s","status":"complete","sources":[{"host":"storage-1","target":"
 cp --sparse=always "$image" /tmp/crash.img
 # The power cut ends everything still running: a dir store's making of current after the commit
 # (every process that holds its lock).
-for fd in /proc/[0-9]*/fd/*; do
-  [ "$(readlink "$fd" 2>/dev/null)" != /backup/.current-lock ] || { p=${fd#/proc/}; kill -KILL "${p%%/*}" 2>/dev/null || true; }
-done
+bash "$(dirname "$0")/kill-lock-holders.sh"
 sleep 0.2
 umount /backup
 cp --sparse=always /tmp/crash.img "$image"
