@@ -10,7 +10,7 @@
  * leaves enough to clean up: whether a pause may be in force, whether snapshots may exist.
  */
 import type { CapsuleResult } from '../ssh/types';
-import { num } from './capsule';
+import { num, runCapsule } from './capsule';
 import { linkedSignal, sleep, type LinkedSignal } from './concurrency';
 import { interruptSignalName, type Context } from './context';
 import { DirectorError, InterruptedError, PhaseError, asDirectorError } from './errors';
@@ -116,6 +116,12 @@ class BackupRun {
   private pause: PauseWindow | undefined;
   private readonly snapshots = new Map<string, CapsuleResult>();
   private readonly syncs = new Map<string, CapsuleResult>();
+  /**
+   * The commit's sessions, opened on every target as the syncs start and given the manifest with
+   * their go: its ssh channel, sudo and bash then start while the sources push (~70 ms less to
+   * wait for after the last push).
+   */
+  private commits: PreOpened | undefined;
   /**
    * Snapshot removals started as each source's sync ended: once copied, a snapshot has nothing
    * left to give (a failed commit discards the backup, it never syncs again), so its removal runs
@@ -243,6 +249,7 @@ class BackupRun {
         failure = new InterruptedError(failure.phase, interruptSignalName(ctx));
       }
     }
+    await this.commits?.callOff();
     if (failure !== undefined && !this.committed && this.record.snapshotsMayExist) {
       // Do not leave snapshots filling their volumes until the next run.
       await this.removeSnapshots(false);
@@ -413,6 +420,7 @@ class BackupRun {
 
   private async sync(): Promise<void> {
     const { ctx, plan } = this;
+    this.commits = new PreOpened(ctx, { phase: 'commit', exitCode: EXIT.COMMIT, capsule: 'commit_backup' }, this.targets);
     for (const s of plan.sources) {
       const reason = this.fullScans.get(s.host);
       if (reason !== undefined && this.bases.has(s.target)) ctx.report.info('sync', `${s.host}: comparing every entry with the store (${reason})`);
@@ -503,13 +511,16 @@ class BackupRun {
     this.save();
     // Not abortable: a commit cut in half is worse than a few more seconds of waiting. Every target
     // is asked even when one fails, so the outcome is known everywhere.
-    const outcome = await capsuleOnHosts(ctx, this.targets, {
-      phase: 'commit',
-      exitCode: EXIT.COMMIT,
-      capsule: 'commit_backup',
-      arg: this.id,
-      exec: { stdin: `${JSON.stringify(manifest)}\n` },
-      summarize: (r) => ({ bytes: num(r, 'usedBytes'), detail: `backup ${this.id}` }),
+    const stdin = `${JSON.stringify(manifest)}\n`;
+    const outcome = await runOnHosts<CapsuleResult>(ctx, this.targets, { phase: 'commit', exitCode: EXIT.COMMIT, summarize: (r) => ({ bytes: num(r, 'usedBytes'), detail: `backup ${this.id}` }) }, async (host) => {
+      const opened = this.commits;
+      if (opened !== undefined && !opened.endedEarly().includes(host)) return opened.run(host, stdin);
+      // A session that ended before its go did nothing (its channel could not be opened, say).
+      if (opened !== undefined) {
+        const why = await opened.run(host).then(() => 'it ended before its go', (e: unknown) => asDirectorError(e, 'commit').message);
+        ctx.report.warn('commit', `the commit's session opened during the syncs had ended (${why}): committing through a new one`, host);
+      }
+      return runCapsule(ctx, { phase: 'commit', exitCode: EXIT.COMMIT, host, capsule: 'commit_backup', arg: this.id }, { stdin });
     });
     if (outcome.failures.length > 0 || outcome.skipped.length > 0) {
       // A backup is complete only when every target committed it: take back the parts that were,

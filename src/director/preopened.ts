@@ -2,19 +2,20 @@
  * Capsules started before their moment and released at it. perform_backup opens its pause,
  * snapshot and unpause sessions on every host before it pauses anything: the ssh channel, sudo,
  * bash and the capsule's own preparations (a leftover snapshot removed, say) then happen outside
- * the pause window, which holds only the acts themselves (docs/performance.md). A session is
+ * the pause window, which holds only the acts themselves (docs/performance.md); its commit sessions
+ * are opened as the syncs start, and given the manifest with their go. A session is
  * released with a go (it acts, its result comes back as from runCapsule) or called off (it ends
  * having done nothing). A session the director abandons — killed, cut off — also ends having done
  * nothing: the capsule reads end-of-file instead of its go (sbdi_gate). Such a capsule is called
  * with the argument `gated`, so that end-of-file even before its "wait" arrived (a director killed
  * while the session was being opened) calls it off, while the same capsule called plainly acts.
  */
-import type { CapsuleResult, ExecOptions } from '../ssh/types';
+import type { CapsuleResult, ExecOptions, Release } from '../ssh/types';
 import { runCapsule, type CapsuleCall } from './capsule';
 import type { Context } from './context';
 
 interface Session {
-  release: (go: boolean) => void;
+  release: (go: Release) => void;
   /** Settles with the capsule's result or its DirectorError; a handler is attached at once. */
   result: Promise<CapsuleResult>;
   ended: boolean;
@@ -37,8 +38,8 @@ export class PreOpened {
     options: Pick<ExecOptions, 'signal'> = {},
   ) {
     for (const host of new Set(hosts)) {
-      let release: (go: boolean) => void = () => undefined;
-      const gate = new Promise<boolean>((resolve) => (release = resolve));
+      let release: (go: Release) => void = () => undefined;
+      const gate = new Promise<Release>((resolve) => (release = resolve));
       const session: Session = { release, ended: false, released: false, marks: new Set(), waiters: new Map(), result: Promise.resolve({}) };
       const onMark = (mark: string) => {
         session.marks.add(mark);
@@ -82,11 +83,11 @@ export class PreOpened {
     return [...this.sessions].filter(([, s]) => s.ended && !s.released).map(([h]) => h);
   }
 
-  /** Gives `host` its go and waits for its result (rejects like runCapsule). */
-  run(host: string): Promise<CapsuleResult> {
+  /** Gives `host` its go (and `stdin` after it) and waits for its result (rejects like runCapsule). */
+  run(host: string, stdin?: string): Promise<CapsuleResult> {
     const s = this.session(host);
     s.released = true;
-    s.release(true);
+    s.release(stdin === undefined ? true : { stdin });
     return s.result;
   }
 

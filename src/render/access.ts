@@ -23,6 +23,7 @@ export function renderSudoers(plan: Plan, hostName: string): string {
     if (c.arg === 'gate') commands.push(`${path} ""`, `${path} gated`);
     // sudo ≥ 1.9.10 matches arguments against ^…$ as a regular expression.
     if (c.arg === 'backup-id') commands.push(`${path} ${BACKUP_ID.source}`);
+    if (c.arg === 'backup-id-or-gate') commands.push(`${path} ${BACKUP_ID.source}`, `${path} gated`);
     if (c.arg === 'tree') for (const s of sourcesOfTarget(plan, hostName)) commands.push(`${path} ${sudoersArg(s.treeName)}`);
     // No argument, or one path inside the source ('.' and '..' components excluded by the ERE).
     if (c.arg === 'optional-subpath') commands.push(`${path} ""`, `${path} ${SUBPATH_ERE}`);

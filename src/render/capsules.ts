@@ -1,8 +1,11 @@
 import type { Plan, Role } from '../plan/types';
 
 /** How a capsule takes its one possible argument; checked by sbdi-dispatch, sudoers and the capsule. */
-/** 'gate': no argument, or the single word `gated` (a session the director opens ahead: sbdi_gate). */
-export type ArgKind = 'none' | 'gate' | 'backup-id' | 'tree' | 'optional-subpath' | 'foreign';
+/**
+ * 'gate': no argument, or the single word `gated` (a session the director opens ahead: sbdi_gate).
+ * 'backup-id-or-gate': a backup id, or `gated` (the id then comes with the go, on stdin).
+ */
+export type ArgKind = 'none' | 'gate' | 'backup-id' | 'backup-id-or-gate' | 'tree' | 'optional-subpath' | 'foreign';
 
 export interface CapsuleSpec {
   name: string;
@@ -34,7 +37,7 @@ export const CAPSULES: CapsuleSpec[] = [
   { name: 'restore_source', role: 'source', arg: 'optional-subpath', viaDispatch: true, purpose: "pull this source's tree of the activated backup (or one path inside it) into the live dir" },
   { name: 'restore_source_dry_run', role: 'source', arg: 'optional-subpath', viaDispatch: true, purpose: 'list what restore_source would change, changing nothing' },
   { name: 'prepare_target', role: 'target', arg: 'none', viaDispatch: true, purpose: 'ready the store for a backup and clean leftovers' },
-  { name: 'commit_backup', role: 'target', arg: 'backup-id', viaDispatch: true, purpose: 'store the manifest and snapshot the current tree as a backup' },
+  { name: 'commit_backup', role: 'target', arg: 'backup-id-or-gate', viaDispatch: true, purpose: 'store the manifest and snapshot the current tree as a backup' },
   { name: 'discard_backup', role: 'target', arg: 'backup-id', viaDispatch: true, when: severalTargets, purpose: 'remove this target\'s part of a backup that another target failed to commit (only the newest, only one spanning several targets)' },
   { name: 'list_backups', role: 'target', arg: 'none', viaDispatch: true, purpose: 'list committed backups with manifests and sizes' },
   { name: 'activate_backup', role: 'target', arg: 'backup-id', viaDispatch: true, purpose: 'mount a backup read-only for a restore' },

@@ -130,6 +130,7 @@ export function filesForHost(plan: Plan, hostName: string, directorBundle: strin
         noArg: viaDispatch.filter((c) => c.arg === 'none').map((c) => c.name),
         gateArg: viaDispatch.filter((c) => c.arg === 'gate').map((c) => c.name),
         idArg: viaDispatch.filter((c) => c.arg === 'backup-id').map((c) => c.name),
+        idOrGateArg: viaDispatch.filter((c) => c.arg === 'backup-id-or-gate').map((c) => c.name),
         subpathArg: viaDispatch.filter((c) => c.arg === 'optional-subpath').map((c) => c.name),
         foreignArg: viaDispatch.filter((c) => c.arg === 'foreign').map((c) => c.name),
         foreignNames: (target?.foreignStores ?? []).map((f) => f.name),

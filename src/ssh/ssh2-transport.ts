@@ -13,7 +13,7 @@ const Client = require('ssh2/lib/client.js') as typeof Ssh2Client;
 import { hostKeyAlgorithms, keysFor, parseKnownHosts, verifyHostKey, type KnownHostEntry, type VerifyOutcome } from './known-hosts';
 import { markScanner, parseResultLine } from './result';
 import { Semaphore } from './semaphore';
-import { TransportError, commandLine, type ExecOptions, type ExecResult, type Transport } from './types';
+import { TransportError, commandLine, type ExecOptions, type ExecResult, type Release, type Transport } from './types';
 
 export interface SshHost {
   /** Plan name (what callers pass to connect/exec). */
@@ -241,8 +241,14 @@ export class Ssh2Transport implements Transport {
         if (options.release !== undefined) {
           stream.write('wait\n');
           // "off" calls a session off; a stream that merely ends means a lost director (sbdi_gate).
-          const release = (go: boolean) => {
-            if (!settled) stream.end(go ? 'go\n' : 'off\n');
+          const release = (go: Release) => {
+            if (settled) return;
+            if (go === false) stream.end('off\n');
+            else if (go === true) stream.end('go\n');
+            else {
+              stream.write('go\n');
+              stream.end(go.stdin);
+            }
           };
           options.release.then(release, () => release(false));
         } else if (options.stdin !== undefined) stream.end(options.stdin);

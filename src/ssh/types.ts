@@ -12,14 +12,17 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /**
    * Start now, act later (not with `stdin`): the capsule is sent `wait` at once and, its channel,
-   * sudo and bash already started, waits until this settles: true sends `go`, false (or a
-   * rejection) ends stdin and the capsule ends without acting. Only capsules calling sbdi_gate
-   * wait; a capsule started without it goes on at once.
+   * sudo and bash already started, waits until this settles: true sends `go`, `{ stdin }` sends
+   * `go` and then those bytes, false (or a rejection) ends stdin and the capsule ends without
+   * acting. Only capsules calling sbdi_gate wait; a capsule started without it goes on at once.
    */
-  release?: Promise<boolean>;
+  release?: Promise<Release>;
   /** Called with the word of each `SBDI-MARK <word>` line the capsule prints on stdout (`ready`, `taken`). */
   onMark?: (mark: string) => void;
 }
+
+/** How a session opened ahead is let go: its go (with bytes for its stdin after it), or off. */
+export type Release = boolean | { stdin: string | Buffer };
 
 /** The parsed `SBDI-RESULT {json}` line every capsule prints last. */
 export type CapsuleResult = Record<string, unknown> & { ok?: boolean; error?: string };

@@ -220,7 +220,17 @@ else
 fi
 figure backup2_scan "$(field scan)"
 figure backup2_seconds "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["durationMs"]/1000)' "$result")"
-capsule commit_backup "$id2" < <(manifest "$id2")
+# The second commit as perform_backup makes it: its session opened while the sources push, then
+# its go with the manifest (sbdi_gate). Before its go it does nothing, whatever it is sent.
+for before in '' 'wait\n' 'wait\noff\n' 'wait\nstop\n'; do
+  capsule commit_backup gated < <(printf %b "$before"; manifest "$id2")
+  [ "$(field calledOff)" = true ] || fail "a commit opened ahead does nothing before its go ($before)" "$result"
+done
+[ ! -e "/backup/manifests/${id2}.json" ] || fail "a commit called off stores no manifest"
+if out=$({ printf 'wait\ngo\n'; manifest "${id2}x"; } | "$L/commit_backup" gated 2>/dev/null); then fail "a gated commit refuses a manifest whose id is not one" "$out"; fi
+capsule commit_backup gated < <(printf 'wait\ngo\n'; manifest "$id2")
+[ "$(field id)" = "\"$id2\"" ] || fail "a commit opened ahead commits the backup its manifest names" "$result"
+ok "a commit opened ahead does nothing before its go, then commits its manifest's backup"
 capsule remove_source_snapshot
 listing "${store_flags[@]}" "$current/$tree" >/tmp/B2.store
 same "the second sync brings /backup/current back to the source" /tmp/L1.store /tmp/B2.store

@@ -71,13 +71,16 @@ describe('perform_backup, all well', () => {
     // Sequential sync by default (seed): the second starts after the first ended.
     expect(sync[1]!.start).toBeGreaterThan(sync[0]!.end!);
     expect(commit[0]!.start).toBeGreaterThan(lastEnd(sync));
+    // Its session was opened as the syncs started, and acted only at its go, after the last one.
+    expect(commit[0]!.arg).toBe('gated');
+    expect(commit[0]!.openedAt).toBeLessThan(sync[0]!.end!);
     // Each snapshot is removed once its own sync has ended, beside the next sync and the commit.
     for (const r of remove) expect(r.start).toBeGreaterThan(sync.find((s) => s.host === r.host)!.end!);
     const firstRemoved = remove.find((r) => r.host === sync[0]!.host)!;
     expect(firstRemoved.start).toBeLessThan(sync[1]!.end!);
 
-    // The manifest went on stdin with the id as argument.
-    const id = commit[0]!.arg!;
+    // The manifest went on stdin after the go; the id is the manifest's.
+    const id = commit[0]!.id!;
     expect(id).toMatch(/^[0-9]{8}_[0-9]{6}$/);
     const manifest = JSON.parse(commit[0]!.stdin!) as Manifest;
     expect(manifest.id).toBe(id);
@@ -410,6 +413,32 @@ describe('perform_backup failures', () => {
     expect(await performBackup(h.ctx)).toBe(EXIT.COMMIT);
     expect(h.transport.backups).toHaveLength(0);
     expect(onlyRun(h)).toMatchObject({ status: 'failed', failedPhase: 'commit' });
+  });
+
+  it('a failed sync calls the commit\'s session off: it never acts', async () => {
+    const h = harness();
+    h.transport.fail('perform_rsync', 'manager-1');
+    expect(await performBackup(h.ctx)).toBe(EXIT.SYNC);
+    const sessions = h.transport.calls.filter((c) => c.capsule === 'commit_backup');
+    expect(sessions.map((c) => [c.host, c.arg, c.outcome])).toEqual([['backup-target', 'gated', 'calledOff']]);
+    expect(h.transport.backups).toHaveLength(0);
+  });
+
+  it('a commit whose session ended before its go (its channel could not be opened) goes through a new one', async () => {
+    const h = harness();
+    h.transport.unopenable.add('backup-target commit_backup');
+    // The syncs run once that session has been tried: the next channel opens.
+    h.transport.on('perform_rsync', () => {
+      h.transport.unopenable.delete('backup-target commit_backup');
+      return undefined;
+    });
+    expect(await performBackup(h.ctx)).toBe(EXIT.OK);
+    const sessions = h.transport.calls.filter((c) => c.capsule === 'commit_backup');
+    expect(sessions.map((c) => [c.arg, c.outcome])).toEqual([['gated', 'error'], [sessions[1]!.id, 'ok']]);
+    expect(sessions[1]!.arg).toMatch(/^[0-9]{8}_[0-9]{6}$/);
+    expect(h.transport.backups.map((b) => b.id)).toEqual([sessions[1]!.arg]);
+    expect(onlyRun(h)).toMatchObject({ status: 'complete', exitCode: 0 });
+    expect(h.lines.join('\n')).toMatch(/the commit's session opened during the syncs had ended \(backup-target: commit_backup: .*administratively prohibited\): committing through a new one/);
   });
 
   it('a sync that fails after another source\'s snapshot was removed removes each snapshot once (exit 13)', async () => {

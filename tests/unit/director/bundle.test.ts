@@ -37,7 +37,7 @@ gate() {
   echo "$capsule" >>"$state/calls.log"
 }
 case "$capsule" in
-  pause_containers | unpause_containers | prepare_source_snapshot) gate ;;
+  pause_containers | unpause_containers | prepare_source_snapshot | commit_backup) gate ;;
   *) echo "$cmd" >>"$state/calls.log" ;;
 esac
 case "$capsule" in
@@ -47,7 +47,11 @@ case "$capsule" in
   perform_rsync) echo "      1,234 100%  progress" >&2; echo 'SBDI-RESULT {"ok":true,"bytes":1234,"files":5,"seconds":0,"rsyncExit":0}' ;;
   remove_source_snapshot) echo 'SBDI-RESULT {"ok":true,"removed":true}' ;;
   prepare_target) echo 'SBDI-RESULT {"ok":true,"backend":"zfs","freeBytes":1000000}' ;;
-  commit_backup) cat >"$state/backups/$arg.json"; echo "SBDI-RESULT {\\"ok\\":true,\\"id\\":\\"$arg\\"}" ;;
+  commit_backup)
+    m=$(cat)
+    # A gated commit's id is its manifest's.
+    [ "$arg" != gated ] || arg=$(grep -o '"id":"[0-9_]*"' <<<"$m" | head -1 | cut -d'"' -f4)
+    printf '%s\\n' "$m" >"$state/backups/$arg.json"; echo "SBDI-RESULT {\\"ok\\":true,\\"id\\":\\"$arg\\"}" ;;
   list_backups)
     json="["; sep=""
     for f in "$state"/backups/*.json; do

@@ -18,6 +18,8 @@ export interface FakeCall {
   outcome?: 'ok' | 'failed' | 'aborted' | 'error' | 'calledOff';
   /** For a session opened ahead (ExecOptions.release): when it was opened; `start` is its go. */
   openedAt?: number;
+  /** commit_backup's backup id: its argument, or for a gated commit, its manifest's. */
+  id?: string;
 }
 
 /** What a scripted capsule does. */
@@ -91,7 +93,7 @@ export class FakeTransport implements Transport {
 
   async exec(host: string, capsule: string, arg?: string, options: ExecOptions = {}): Promise<ExecResult> {
     if (!this.connected.has(host)) throw new TransportError(host, 'not-connected', `not connected (exec ${capsule})`);
-    const call: FakeCall = { seq: this.calls.length, host, capsule, arg, stdin: options.stdin?.toString(), start: this.events++ };
+    const call: FakeCall = { seq: this.calls.length, host, capsule, arg, stdin: options.stdin?.toString(), start: this.events++, ...(capsule === 'commit_backup' && arg !== 'gated' ? { id: arg } : {}) };
     this.calls.push(call);
     // Let every parallel call start before any answers, as over a network.
     await new Promise((r) => setImmediate(r));
@@ -124,6 +126,10 @@ export class FakeTransport implements Transport {
         return { code: 0, stdout: `SBDI-RESULT ${JSON.stringify(result)}\n`, stderr: '', result };
       }
       call.start = this.events++;
+      // A go may carry the capsule's input (commit_backup's manifest); a gated commit takes its id from it.
+      if (typeof go === 'object') call.stdin = go.stdin.toString();
+      if (capsule === 'commit_backup' && arg === 'gated') arg = (JSON.parse(call.stdin ?? '{}') as { id?: string }).id;
+      if (capsule === 'commit_backup') call.id = arg;
       await new Promise((r) => setImmediate(r));
     }
     let answer: Answer | undefined;

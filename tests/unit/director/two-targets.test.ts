@@ -66,7 +66,7 @@ describe('perform_backup with two targets', () => {
     const commits = t.calledCapsules('commit_backup');
     expect(hostsOf(commits)).toEqual([T1, T2]);
     expect(firstStart(commits)).toBeGreaterThan(lastEnd(t.calledCapsules('perform_rsync')));
-    expect(commits[0]!.arg).toBe(commits[1]!.arg);
+    expect(commits[0]!.id).toBe(commits[1]!.id);
     expect(commits[0]!.stdin).toBe(commits[1]!.stdin);
     const manifest = JSON.parse(commits[0]!.stdin!) as Manifest;
     expect(manifest.targets).toEqual([{ host: T1, backend: 'zfs' }, { host: T2, backend: 'zfs' }]);
@@ -74,7 +74,7 @@ describe('perform_backup with two targets', () => {
       ['cassandra-1', T1],
       ['manager-1', T2],
     ]);
-    const id = commits[0]!.arg!;
+    const id = commits[0]!.id!;
     expect(ids(t, T1)).toEqual([id]);
     expect(ids(t, T2)).toEqual([id]);
     const run = h.state.runs()[0]!;
@@ -96,7 +96,7 @@ describe('perform_backup with two targets', () => {
     const h = two();
     h.transport.fail('commit_backup', T2);
     expect(await performBackup(h.ctx)).toBe(EXIT.COMMIT);
-    const id = h.transport.calledCapsules('commit_backup')[0]!.arg!;
+    const id = h.transport.calledCapsules('commit_backup')[0]!.id!;
     expect(hostsOf(h.transport.calledCapsules('commit_backup'))).toEqual([T1, T2]);
     // Every target is asked: the one whose commit failed may have committed all the same.
     const discards = h.transport.calledCapsules('discard_backup');
@@ -117,12 +117,12 @@ describe('perform_backup with two targets', () => {
     const h = two();
     // T2 commits, then the connection drops before its reply: the director cannot tell it happened.
     h.transport.on('commit_backup', (c) => {
-      h.transport.store(T2).push(stored(c.arg!));
+      h.transport.store(T2).push(stored(c.id!));
       throw new TransportError(T2, 'channel', 'commit_backup: connection reset by peer');
     }, T2);
     h.transport.fail('commit_backup', T1);
     expect(await performBackup(h.ctx)).toBe(EXIT.COMMIT);
-    const id = h.transport.calledCapsules('commit_backup')[0]!.arg!;
+    const id = h.transport.calledCapsules('commit_backup')[0]!.id!;
     expect(h.transport.calledCapsules('discard_backup').map((c) => [c.host, c.arg]).sort()).toEqual([
       [T1, id],
       [T2, id],
@@ -140,12 +140,12 @@ describe('perform_backup with two targets', () => {
     let cut = true;
     h.transport.on('commit_backup', (c) => {
       if (!cut) return undefined;
-      h.transport.store(T2).push(stored(c.arg!));
+      h.transport.store(T2).push(stored(c.id!));
       throw new TransportError(T2, 'channel', 'commit_backup: connection reset by peer');
     }, T2);
     h.transport.on('discard_backup', () => (cut ? { code: 255, result: null } : undefined), T2);
     expect(await performBackup(h.ctx)).toBe(EXIT.COMMIT);
-    const id = h.transport.calledCapsules('commit_backup')[0]!.arg!;
+    const id = h.transport.calledCapsules('commit_backup')[0]!.id!;
     expect(h.state.runs()[0]!.commitTargets).toEqual([T2]);
     cut = false;
     expect(await performBackup(h.ctx)).toBe(EXIT.OK);
@@ -161,7 +161,7 @@ describe('perform_backup with two targets', () => {
     h.transport.on('commit_backup', (c) => (broken && c.host === T2 ? failure('commit_backup') : undefined));
     h.transport.on('discard_backup', (c) => (broken && c.host === T1 ? failure('discard_backup') : undefined));
     expect(await performBackup(h.ctx)).toBe(EXIT.COMMIT);
-    const id = h.transport.calledCapsules('commit_backup')[0]!.arg!;
+    const id = h.transport.calledCapsules('commit_backup')[0]!.id!;
     expect(ids(h.transport, T1)).toEqual([id]);
     expect(h.state.runs()[0]!.commitTargets).toEqual([T1]);
 

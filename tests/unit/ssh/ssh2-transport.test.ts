@@ -101,6 +101,25 @@ describe('Ssh2Transport against a real sshd', () => {
     }
   });
 
+  it('a session opened ahead gets "wait" at once, then "go" and the bytes its go carries, or "off" alone', async () => {
+    const t = transport(sshd.knownHostsLine + '\n');
+    try {
+      await t.connect('h1');
+      const body = JSON.stringify({ id: 'x', pad: 'p'.repeat(100_000) });
+      let go: (r: { stdin: string } | false) => void = () => undefined;
+      let ready: () => void = () => undefined;
+      const isReady = new Promise<void>((resolve) => (ready = resolve));
+      const released = t.exec('h1', 'gate_stdin', undefined, { release: new Promise((resolve) => (go = resolve)), onMark: (m) => m === 'ready' && ready() });
+      await isReady;
+      go({ stdin: body });
+      expect((await released).result).toEqual({ ok: true, first: 'wait', second: 'go', rest: Buffer.byteLength(body) });
+      const off = await t.exec('h1', 'gate_stdin', undefined, { release: Promise.resolve(false) });
+      expect(off.result).toEqual({ ok: true, first: 'wait', second: 'off', rest: 0 });
+    } finally {
+      await t.close();
+    }
+  });
+
   it('runs 20 execs at once over one connection with at most 8 channels open', async () => {
     const t = transport(sshd.knownHostsLine + '\n');
     try {

@@ -28,6 +28,7 @@ echo "dispatch: $cmd" >&2
 case "$cmd" in
   sleep_a_bit) sleep 0.3; echo 'SBDI-RESULT {"ok":true,"slept":true}' ;;
   count_stdin) n=$(wc -c | tr -d ' '); echo "SBDI-RESULT {\\"ok\\":true,\\"bytes\\":$n}" ;;
+  gate_stdin) IFS= read -r a; [ "$a" != wait ] || echo "SBDI-MARK ready"; IFS= read -r b; n=$(wc -c | tr -d ' '); echo "SBDI-RESULT {\\"ok\\":true,\\"first\\":\\"$a\\",\\"second\\":\\"$b\\",\\"rest\\":$n}" ;;
   fail_capsule) echo "failing on purpose" >&2; echo 'SBDI-RESULT {"ok":false,"error":"asked to fail"}'; exit 3 ;;
   flood) yes SBDI-FLOOD ;;
   noisy) head -c 2000000 /dev/zero | tr '\\0' 'x' >&2; head -c 500000 /dev/zero | tr '\\0' 'y'; echo; echo 'SBDI-RESULT {"ok":true}' ;;
