@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { performBackup } from '../../../src/director/backup';
 import { EXIT } from '../../../src/director/exit-codes';
+import { backupIdAt } from '../../../src/director/ids';
 import type { SourceRecord } from '../../../src/director/manifest';
 import { RUNS_KEPT, runsToForget, type RunRecord } from '../../../src/director/state';
 import { harness } from './harness';
@@ -70,6 +71,9 @@ describe('the director keeps a bounded history of its runs', () => {
     const hosts = full.manifest!.sources!.map((s) => s.host);
     for (let n = 0; n < 365 * 24; n++) h.state.saveRun(run(n, Object.fromEntries(hosts.map((x) => [x, 'changes']))));
     expect(readdirSync(h.state.runsDir)).toHaveLength(365 * 24 + 1);
+    // The store still holds the first backup, whose record is gone: the next id (the clock's
+    // second) must lie after it, or the run is refused as one whose clock went back.
+    while (backupIdAt(Date.now()) <= full.id) await new Promise((r) => setTimeout(r, 50));
     expect(await performBackup(h.ctx)).toBe(EXIT.OK);
     const left = h.state.runs();
     expect(left).toHaveLength(RUNS_KEPT + 1);
