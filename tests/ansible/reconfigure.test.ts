@@ -115,7 +115,7 @@ describe('playbooks/backup.yml on real hosts', () => {
     expect(r.out).toMatch(SETUP_CHANGED);
     expect(sh('backup-target', 'zfs get -H -o value guid backup').trim()).toBe(guid);
     expect(sh('backup-target', 'cat /backup/manifests/store-marker && rm /backup/manifests/store-marker').trim()).toBe('kept');
-    expect((await playbook(inventory)).out).toMatch(SETUP_UNCHANGED);
+    // The next run leaves the imported store alone: the reconfiguration below checks it, first.
   }, 3 * PLAY_TIMEOUT);
 
   it('installs an operator that can only run capsules, through keys and host keys the roles put in place', () => {
@@ -163,7 +163,10 @@ describe('playbooks/backup.yml on real hosts', () => {
     const smaller = join(work, 'smaller.yml');
     writeFileSync(smaller, yaml.dump(inv));
 
-    expectConverged(await playbook(smaller), all);
+    const first = await playbook(smaller);
+    expectConverged(first, all);
+    // The first run after the import above: the store it imported is left as it is.
+    expect(first.out).toMatch(SETUP_UNCHANGED);
     expect(exists('solr-1', '/etc/sudoers.d/43-sbdi-backup')).toBe(false);
     expect(exists('solr-1', '/home/backupoperator/.ssh/authorized_keys')).toBe(false);
     expect(exists('solr-1', '/opt/sbdi/backup/libexec')).toBe(false);

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOSTS } from '../../tools/sandbox/config';
 import { DOCKER, run, sleep, waitFor, type RunResult } from '../../tools/sandbox/exec';
 import { converge, create, deploymentPaths, destroy } from '../../tools/sandbox/steps';
+import { frozenIn } from './frozen';
 
 const ROOT = join(__dirname, '..', '..');
 // SBDI_FLT_PREFIX / SBDI_FLT_KEEP=1: develop against a kept deployment (create reuses a running one).
@@ -165,13 +166,9 @@ async function release(host: string, capsule: string): Promise<void> {
 /** The sandbox's docker hosts run cgroup v1 with docker's cgroupfs driver: one freezer cgroup per container. */
 const FREEZERS = '/sys/fs/cgroup/freezer/docker/*/freezer.state';
 
-/**
- * Containers frozen on a docker host, read from the kernel: the pause freezes through the cgroup
- * freezer, which `docker ps` does not see (it says Up). A `docker pause` freezes the same file.
- */
-async function pausedOn(host: string): Promise<number> {
-  const r = await sh(host, `cat ${FREEZERS} 2>/dev/null | grep -cv '^THAWED$' || true`);
-  return Number(r.stdout.trim());
+/** Containers frozen on a docker host, read from the kernel (a `docker pause` freezes the same file). */
+function pausedOn(host: string): Promise<number> {
+  return frozenIn(c(host));
 }
 
 /**

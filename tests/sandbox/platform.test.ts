@@ -4,6 +4,7 @@ import { DOCKER, run, sleep, waitFor } from '../../tools/sandbox/exec';
 import { demo } from '../../tools/sandbox/demo';
 import { deploymentNames, destroy, status } from '../../tools/sandbox/steps';
 import type { Names } from '../../tools/sandbox/config';
+import { frozenIn } from './frozen';
 
 // One real sandbox for the platform's whole story, to keep CI short: first the README's main job
 // (the demo: install twice — the second run changing nothing —, back up, damage, refuse a restore
@@ -42,13 +43,9 @@ function backgroundBackup(): Promise<number> {
   });
 }
 
-/**
- * Containers frozen on a docker host, read from the kernel (cgroup v1, docker's cgroupfs driver):
- * the pause freezes through the cgroup freezer, which `docker ps` does not see (it says Up).
- */
-async function pausedOn(host: string): Promise<number> {
-  const r = await inHost(host, "cat /sys/fs/cgroup/freezer/docker/*/freezer.state 2>/dev/null | grep -cv '^THAWED$' || true");
-  return Number(r.stdout.trim());
+/** Containers frozen on a docker host, read from the kernel. */
+function pausedOn(host: string): Promise<number> {
+  return frozenIn(n.container(host));
 }
 
 /** Makes `btrfs subvolume snapshot` on solr-1 take `seconds` longer (0 removes the fault). */

@@ -2,9 +2,9 @@
 // with a snapshot LV) and Gluster (a one-node volume on a thin-provisioned brick, gluster
 // snapshots), each in a qemu VM of Debian's kernel that is its own backup target (the dir store,
 // receive_backup behind sbdi-receive's forced command, as tests/storage installs a host). The same
-// tests/torture/torture.py as on the container pairs. `npm test` runs seed 1 with 3 rounds of up to
-// 33 changes on each (under emulation a round takes 60–150 s, mostly the snapshot commands, so fewer
-// rounds with more changes each cost less for as many changes); `npm run torture -- --backends
+// tests/torture/torture.py as on the container pairs. `npm test` runs seed 1 with 2 rounds of up to
+// 50 changes on each: a full backup, then one of the changes (under emulation a round takes 60–150 s,
+// mostly the snapshot commands, so fewer rounds with more changes each cost less for as many changes); `npm run torture -- --backends
 // lvm:dir,gluster:dir --seeds S --rounds N` runs more.
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -35,8 +35,8 @@ type Pair = `${keyof typeof SOURCES}:dir`;
 const env = process.env;
 const pairs = (env.SBDI_TORTURE_VM_BACKENDS ?? 'lvm:dir,gluster:dir').split(',').filter((p) => p !== '') as Pair[];
 const seeds = (env.SBDI_TORTURE_SEEDS ?? '1').split(',').map(Number);
-const rounds = Number(env.SBDI_TORTURE_ROUNDS ?? 3);
-const ops = Number(env.SBDI_TORTURE_OPS ?? 33);
+const rounds = Number(env.SBDI_TORTURE_ROUNDS ?? 2);
+const ops = Number(env.SBDI_TORTURE_OPS ?? 50);
 
 describe.each(pairs)('torture in a VM: %s', (pair) => {
   const [src, tgt] = pair.split(':') as [keyof typeof SOURCES, string];
