@@ -170,6 +170,14 @@ export async function barePush(n: Names, t: TargetLayout, b: Baseline): Promise<
   return ms;
 }
 
+/**
+ * Writes out to disk what a bare copy left in the target's page cache (`sync -f` of its area): what
+ * ours' commit does before it answers, and bare rsync never does. Its time, ms.
+ */
+export function syncBareCopies(n: Names, t: TargetLayout): Promise<number> {
+  return timedInside(n, TARGET, `sync -f ${t.bench}`);
+}
+
 /** Bare rsync of every tree back from the target into the source's live dir (a full restore). */
 export async function barePull(n: Names, t: TargetLayout, b: Baseline): Promise<number> {
   let ms = 0;

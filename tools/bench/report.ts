@@ -87,6 +87,12 @@ export function renderReport(r: BenchResult): string {
     );
     for (const s of r.series) out.push(`### ${s.what}`, '', throughputTable(s, sides), '');
     out.push('### Ours against the ceiling', '', ceilingTable(r.series), '');
+    if (r.series.some((s) => s.fidelitySyncedMs !== undefined)) {
+      out.push(
+        "Ours' backup is on disk when `perform_backup` answers (the commit writes it out); bare rsync's copies are still in the target's page cache when their time is taken. The last column adds to `rsync -aHAX`'s time that of `sync -f` of its copies on the target, right after it.",
+        '',
+      );
+    }
     out.push(
       markdownTable(
         ['run', 'order', 'full: pause / sync (manifest)', 'incremental: changed / added / deleted', 'incremental: pause / sync', `restore: files ${sides.map((x) => SIDE_LABELS[x]).join(' / ')} / expected`],

@@ -20,7 +20,7 @@ import {
 } from './corpus';
 import { dropCaches, machineFacts, sampleLoad, type LoadSample, type MachineFacts } from './machine';
 import {
-  BARE_RSYNC, BARE_RSYNC_FIDELITY, BASELINES, SOURCES, afterCommit, barePull, barePush, countFiles, emptyLiveDirs, emptyTargetCopies, latestBackup, operator, peerBackup, peerRestore,
+  BARE_RSYNC, BARE_RSYNC_FIDELITY, BASELINES, SOURCES, afterCommit, barePull, barePush, countFiles, syncBareCopies, emptyLiveDirs, emptyTargetCopies, latestBackup, operator, peerBackup, peerRestore,
   rootSh, setupBare, syslogLines, storeBytes, targetLayout, warmPrograms, type ListedBackup, type TargetLayout,
 } from './platform';
 import { parseVersion, type PeerBackupSummary, type PeerName } from './peers';
@@ -87,6 +87,8 @@ interface BackupRecord {
    * after perform_backup has answered, and the bench waits for it, untimed, before the next side.
    */
   rebuildMs?: number;
+  /** `sync -f` of the target's bare copies right after `rsync -aHAX`'s, ms: what writing them to disk adds. */
+  fidelitySyncMs?: number;
   /** What each peer reported about its backup, per source. */
   peers?: Partial<Record<PeerName, PeerBackupSummary[]>>;
 }
@@ -144,6 +146,12 @@ function log(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
 
+/** `rsync -aHAX` then its sync, per run, when every run measured the sync. */
+function synced(backups: readonly BackupRecord[]): Pick<Series, 'fidelitySyncedMs'> {
+  const xs = backups.map((b) => (b.ms.fidelity === undefined || b.fidelitySyncMs === undefined ? undefined : b.ms.fidelity + b.fidelitySyncMs));
+  return xs.length > 0 && xs.every((x) => x !== undefined) ? { fidelitySyncedMs: xs as number[] } : {};
+}
+
 export function seriesOf(runs: readonly RunRecord[]): Series[] {
   const collect = (xs: ReadonlyArray<Times>): Partial<Record<Side, number[]>> => {
     const out: Partial<Record<Side, number[]>> = {};
@@ -151,8 +159,8 @@ export function seriesOf(runs: readonly RunRecord[]): Series[] {
     return out;
   };
   return [
-    { what: 'full backup', ms: collect(runs.map((r) => r.full.ms)), storeBytes: collect(runs.map((r) => r.full.storeBytes)) },
-    { what: 'incremental backup', ms: collect(runs.map((r) => r.incremental.ms)), storeBytes: collect(runs.map((r) => r.incremental.storeBytes)) },
+    { what: 'full backup', ms: collect(runs.map((r) => r.full.ms)), storeBytes: collect(runs.map((r) => r.full.storeBytes)), ...synced(runs.map((r) => r.full)) },
+    { what: 'incremental backup', ms: collect(runs.map((r) => r.incremental.ms)), storeBytes: collect(runs.map((r) => r.incremental.storeBytes)), ...synced(runs.map((r) => r.incremental)) },
     { what: 'full restore', ms: collect(runs.map((r) => r.restore.ms)) },
   ];
 }
@@ -212,6 +220,7 @@ function storeOf(n: Names, t: TargetLayout, side: Side): Promise<number> {
 async function backupAll(n: Names, o: BenchOptions, t: TargetLayout, order: readonly Side[], label: string, archive: string): Promise<BackupRecord> {
   let backup: ListedBackup | undefined;
   let rebuildMs: number | undefined;
+  let fidelitySyncMs: number | undefined;
   const store: Times = {};
   const peers: Partial<Record<PeerName, PeerBackupSummary[]>> = {};
   const ms = await inOrder(n, o, order, async (side) => {
@@ -221,8 +230,10 @@ async function backupAll(n: Names, o: BenchOptions, t: TargetLayout, order: read
       backup = r.backup;
       rebuildMs = r.rebuildMs;
       ms = r.ms;
-    } else if (side === 'bare' || side === 'fidelity') ms = await barePush(n, t, BASELINES[side]);
-    else {
+    } else if (side === 'bare' || side === 'fidelity') {
+      ms = await barePush(n, t, BASELINES[side]);
+      if (side === 'fidelity') fidelitySyncMs = await syncBareCopies(n, t);
+    } else {
       const r = await peerBackup(n, t, side, archive);
       peers[side] = r.summaries;
       ms = r.ms;
@@ -237,6 +248,7 @@ async function backupAll(n: Names, o: BenchOptions, t: TargetLayout, order: read
     pauseMs: pauseOf(backup!),
     syncMs: syncOf(backup!),
     ...(rebuildMs === undefined ? {} : { rebuildMs }),
+    ...(fidelitySyncMs === undefined ? {} : { fidelitySyncMs }),
     ...(o.peers.length ? { peers } : {}),
   };
 }

@@ -48,6 +48,8 @@ export interface Series {
   ms: Partial<Record<Side, number[]>>;
   /** Each side's store size after the measurement, per run, bytes (backups only). */
   storeBytes?: Partial<Record<Side, number[]>>;
+  /** Backups: `rsync -aHAX` and then `sync -f` of its copies on the target, per run, ms (ours is on disk when it answers). */
+  fidelitySyncedMs?: number[];
 }
 
 /** Ceiling of ours / bare rsync. */
@@ -90,13 +92,15 @@ export function throughputTable(s: Series, sides: readonly Side[]): string {
 
 /** Ours against the ceiling, per measurement: ÷ `rsync -a` and ÷ `rsync -aHAX`, and whether each is met. */
 export function ceilingTable(series: readonly Series[]): string {
+  const synced = series.some((s) => s.fidelitySyncedMs !== undefined);
   return markdownTable(
-    ['measurement', 'ours (median)', '÷ rsync -a', '÷ rsync -aHAX', `≤ ${RATIO_TARGET.toFixed(2)}× (-a / -aHAX)`],
+    ['measurement', 'ours (median)', '÷ rsync -a', '÷ rsync -aHAX', `≤ ${RATIO_TARGET.toFixed(2)}× (-a / -aHAX)`, ...(synced ? ['÷ rsync -aHAX, then its sync'] : [])],
     series.map((s) => {
       const o = median(s.ms.ours ?? []);
       const a = ratio(o, median(s.ms.bare ?? []));
       const f = ratio(o, median(s.ms.fidelity ?? []));
-      return [s.what, formatSeconds(o), formatRatio(a), formatRatio(f), `${meets(a, RATIO_TARGET)} / ${meets(f, RATIO_TARGET)}`];
+      const d = s.fidelitySyncedMs === undefined ? undefined : ratio(o, median(s.fidelitySyncedMs));
+      return [s.what, formatSeconds(o), formatRatio(a), formatRatio(f), `${meets(a, RATIO_TARGET)} / ${meets(f, RATIO_TARGET)}`, ...(synced ? [d === undefined ? '–' : formatRatio(d)] : [])];
     }),
   );
 }
