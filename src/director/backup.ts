@@ -92,6 +92,9 @@ function forgetOldRuns(ctx: Context): void {
   }
 }
 
+/** How long a failed run waits for its commit sessions to end once called off. */
+const COMMIT_OFF_WAIT_MS = 5_000;
+
 /** An id not used by an earlier run: two runs in the same second wait for the next one. */
 async function freshId(ctx: Context): Promise<string> {
   for (let i = 0; i < 3; i++) {
@@ -249,10 +252,17 @@ class BackupRun {
         failure = new InterruptedError(failure.phase, interruptSignalName(ctx));
       }
     }
-    await this.commits?.callOff();
+    // Sent at once; waited for beside the snapshots' removal, and at most a few seconds: a session
+    // on a connection gone quiet would hold the exit (closing the connection ends it anyway).
+    const commitsOff = this.commits?.callOff();
     if (failure !== undefined && !this.committed && this.record.snapshotsMayExist) {
       // Do not leave snapshots filling their volumes until the next run.
       await this.removeSnapshots(false);
+    }
+    if (commitsOff !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([commitsOff, new Promise<void>((resolve) => (timer = setTimeout(resolve, COMMIT_OFF_WAIT_MS)))]);
+      clearTimeout(timer);
     }
     return this.finish(failure);
   }
@@ -514,13 +524,21 @@ class BackupRun {
     const stdin = `${JSON.stringify(manifest)}\n`;
     const outcome = await runOnHosts<CapsuleResult>(ctx, this.targets, { phase: 'commit', exitCode: EXIT.COMMIT, summarize: (r) => ({ bytes: num(r, 'usedBytes'), detail: `backup ${this.id}` }) }, async (host) => {
       const opened = this.commits;
-      if (opened !== undefined && !opened.endedEarly().includes(host)) return opened.run(host, stdin);
-      // A session that ended before its go did nothing (its channel could not be opened, say).
-      if (opened !== undefined) {
-        const why = await opened.run(host).then(() => 'it ended before its go', (e: unknown) => asDirectorError(e, 'commit').message);
-        ctx.report.warn('commit', `the commit's session opened during the syncs had ended (${why}): committing through a new one`, host);
+      let result: CapsuleResult;
+      if (opened !== undefined && !opened.endedEarly().includes(host)) result = await opened.run(host, stdin);
+      else {
+        // A session that ended before its go did nothing (its channel could not be opened, say).
+        if (opened !== undefined) {
+          const why = await opened.run(host).then(() => 'it ended before its go', (e: unknown) => asDirectorError(e, 'commit').message);
+          ctx.report.warn('commit', `the commit's session opened during the syncs had ended (${why}): committing through a new one`, host);
+        }
+        result = await runCapsule(ctx, { phase: 'commit', exitCode: EXIT.COMMIT, host, capsule: 'commit_backup', arg: this.id }, { stdin });
       }
-      return runCapsule(ctx, { phase: 'commit', exitCode: EXIT.COMMIT, host, capsule: 'commit_backup', arg: this.id }, { stdin });
+      // Only an answer naming this backup says it was committed.
+      if (result.calledOff === true || result.id !== this.id) {
+        throw new DirectorError(`${host}: commit_backup answered without committing ${this.id}: ${JSON.stringify(result).slice(0, 200)}`, EXIT.COMMIT, 'commit', host);
+      }
+      return result;
     });
     if (outcome.failures.length > 0 || outcome.skipped.length > 0) {
       // A backup is complete only when every target committed it: take back the parts that were,

@@ -1,5 +1,5 @@
 /**
- * The manifest committed with every backup (sent on stdin to `commit_backup ID`). It is the
+ * The manifest committed with every backup (sent on stdin to `commit_backup`, after its go). It is the
  * backup's proof of consistency: every source's snapshot time lies inside the window in which
  * all containers on all docker hosts were paused.
  */

@@ -125,7 +125,11 @@ async function killDirector(): Promise<number> {
   return Date.now();
 }
 
-/** The capsules perform_backup opens ahead of their moment (sbdi_gate: `wait`, then `go`). */
+/**
+ * The window's capsules, which perform_backup opens ahead of their moment (sbdi_gate: `wait`, then
+ * `go`). commit_backup is opened ahead too, but held before its gate: its go carries the manifest,
+ * which the real capsule, released, reads from what the director sent (its id is the manifest's).
+ */
 const GATED = new Set(['pause_containers', 'prepare_source_snapshot', 'unpause_containers']);
 
 /**

@@ -227,9 +227,14 @@ for before in '' 'wait\n' 'wait\noff\n' 'wait\nstop\n'; do
   [ "$(field calledOff)" = true ] || fail "a commit opened ahead does nothing before its go ($before)" "$result"
 done
 [ ! -e "/backup/manifests/${id2}.json" ] || fail "a commit called off stores no manifest"
+temps=$(find /tmp -maxdepth 1 -name 'tmp.*' | wc -l)
 if out=$({ printf 'wait\ngo\n'; manifest "${id2}x"; } | "$L/commit_backup" gated 2>/dev/null); then fail "a gated commit refuses a manifest whose id is not one" "$out"; fi
+[ "$(find /tmp -maxdepth 1 -name 'tmp.*' | wc -l)" = "$temps" ] || fail "a refused commit leaves no temporary file"
 capsule commit_backup gated < <(printf 'wait\ngo\n'; manifest "$id2")
 [ "$(field id)" = "\"$id2\"" ] || fail "a commit opened ahead commits the backup its manifest names" "$result"
+code=0
+"$L/commit_backup" "$id2" </dev/null >/dev/null 2>&1 || code=$?
+[ "$code" = 11 ] || fail "a commit of a backup that exists is refused before reading its manifest (exit 11)" "exit $code"
 ok "a commit opened ahead does nothing before its go, then commits its manifest's backup"
 capsule remove_source_snapshot
 listing "${store_flags[@]}" "$current/$tree" >/tmp/B2.store

@@ -424,6 +424,28 @@ describe('perform_backup failures', () => {
     expect(h.transport.backups).toHaveLength(0);
   });
 
+  it('a failed run waits a few seconds at most for a commit session that does not end when called off', async () => {
+    const h = harness();
+    h.transport.fail('perform_rsync', 'manager-1');
+    h.transport.deafToOff.add('backup-target commit_backup');
+    const t0 = Date.now();
+    expect(await performBackup(h.ctx)).toBe(EXIT.SYNC);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    // The snapshots were removed meanwhile, not after it.
+    expect(hostsOf(calls(h.transport, 'remove_source_snapshot'))).toEqual(SOURCES);
+    expect(onlyRun(h)).toMatchObject({ status: 'failed', failedPhase: 'sync', snapshotsMayExist: false });
+  }, 30_000);
+
+  it('a commit answer that does not name this backup is not taken for its commit', async () => {
+    for (const answer of [{ calledOff: true }, { id: '20200101_000000', usedBytes: 1 }, {}]) {
+      const h = harness();
+      h.transport.on('commit_backup', { result: answer });
+      expect(await performBackup(h.ctx), JSON.stringify(answer)).toBe(EXIT.COMMIT);
+      expect(onlyRun(h)).toMatchObject({ status: 'failed', failedPhase: 'commit' });
+      expect(onlyRun(h).error).toMatch(/commit_backup answered without committing/);
+    }
+  });
+
   it('a commit whose session ended before its go (its channel could not be opened) goes through a new one', async () => {
     const h = harness();
     h.transport.unopenable.add('backup-target commit_backup');

@@ -46,6 +46,8 @@ export class FakeTransport implements Transport {
   readonly dockerRunning = new Set<string>();
   /** `host capsule` pairs whose channel cannot be opened (the exec fails at once). */
   readonly unopenable = new Set<string>();
+  /** `host capsule` pairs whose session opened ahead does not end when called off (a connection gone quiet). */
+  readonly deafToOff = new Set<string>();
   /** backup-target's committed backups (commit_backup adds to it, list_backups reads it). */
   readonly backups: StoredBackup[] = [];
   /** Every target's committed backups, by host (backup-target's is `backups`). */
@@ -119,6 +121,7 @@ export class FakeTransport implements Transport {
         call.outcome = 'calledOff';
         throw new TransportError(host, 'aborted', `${capsule}: aborted`);
       }
+      if (!go && this.deafToOff.has(`${host} ${capsule}`)) await new Promise(() => undefined);
       if (!go) {
         call.end = this.events++;
         call.outcome = 'calledOff';

@@ -375,6 +375,22 @@ describe("the capsules' gate (sbdi_gate in the runtime library)", () => {
     expect(capsule(['gated'], 'wait\ngo\n')).toMatchObject({ code: 0, out: 'SBDI-MARK ready\nACTED\n' });
   });
 
+  it('called "gated", reads no more than a word a line: a line without end calls it off', () => {
+    // An endless line: read whole, it would never end (and grow in root's bash without bound).
+    for (const before of ['', 'wait\\n']) {
+      const r = spawnSync('bash', ['-c', `{ printf '${before}'; tr '\\0' w </dev/zero; } | (set -euo pipefail; . "$0"; sbdi_gate gated; echo ACTED)`, lib], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.error, before).toBeUndefined();
+      expect(r.stdout, before).toContain('"calledOff":true');
+      expect(r.stdout, before).not.toContain('ACTED');
+    }
+    for (const stdin of ['waitwaitwaitwaitwait\ngo\n', `wait\ngo${' '.repeat(20)}\n`]) {
+      const r = capsule(['gated'], stdin);
+      expect(r.code, stdin.slice(0, 30)).toBe(0);
+      expect(r.out, stdin.slice(0, 30)).not.toContain('ACTED');
+      expect(r.out).toContain('"calledOff":true');
+    }
+  });
+
   it('called "gated", does nothing when its stdin ends, even before "wait" arrived (a director killed while opening it)', () => {
     for (const stdin of ['', 'wait\n', 'wait\nstop\n', 'wait\noff\n', 'wait']) {
       const r = capsule(['gated'], stdin);
