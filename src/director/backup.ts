@@ -523,17 +523,7 @@ class BackupRun {
     // is asked even when one fails, so the outcome is known everywhere.
     const stdin = `${JSON.stringify(manifest)}\n`;
     const outcome = await runOnHosts<CapsuleResult>(ctx, this.targets, { phase: 'commit', exitCode: EXIT.COMMIT, summarize: (r) => ({ bytes: num(r, 'usedBytes'), detail: `backup ${this.id}` }) }, async (host) => {
-      const opened = this.commits;
-      let result: CapsuleResult;
-      if (opened !== undefined && !opened.endedEarly().includes(host)) result = await opened.run(host, stdin);
-      else {
-        // A session that ended before its go did nothing (its channel could not be opened, say).
-        if (opened !== undefined) {
-          const why = await opened.run(host).then(() => 'it ended before its go', (e: unknown) => asDirectorError(e, 'commit').message);
-          ctx.report.warn('commit', `the commit's session opened during the syncs had ended (${why}): committing through a new one`, host);
-        }
-        result = await runCapsule(ctx, { phase: 'commit', exitCode: EXIT.COMMIT, host, capsule: 'commit_backup', arg: this.id }, { stdin });
-      }
+      const result = await this.commitOn(host, stdin);
       // Only an answer naming this backup says it was committed.
       if (result.calledOff === true || result.id !== this.id) {
         throw new DirectorError(`${host}: commit_backup answered without committing ${this.id}: ${JSON.stringify(result).slice(0, 200)}`, EXIT.COMMIT, 'commit', host);
@@ -553,6 +543,18 @@ class BackupRun {
     this.record.status = 'complete';
     delete this.record.commitTargets;
     this.save();
+  }
+
+  /** One target's commit: through the capsule opened as the syncs started, or a new call where that one ended before its go. */
+  private async commitOn(host: string, stdin: string): Promise<CapsuleResult> {
+    const opened = this.commits;
+    if (opened !== undefined && !opened.endedEarly().includes(host)) return opened.run(host, stdin);
+    if (opened !== undefined) {
+      // It did nothing (its channel could not be opened, say): its error says why.
+      const why = await opened.run(host).then(() => 'it ended before its go', (e: unknown) => asDirectorError(e, 'commit').message);
+      this.ctx.report.warn('commit', `the commit's session opened during the syncs had ended (${why}): committing through a new one`, host);
+    }
+    return runCapsule(this.ctx, { phase: 'commit', exitCode: EXIT.COMMIT, host, capsule: 'commit_backup', arg: this.id }, { stdin });
   }
 
   /** Removes this backup's parts from `hosts`; what cannot be removed now stays in the record for the next run. */

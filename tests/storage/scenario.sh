@@ -220,8 +220,8 @@ else
 fi
 figure backup2_scan "$(field scan)"
 figure backup2_seconds "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["durationMs"]/1000)' "$result")"
-# The second commit as perform_backup makes it: its session opened while the sources push, then
-# its go with the manifest (sbdi_gate). Before its go it does nothing, whatever it is sent.
+# The second commit as perform_backup makes it: started while the sources push, then given its go
+# with the manifest (sbdi_gate). Before its go it does nothing, whatever it is sent.
 for before in '' 'wait\n' 'wait\noff\n' 'wait\nstop\n'; do
   capsule commit_backup gated < <(printf %b "$before"; manifest "$id2")
   [ "$(field calledOff)" = true ] || fail "a commit opened ahead does nothing before its go ($before)" "$result"

@@ -71,7 +71,7 @@ describe('perform_backup, all well', () => {
     // Sequential sync by default (seed): the second starts after the first ended.
     expect(sync[1]!.start).toBeGreaterThan(sync[0]!.end!);
     expect(commit[0]!.start).toBeGreaterThan(lastEnd(sync));
-    // Its session was opened as the syncs started, and acted only at its go, after the last one.
+    // Started as the syncs started ("gated"), it acted only at its go, after the last one.
     expect(commit[0]!.arg).toBe('gated');
     expect(commit[0]!.openedAt).toBeLessThan(sync[0]!.end!);
     // Each snapshot is removed once its own sync has ended, beside the next sync and the commit.

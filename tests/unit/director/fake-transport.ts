@@ -131,8 +131,7 @@ export class FakeTransport implements Transport {
       call.start = this.events++;
       // A go may carry the capsule's input (commit_backup's manifest); a gated commit takes its id from it.
       if (typeof go === 'object') call.stdin = go.stdin.toString();
-      if (capsule === 'commit_backup' && arg === 'gated') arg = (JSON.parse(call.stdin ?? '{}') as { id?: string }).id;
-      if (capsule === 'commit_backup') call.id = arg;
+      if (capsule === 'commit_backup' && arg === 'gated') call.id = arg = (JSON.parse(call.stdin ?? '{}') as { id?: string }).id;
       await new Promise((r) => setImmediate(r));
     }
     let answer: Answer | undefined;
